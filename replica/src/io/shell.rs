@@ -1,0 +1,216 @@
+//! The event loop: poll the transport, decode packets, feed the core, send
+//! what it asks, sleep until its next deadline. Outbound packets wait in a
+//! queue when the socket is full, so the replica never blocks.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use shared::{Addr, Message};
+
+use super::codec::{decode, encode};
+use super::signals;
+use super::transport::{Recv, Sent, Transport};
+use crate::raft::{Input, Micros, Node, Outgoing, Role};
+
+/// Packets read per wake-up before the core's outputs are flushed: enough
+/// to batch a burst, few enough to keep answers flowing.
+const READ_BURST: usize = 256;
+/// Longest sleep, so that a missed signal wake-up costs at most this.
+const MAX_SLEEP_MICROS: Micros = 100_000;
+
+/// What the shell counted that the core never saw.
+#[derive(Debug, Default, Clone)]
+pub struct ShellStats {
+    pub received: u64,
+    pub sent: u64,
+    /// Packets that did not decode as a message.
+    pub malformed: u64,
+    /// Packets addressed to someone else.
+    pub misaddressed: u64,
+    /// Outputs that would have been too large a packet (never expected).
+    pub oversized: u64,
+}
+
+#[derive(Debug)]
+pub enum Exit {
+    Signal,
+    Closed(String),
+}
+
+pub struct Shell<T: Transport> {
+    transport: T,
+    node: Node,
+    epoch: Instant,
+    outq: VecDeque<Vec<u8>>,
+    debug: bool,
+    pub stats: ShellStats,
+    buf: Vec<u8>,
+}
+
+impl<T: Transport> Shell<T> {
+    pub fn new(transport: T, node: Node, epoch: Instant, debug: bool) -> Shell<T> {
+        Shell {
+            transport,
+            node,
+            epoch,
+            outq: VecDeque::new(),
+            debug,
+            stats: ShellStats::default(),
+            buf: vec![0u8; 65536],
+        }
+    }
+
+    fn now(&self) -> Micros {
+        self.epoch.elapsed().as_micros() as Micros
+    }
+
+    /// Queues a packet from this replica (used for the UDP hello).
+    pub fn queue(&mut self, msg: &Message) {
+        match encode(msg) {
+            Some(bytes) => self.outq.push_back(bytes),
+            None => self.stats.oversized += 1,
+        }
+    }
+
+    pub fn run(&mut self) -> Exit {
+        loop {
+            if signals::stop_requested() {
+                return Exit::Signal;
+            }
+            if let Err(reason) = self.write_queue() {
+                return Exit::Closed(reason);
+            }
+            let now = self.now();
+            let sleep = self
+                .node
+                .next_deadline(now)
+                .saturating_sub(now)
+                .min(MAX_SLEEP_MICROS);
+            let readable = match self.wait(sleep) {
+                Ok(r) => r,
+                Err(e) => return Exit::Closed(format!("poll failed: {e}")),
+            };
+            if readable {
+                if let Err(reason) = self.read_burst() {
+                    return Exit::Closed(reason);
+                }
+            }
+            let now = self.now();
+            self.step(now, Input::Tick);
+            let out = self.node.flush(now);
+            self.enqueue(out);
+        }
+    }
+
+    /// Waits up to `micros` for input (or for room to write, when packets
+    /// are queued). Returns whether the socket is readable.
+    fn wait(&self, micros: Micros) -> std::io::Result<bool> {
+        let mut events = libc::POLLIN;
+        if !self.outq.is_empty() {
+            events |= libc::POLLOUT;
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.transport.fd(),
+            events,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: (micros / 1_000_000) as libc::time_t,
+            tv_nsec: ((micros % 1_000_000) * 1000) as libc::c_long,
+        };
+        // SAFETY: one valid pollfd, a valid timespec, no signal mask change.
+        let rc = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            return if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            };
+        }
+        Ok(pfd.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0)
+    }
+
+    fn read_burst(&mut self) -> Result<(), String> {
+        for _ in 0..READ_BURST {
+            let n = match self.transport.recv(&mut self.buf) {
+                Recv::Packet(n) => n,
+                Recv::Empty => break,
+                Recv::Closed(reason) => return Err(reason),
+            };
+            self.stats.received += 1;
+            match decode(&self.buf[..n]) {
+                Ok(msg) if msg.dst == self.node.id() || msg.dst.is_broadcast() => {
+                    let now = self.now();
+                    self.step(now, Input::Message(msg));
+                }
+                Ok(msg) => {
+                    self.stats.misaddressed += 1;
+                    self.log(format_args!("ignored a packet for {}", msg.dst));
+                }
+                Err(e) => {
+                    self.stats.malformed += 1;
+                    self.log(format_args!("ignored a packet: {e}"));
+                }
+            }
+        }
+        if self.transport.peer_gone() {
+            return Err("the simulator's port refuses every packet".into());
+        }
+        Ok(())
+    }
+
+    /// Feeds the core, logging role and leader changes when debugging.
+    fn step(&mut self, now: Micros, input: Input) {
+        let before = (self.node.role(), self.node.term(), self.node.leader_hint());
+        self.node.handle(now, input);
+        let after = (self.node.role(), self.node.term(), self.node.leader_hint());
+        if self.debug && before != after {
+            let (role, term, leader): (Role, u64, Addr) = after;
+            self.log(format_args!(
+                "{:?} in term {term}, leader {leader}, log {}, commit {}",
+                role,
+                self.node.log().last_index(),
+                self.node.commit_index()
+            ));
+        }
+    }
+
+    fn enqueue(&mut self, out: Vec<Outgoing>) {
+        let (src, leader) = (self.node.id(), self.node.leader_hint());
+        for o in out {
+            let msg = Message {
+                src,
+                dst: o.to,
+                leader,
+                body: o.body,
+            };
+            self.queue(&msg);
+        }
+    }
+
+    fn write_queue(&mut self) -> Result<(), String> {
+        while let Some(packet) = self.outq.front() {
+            match self.transport.send(packet) {
+                Sent::Sent => {
+                    self.stats.sent += 1;
+                    self.outq.pop_front();
+                }
+                Sent::WouldBlock => break,
+                Sent::Closed(reason) => return Err(reason),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn log(&self, what: std::fmt::Arguments<'_>) {
+        if self.debug {
+            let t = self.epoch.elapsed().as_secs_f64();
+            eprintln!("[{} {t:9.4}] {what}", self.node.id());
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The replicated state machine: a string map changed only by applied
+//! log entries.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct KvStore {
+    map: HashMap<String, String>,
+}
+
+impl KvStore {
+    pub fn apply_put(&mut self, key: &str, value: &str) {
+        match self.map.get_mut(key) {
+            Some(v) => {
+                v.clear();
+                v.push_str(value);
+            }
+            None => {
+                self.map.insert(key.to_string(), value.to_string());
+            }
+        }
+    }
+
+    /// The value of `key`, or the empty string for a key never put.
+    pub fn get(&self, key: &str) -> &str {
+        self.map.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_put_overwrites_and_missing_keys_read_empty() {
+        let mut kv = KvStore::default();
+        assert_eq!(kv.get("k"), "");
+        kv.apply_put("k", "v1");
+        kv.apply_put("k", "v2");
+        assert_eq!(kv.get("k"), "v2");
+        assert_eq!(kv.len(), 1);
+    }
+}

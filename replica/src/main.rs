@@ -1,0 +1,103 @@
+//! `3700kvstore`: parse arguments, open the transport, run the shell.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use replica::io::cli::{self, Args, Parsed, TransportKind, HELP};
+use replica::io::shell::{Exit, Shell};
+use replica::io::signals;
+use replica::io::transport::{SeqPacket, Transport, Udp};
+use replica::raft::{Config, Node};
+use shared::{Addr, Body, Message};
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse(&argv, |k| std::env::var(k).ok(), |p| p.exists()) {
+        Ok(Parsed::Help) => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Version) => {
+            println!("3700kvstore {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Run(args)) => run(args),
+        Err(e) => {
+            eprintln!("3700kvstore: {e}\nRun `3700kvstore --help` for usage.");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> ExitCode {
+    if let Err(e) = signals::install() {
+        eprintln!("3700kvstore: cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
+    let seed = args.seed.unwrap_or_else(default_seed);
+    let epoch = Instant::now();
+    let node = Node::new(args.id, args.peers.clone(), Config::default(), seed, 0);
+    match args.transport {
+        TransportKind::Classic => {
+            let path = args.id.to_string();
+            match SeqPacket::connect(Path::new(&path)) {
+                Ok(t) => serve(Shell::new(t, node, epoch, args.debug), &args, None),
+                Err(e) => fail(&format!(
+                    "cannot connect to the simulator socket {path:?}: {e}"
+                )),
+            }
+        }
+        TransportKind::Udp { port } => match Udp::connect(port) {
+            Ok(t) => {
+                let hello = Message {
+                    src: args.id,
+                    dst: Addr::BROADCAST,
+                    leader: Addr::UNKNOWN,
+                    body: Body::Hello,
+                };
+                serve(Shell::new(t, node, epoch, args.debug), &args, Some(hello))
+            }
+            Err(e) => fail(&format!(
+                "cannot open a UDP socket to localhost:{port}: {e}"
+            )),
+        },
+    }
+}
+
+fn serve<T: Transport>(mut shell: Shell<T>, args: &Args, hello: Option<Message>) -> ExitCode {
+    if let Some(hello) = hello {
+        shell.queue(&hello);
+    }
+    if args.debug {
+        eprintln!("[{}] started with peers {:?}", args.id, args.peers);
+    }
+    let exit = shell.run();
+    if args.debug {
+        let n = shell.node();
+        eprintln!(
+            "[{}] exiting ({exit:?}) in term {} with log {} commit {}; shell {:?}; core {:?}",
+            args.id,
+            n.term(),
+            n.log().last_index(),
+            n.commit_index(),
+            shell.stats,
+            n.counters()
+        );
+    }
+    match exit {
+        Exit::Signal | Exit::Closed(_) => ExitCode::SUCCESS,
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("3700kvstore: {msg}");
+    ExitCode::FAILURE
+}
+
+fn default_seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}

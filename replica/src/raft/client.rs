@@ -1,0 +1,614 @@
+//! Client requests. The leader appends puts and answers them once applied;
+//! it answers gets from its own state while its read lease holds, or after a
+//! quorum confirms it is still leader (read-index, thesis §6.4). A replica
+//! that knows the leader redirects to it; one that knows none holds the
+//! request for a while, since an election is usually about to end.
+//!
+//! Every MID is answered at most once unless the answer is `ok`: a put that
+//! may sit in some log is never redirected or failed, except once the log
+//! has provably replaced it (a different entry committed at its index).
+
+use std::collections::{HashSet, VecDeque};
+
+use shared::{Addr, Body, Entry, PutCmd};
+
+use super::log::entry_wire_size;
+use super::node::{Node, Role};
+use super::Micros;
+
+/// A client request as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Request {
+    Get {
+        mid: String,
+        key: String,
+    },
+    Put {
+        mid: String,
+        key: String,
+        value: String,
+    },
+}
+
+impl Request {
+    fn mid(&self) -> &str {
+        match self {
+            Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
+        }
+    }
+}
+
+/// A request held while no leader is known.
+#[derive(Debug, Clone)]
+pub(super) struct Held {
+    pub client: Addr,
+    pub req: Request,
+    pub arrived: Micros,
+}
+
+/// A get waiting at the leader for its no-op to commit or for a quorum to
+/// confirm its leadership.
+#[derive(Debug, Clone)]
+pub(super) struct PendingRead {
+    pub client: Addr,
+    pub mid: String,
+    pub key: String,
+    pub arrived: Micros,
+}
+
+/// A put this replica appended as leader and has not answered yet.
+#[derive(Debug, Clone)]
+pub(super) struct Owed {
+    pub term: u64,
+    pub client: Addr,
+    pub mid: String,
+}
+
+/// The most recent MIDs, to drop a request seen twice.
+#[derive(Debug)]
+pub(super) struct MidFilter {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+    cap: usize,
+}
+
+impl MidFilter {
+    pub fn new(cap: usize) -> MidFilter {
+        MidFilter {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Records `mid`; false if it was already there.
+    pub fn insert(&mut self, mid: &str) -> bool {
+        if self.set.contains(mid) {
+            return false;
+        }
+        self.set.insert(mid.to_string());
+        self.order.push_back(mid.to_string());
+        if self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+impl Node {
+    pub(super) fn handle_get(&mut self, now: Micros, from: Addr, mid: String, key: String) {
+        self.handle_request(now, from, Request::Get { mid, key });
+    }
+
+    pub(super) fn handle_put(
+        &mut self,
+        now: Micros,
+        from: Addr,
+        mid: String,
+        key: String,
+        value: String,
+    ) {
+        self.handle_request(now, from, Request::Put { mid, key, value });
+    }
+
+    fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
+        match (self.role, self.leader) {
+            (Role::Leader, _) => self.lead_request(now, client, req),
+            (_, Some(_)) => self.redirect(client, req.mid().to_string()),
+            (_, None) => self.hold(now, client, req),
+        }
+    }
+
+    fn lead_request(&mut self, now: Micros, client: Addr, req: Request) {
+        if !self.recent_mids.insert(req.mid()) {
+            self.counters.duplicate_mids += 1;
+            return;
+        }
+        match req {
+            Request::Get { mid, key } => self.lead_get(now, client, mid, key),
+            Request::Put { mid, key, value } => self.lead_put(client, mid, key, value),
+        }
+    }
+
+    fn lead_get(&mut self, now: Micros, client: Addr, mid: String, key: String) {
+        if self.lease_valid(now) {
+            let value = self.kv.get(&key).to_string();
+            self.send(
+                client,
+                Body::Ok {
+                    mid,
+                    value: Some(value),
+                },
+            );
+            return;
+        }
+        if self.pending_reads.len() >= self.cfg.max_queued_requests {
+            self.redirect(client, mid);
+            return;
+        }
+        self.pending_reads.push_back(PendingRead {
+            client,
+            mid,
+            key,
+            arrived: now,
+        });
+        // Ask every follower to confirm us, unless that is already under way.
+        for p in self.progress.values_mut() {
+            if p.last_sent < now {
+                p.send_now = true;
+            }
+        }
+    }
+
+    fn lead_put(&mut self, client: Addr, mid: String, key: String, value: String) {
+        let entry = Entry {
+            term: self.term,
+            put: Some(PutCmd {
+                key,
+                value,
+                client,
+                mid,
+            }),
+        };
+        if entry_wire_size(&entry) > self.cfg.max_entry_bytes {
+            self.counters.oversized_requests += 1;
+            let mid = entry.put.map(|p| p.mid).unwrap_or_default();
+            self.send(client, Body::Fail { mid });
+            return;
+        }
+        let mid = entry
+            .put
+            .as_ref()
+            .map(|p| p.mid.clone())
+            .unwrap_or_default();
+        let index = self.log.append(entry);
+        self.owed.insert(
+            index,
+            Owed {
+                term: self.term,
+                client,
+                mid,
+            },
+        );
+    }
+
+    /// Reads may be answered from local state: our no-op is applied and no
+    /// other leader can have been elected since a quorum last confirmed us.
+    fn lease_valid(&self, now: Micros) -> bool {
+        self.applied >= self.term_start
+            && now < self.quorum_contact().saturating_add(self.cfg.lease())
+    }
+
+    /// Answers the reads the lease or a quorum confirmation now allows.
+    pub(super) fn serve_reads(&mut self, now: Micros) {
+        if self.role != Role::Leader || self.applied < self.term_start {
+            return;
+        }
+        let confirmed = self.quorum_contact();
+        let lease = self.lease_valid(now);
+        while let Some(r) = self.pending_reads.front() {
+            if !lease && r.arrived > confirmed {
+                break;
+            }
+            let r = self.pending_reads.pop_front().expect("front exists");
+            let value = self.kv.get(&r.key).to_string();
+            self.send(
+                r.client,
+                Body::Ok {
+                    mid: r.mid,
+                    value: Some(value),
+                },
+            );
+        }
+    }
+
+    /// A leader stepping down hands its waiting reads to the follower logic.
+    pub(super) fn step_down_reads(&mut self, _now: Micros) {
+        for r in std::mem::take(&mut self.pending_reads) {
+            let req = Request::Get {
+                mid: r.mid,
+                key: r.key,
+            };
+            self.held.push_back(Held {
+                client: r.client,
+                req,
+                arrived: r.arrived,
+            });
+        }
+    }
+
+    /// Settles the put (if any) at a just-applied index: the leader answers
+    /// it; a former leader whose put was replaced by another entry redirects
+    /// its client, which is now safe since that put can never commit.
+    pub(super) fn settle_put(&mut self, _now: Micros, index: u64, term: u64, put: Option<PutCmd>) {
+        let owed = self.owed.remove(&index);
+        if let Some(o) = owed.filter(|o| o.term != term) {
+            self.redirect(o.client, o.mid);
+        }
+        if self.role == Role::Leader {
+            if let Some(put) = put {
+                self.send(
+                    put.client,
+                    Body::Ok {
+                        mid: put.mid,
+                        value: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn redirect(&mut self, client: Addr, mid: String) {
+        self.send(client, Body::Redirect { mid });
+    }
+
+    fn hold(&mut self, now: Micros, client: Addr, req: Request) {
+        if self.held.len() >= self.cfg.max_queued_requests {
+            self.redirect(client, req.mid().to_string());
+            return;
+        }
+        self.held.push_back(Held {
+            client,
+            req,
+            arrived: now,
+        });
+    }
+
+    /// A leader is known again: send the held requests its way.
+    pub(super) fn release_held(&mut self, _now: Micros) {
+        for h in std::mem::take(&mut self.held) {
+            self.redirect(h.client, h.req.mid().to_string());
+        }
+    }
+
+    /// We became the leader: the held requests are ours to serve.
+    pub(super) fn adopt_held(&mut self, now: Micros) {
+        for h in std::mem::take(&mut self.held) {
+            self.lead_request(now, h.client, h.req);
+        }
+    }
+
+    /// Requests held too long are redirected (the client then tries another
+    /// replica).
+    pub(super) fn expire_held(&mut self, now: Micros) {
+        while let Some(h) = self.held.front() {
+            if now < h.arrived + self.cfg.hold_timeout {
+                break;
+            }
+            let h = self.held.pop_front().expect("front exists");
+            self.redirect(h.client, h.req.mid().to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, Input, Outgoing};
+    use super::*;
+    use shared::{AppendEntries, AppendReply, Message, VoteReply};
+
+    const A: Addr = Addr(0);
+    const B: Addr = Addr(1);
+    const C: Addr = Addr(2);
+    const CLIENT: Addr = Addr(0x13);
+
+    fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {
+        let msg = Message {
+            src: from,
+            dst: n.id(),
+            leader: Addr::UNKNOWN,
+            body,
+        };
+        n.handle(now, Input::Message(msg));
+        n.flush(now)
+    }
+
+    fn get(mid: &str, key: &str) -> Body {
+        Body::Get {
+            mid: mid.into(),
+            key: key.into(),
+        }
+    }
+
+    fn put(mid: &str, key: &str, value: &str) -> Body {
+        Body::Put {
+            mid: mid.into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    fn ack(term: u64, index: u64, ts: Micros) -> Body {
+        Body::AppendReply(AppendReply {
+            term,
+            success: true,
+            index,
+            conflict_term: None,
+            ts,
+        })
+    }
+
+    fn client_outputs(out: &[Outgoing]) -> Vec<Outgoing> {
+        out.iter().filter(|o| o.to == CLIENT).cloned().collect()
+    }
+
+    const T0: Micros = 2_000_000;
+
+    /// Leader of term 1 over {A, B, C}, no-op committed, lease fresh at T0.
+    fn leader() -> Node {
+        let mut a = Node::new(A, vec![B, C], Config::default(), 1, 0);
+        a.handle(T0, Input::Tick);
+        for pre in [true, false] {
+            deliver(
+                &mut a,
+                T0,
+                B,
+                Body::VoteReply(VoteReply {
+                    term: 1,
+                    granted: true,
+                    pre,
+                }),
+            );
+        }
+        a.flush(T0);
+        deliver(&mut a, T0, B, ack(1, 1, T0));
+        assert_eq!(a.commit_index(), 1);
+        a
+    }
+
+    #[test]
+    fn a_put_is_answered_only_after_a_quorum_holds_it() {
+        let mut a = leader();
+        let out = deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+        assert!(client_outputs(&out).is_empty());
+        assert_eq!(out.len(), 2, "replicated to both followers: {out:?}");
+        let out = deliver(&mut a, T0 + 20, C, ack(1, 2, T0 + 10));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Ok {
+                    mid: "M1".into(),
+                    value: None
+                }
+            }]
+        );
+        assert_eq!(a.kv().get("k"), "v");
+    }
+
+    #[test]
+    fn a_get_under_a_valid_lease_is_answered_at_once() {
+        let mut a = leader();
+        let out = deliver(&mut a, T0 + 10, CLIENT, get("G1", "k"));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Ok {
+                    mid: "G1".into(),
+                    value: Some(String::new())
+                }
+            }]
+        );
+    }
+
+    #[test]
+    fn a_get_after_the_lease_expires_waits_for_a_quorum_confirmation() {
+        // thesis §6.4: read-index
+        let mut a = leader();
+        let late = T0 + a.cfg.lease() + 1;
+        let out = deliver(&mut a, late, CLIENT, get("G1", "k"));
+        assert!(client_outputs(&out).is_empty());
+        assert_eq!(out.len(), 2, "a confirmation round goes out: {out:?}");
+        // an old ack proves nothing about now (nor does it renew the lease)
+        let out = deliver(&mut a, late + 5, C, ack(1, 1, T0 + 1));
+        assert!(client_outputs(&out).is_empty());
+        let out = deliver(&mut a, late + 5, C, ack(1, 1, late));
+        assert_eq!(client_outputs(&out).len(), 1);
+    }
+
+    #[test]
+    fn a_deposed_leader_never_answers_a_read_itself() {
+        let mut a = leader();
+        let late = T0 + a.cfg.lease() + 1;
+        deliver(&mut a, late, CLIENT, get("G1", "k"));
+        let ae = AppendEntries {
+            term: 2,
+            prev_index: 1,
+            prev_term: 1,
+            commit: 1,
+            ts: 0,
+            entries: vec![],
+        };
+        let out = deliver(&mut a, late + 5, B, Body::AppendEntries(ae));
+        assert_eq!(a.role(), Role::Follower);
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Redirect { mid: "G1".into() }
+            }]
+        );
+        assert_eq!(a.leader_hint(), B);
+    }
+
+    #[test]
+    fn a_follower_that_knows_the_leader_redirects() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let ae = AppendEntries {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 0,
+            ts: 0,
+            entries: vec![],
+        };
+        deliver(&mut b, 10, A, Body::AppendEntries(ae));
+        let out = deliver(&mut b, 20, CLIENT, put("M1", "k", "v"));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Redirect { mid: "M1".into() }
+            }]
+        );
+        assert_eq!(b.leader_hint(), A);
+    }
+
+    #[test]
+    fn without_a_leader_requests_are_held_then_released_to_the_new_one() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        assert!(deliver(&mut b, 10, CLIENT, get("G1", "k")).is_empty());
+        let ae = AppendEntries {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 0,
+            ts: 0,
+            entries: vec![],
+        };
+        let out = deliver(&mut b, 20, A, Body::AppendEntries(ae));
+        assert!(out.contains(&Outgoing {
+            to: CLIENT,
+            body: Body::Redirect { mid: "G1".into() }
+        }));
+    }
+
+    #[test]
+    fn held_requests_expire_into_redirects() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        deliver(&mut b, 10, CLIENT, get("G1", "k"));
+        let hold = b.cfg.hold_timeout;
+        assert!(b.next_deadline(10) <= 10 + hold);
+        b.handle(10 + hold, Input::Tick);
+        let out = b.flush(10 + hold);
+        assert!(out.contains(&Outgoing {
+            to: CLIENT,
+            body: Body::Redirect { mid: "G1".into() }
+        }));
+    }
+
+    #[test]
+    fn a_duplicate_mid_is_not_appended_twice() {
+        let mut a = leader();
+        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+        deliver(&mut a, T0 + 20, CLIENT, put("M1", "k", "v"));
+        assert_eq!(a.log().last_index(), 2);
+        assert_eq!(a.counters().duplicate_mids, 1);
+    }
+
+    #[test]
+    fn an_oversized_put_fails_without_touching_the_log() {
+        let mut a = leader();
+        let huge = "x".repeat(a.cfg.max_entry_bytes);
+        let out = deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", &huge));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Fail { mid: "M1".into() }
+            }]
+        );
+        assert_eq!(a.log().last_index(), 1);
+    }
+
+    #[test]
+    fn a_former_leaders_replaced_put_is_redirected_once_the_replacement_commits() {
+        let mut a = leader();
+        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+        // B leads term 2 and committed a different entry at index 2.
+        let entries = vec![Entry { term: 2, put: None }];
+        let ae = AppendEntries {
+            term: 2,
+            prev_index: 1,
+            prev_term: 1,
+            commit: 2,
+            ts: 0,
+            entries,
+        };
+        let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Redirect { mid: "M1".into() }
+            }]
+        );
+        assert_eq!(a.kv().get("k"), "");
+    }
+
+    #[test]
+    fn a_new_leader_answers_puts_it_commits_from_an_older_term() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let entries = vec![
+            Entry { term: 1, put: None },
+            Entry {
+                term: 1,
+                put: Some(PutCmd {
+                    key: "k".into(),
+                    value: "v".into(),
+                    client: CLIENT,
+                    mid: "M1".into(),
+                }),
+            },
+        ];
+        let ae = AppendEntries {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 1,
+            ts: 0,
+            entries,
+        };
+        deliver(&mut b, 10, A, Body::AppendEntries(ae));
+        // A dies; B wins term 2 and commits its no-op, and with it index 2.
+        b.handle(T0 * 2, Input::Tick);
+        for pre in [true, false] {
+            deliver(
+                &mut b,
+                T0 * 2,
+                C,
+                Body::VoteReply(VoteReply {
+                    term: 2,
+                    granted: true,
+                    pre,
+                }),
+            );
+        }
+        assert_eq!(b.role(), Role::Leader);
+        b.flush(T0 * 2);
+        let out = deliver(&mut b, T0 * 2 + 10, C, ack(2, 3, T0 * 2));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Ok {
+                    mid: "M1".into(),
+                    value: None
+                }
+            }]
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! Timing and size knobs of the Raft core. All times are microseconds.
+
+use super::Micros;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Election timeouts are drawn uniformly from `[min, max]` (Raft §5.2).
+    /// `min` is also the check-quorum window and the base of the read lease.
+    pub election_timeout_min: Micros,
+    pub election_timeout_max: Micros,
+    /// A leader sends an AppendEntries to a follower that has been sent
+    /// nothing for this long.
+    pub heartbeat_interval: Micros,
+    /// Unacknowledged entries are resent after this long without an answer.
+    pub retransmit_interval: Micros,
+    /// The read lease lasts `election_timeout_min * lease_percent / 100`
+    /// from the send time of the last AppendEntries a quorum acknowledged.
+    pub lease_percent: u64,
+    /// How long a replica that knows no leader holds a client request
+    /// before redirecting it.
+    pub hold_timeout: Micros,
+    /// Byte budget for the entries of one AppendEntries (packets must stay
+    /// under 16 KiB).
+    pub max_batch_bytes: usize,
+    /// A put whose log entry would be larger than this is refused.
+    pub max_entry_bytes: usize,
+    /// Requests held, or reads pending, beyond this many are redirected.
+    pub max_queued_requests: usize,
+    /// How many recent client MIDs the leader remembers to drop duplicates.
+    pub mid_memory: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            election_timeout_min: 800_000,
+            election_timeout_max: 1_600_000,
+            heartbeat_interval: 200_000,
+            retransmit_interval: 60_000,
+            lease_percent: 85,
+            hold_timeout: 2_000_000,
+            max_batch_bytes: 12 * 1024,
+            max_entry_bytes: 4 * 1024,
+            max_queued_requests: 10_000,
+            mid_memory: 16_384,
+        }
+    }
+}
+
+impl Config {
+    pub fn lease(&self) -> Micros {
+        self.election_timeout_min * self.lease_percent / 100
+    }
+}

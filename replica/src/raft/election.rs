@@ -1,0 +1,379 @@
+//! Leader election (Raft §5.2) with pre-vote (thesis §9.6) and leader
+//! stickiness (thesis §4.2.3): a replica that heard from a leader within
+//! the minimum election timeout neither grants votes nor adopts the
+//! candidate's term, so a replica returning from a partition cannot depose
+//! a healthy leader, and the leader's read lease holds.
+
+use shared::{Addr, Body, Entry, RequestVote, VoteReply};
+
+use super::node::{Node, Progress, Role};
+use super::Micros;
+
+impl Node {
+    /// Election timeout: ask for pre-votes for term + 1 without changing
+    /// any state anyone else can see.
+    pub(super) fn start_pre_vote(&mut self, now: Micros) {
+        self.role = Role::PreCandidate;
+        self.leader = None;
+        self.votes.clear();
+        self.votes.insert(self.id);
+        self.reset_election_deadline(now);
+        self.counters.elections_started += 1;
+        let rv = RequestVote {
+            term: self.term + 1,
+            last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
+            pre: true,
+        };
+        for p in self.peers.clone() {
+            self.send(p, Body::RequestVote(rv));
+        }
+    }
+
+    /// A pre-vote majority: campaign for real (Raft §5.2).
+    fn start_election(&mut self, now: Micros) {
+        self.term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.id);
+        self.votes.clear();
+        self.votes.insert(self.id);
+        self.reset_election_deadline(now);
+        let rv = RequestVote {
+            term: self.term,
+            last_index: self.log.last_index(),
+            last_term: self.log.last_term(),
+            pre: false,
+        };
+        for p in self.peers.clone() {
+            self.send(p, Body::RequestVote(rv));
+        }
+    }
+
+    /// Within the minimum election timeout of hearing from a live leader.
+    pub(super) fn in_leader_lease(&self, now: Micros) -> bool {
+        match self.role {
+            Role::Leader => true,
+            _ => self
+                .last_leader_contact
+                .is_some_and(|t| now < t + self.cfg.election_timeout_min),
+        }
+    }
+
+    pub(super) fn handle_request_vote(&mut self, now: Micros, from: Addr, rv: RequestVote) {
+        if rv.term > self.term && self.in_leader_lease(now) {
+            // Sticky: a live leader exists; neither vote nor adopt the term.
+            self.counters.stale += 1;
+            self.send(
+                from,
+                Body::VoteReply(VoteReply {
+                    term: self.term,
+                    granted: false,
+                    pre: rv.pre,
+                }),
+            );
+            return;
+        }
+        if rv.pre {
+            let granted =
+                rv.term > self.term && self.log.is_up_to_date(rv.last_index, rv.last_term);
+            let term = if granted { rv.term } else { self.term };
+            self.send(
+                from,
+                Body::VoteReply(VoteReply {
+                    term,
+                    granted,
+                    pre: true,
+                }),
+            );
+            return;
+        }
+        if rv.term > self.term {
+            self.become_follower(now, rv.term, None);
+        }
+        let granted = rv.term == self.term
+            && self.voted_for.is_none_or(|v| v == from)
+            && self.log.is_up_to_date(rv.last_index, rv.last_term);
+        if granted {
+            self.voted_for = Some(from);
+            self.reset_election_deadline(now);
+        }
+        self.send(
+            from,
+            Body::VoteReply(VoteReply {
+                term: self.term,
+                granted,
+                pre: false,
+            }),
+        );
+    }
+
+    pub(super) fn handle_vote_reply(&mut self, now: Micros, from: Addr, r: VoteReply) {
+        let echo_of_our_pre_vote = r.pre && r.granted;
+        if r.term > self.term && !echo_of_our_pre_vote {
+            self.become_follower(now, r.term, None);
+            return;
+        }
+        let current = if r.pre {
+            self.role == Role::PreCandidate && r.term == self.term + 1
+        } else {
+            self.role == Role::Candidate && r.term == self.term
+        };
+        if !current {
+            self.counters.stale += 1;
+            return;
+        }
+        if !r.granted {
+            return;
+        }
+        self.votes.insert(from);
+        if self.votes.len() >= self.quorum() {
+            if r.pre {
+                self.start_election(now);
+            } else {
+                self.become_leader(now);
+            }
+        }
+    }
+
+    /// Won the election: a no-op in the new term (Raft §8) and an
+    /// immediate AppendEntries to everyone.
+    fn become_leader(&mut self, now: Micros) {
+        self.role = Role::Leader;
+        self.leader = Some(self.id);
+        self.votes.clear();
+        self.leader_since = now;
+        self.counters.terms_won += 1;
+        let next = self.log.last_index() + 1;
+        self.progress = self
+            .peers
+            .iter()
+            .map(|&p| {
+                // Presumed live until it stays silent for an election timeout.
+                let fresh = Progress {
+                    next,
+                    last_reply: now,
+                    send_now: true,
+                    ..Progress::default()
+                };
+                (p, fresh)
+            })
+            .collect();
+        self.term_start = self.log.append(Entry {
+            term: self.term,
+            put: None,
+        });
+        self.adopt_held(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, Input, Outgoing};
+    use super::*;
+    use shared::Message;
+
+    const A: Addr = Addr(0);
+    const B: Addr = Addr(1);
+    const C: Addr = Addr(2);
+
+    fn node(id: Addr) -> Node {
+        Node::new(id, vec![A, B, C], Config::default(), 1, 0)
+    }
+
+    fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {
+        let msg = Message {
+            src: from,
+            dst: n.id(),
+            leader: Addr::UNKNOWN,
+            body,
+        };
+        n.handle(now, Input::Message(msg));
+        n.flush(now)
+    }
+
+    fn tick(n: &mut Node, now: Micros) -> Vec<Outgoing> {
+        n.handle(now, Input::Tick);
+        n.flush(now)
+    }
+
+    fn vote_reply(term: u64, granted: bool, pre: bool) -> Body {
+        Body::VoteReply(VoteReply { term, granted, pre })
+    }
+
+    #[test]
+    fn election_timeout_starts_a_pre_vote_without_raising_the_term() {
+        // thesis §9.6: pre-vote leaves the term alone
+        let mut a = node(A);
+        let out = tick(&mut a, 2_000_000);
+        assert_eq!(a.role(), Role::PreCandidate);
+        assert_eq!(a.term(), 0);
+        let rv = RequestVote {
+            term: 1,
+            last_index: 0,
+            last_term: 0,
+            pre: true,
+        };
+        assert_eq!(
+            out,
+            vec![
+                Outgoing {
+                    to: B,
+                    body: Body::RequestVote(rv)
+                },
+                Outgoing {
+                    to: C,
+                    body: Body::RequestVote(rv)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn pre_vote_majority_then_vote_majority_makes_a_leader_with_a_noop() {
+        // Raft §5.2 and §8 (no-op on taking office)
+        let mut a = node(A);
+        tick(&mut a, 2_000_000);
+        let out = deliver(&mut a, 2_000_100, B, vote_reply(1, true, true));
+        assert_eq!(a.role(), Role::Candidate);
+        assert_eq!(a.term(), 1);
+        assert_eq!(out.len(), 2);
+        deliver(&mut a, 2_000_200, B, vote_reply(1, true, false));
+        assert_eq!(a.role(), Role::Leader);
+        assert_eq!(a.leader_hint(), A);
+        assert_eq!(a.log().last_index(), 1);
+        assert_eq!(a.log().get(1).unwrap().put, None);
+    }
+
+    #[test]
+    fn pre_vote_grant_does_not_change_the_voters_term() {
+        let mut b = node(B);
+        let rv = RequestVote {
+            term: 1,
+            last_index: 0,
+            last_term: 0,
+            pre: true,
+        };
+        let out = deliver(&mut b, 2_000_000, A, Body::RequestVote(rv));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: A,
+                body: vote_reply(1, true, true)
+            }]
+        );
+        assert_eq!(b.term(), 0);
+    }
+
+    #[test]
+    fn a_vote_is_granted_once_per_term() {
+        // Raft §5.2: at most one vote per term
+        let mut c = node(C);
+        let rv = RequestVote {
+            term: 1,
+            last_index: 0,
+            last_term: 0,
+            pre: false,
+        };
+        let out = deliver(&mut c, 10, A, Body::RequestVote(rv));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: A,
+                body: vote_reply(1, true, false)
+            }]
+        );
+        let out = deliver(&mut c, 20, B, Body::RequestVote(rv));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: B,
+                body: vote_reply(1, false, false)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_stale_log_gets_no_vote() {
+        // Raft §5.4.1 election restriction
+        let mut c = node(C);
+        c.log.append(Entry { term: 2, put: None });
+        c.set_term_for_test(2);
+        let rv = RequestVote {
+            term: 3,
+            last_index: 5,
+            last_term: 1,
+            pre: false,
+        };
+        let out = deliver(&mut c, 10, A, Body::RequestVote(rv));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: A,
+                body: vote_reply(3, false, false)
+            }]
+        );
+        assert_eq!(c.term(), 3, "the higher term is still adopted");
+    }
+
+    #[test]
+    fn a_follower_that_hears_from_its_leader_ignores_candidates() {
+        // thesis §4.2.3: no term change and no vote within the minimum election timeout
+        let mut c = node(C);
+        c.set_term_for_test(4);
+        c.last_leader_contact = Some(1_000);
+        c.leader = Some(A);
+        for pre in [true, false] {
+            let rv = RequestVote {
+                term: 5,
+                last_index: 9,
+                last_term: 4,
+                pre,
+            };
+            let out = deliver(&mut c, 2_000, B, Body::RequestVote(rv));
+            assert_eq!(
+                out,
+                vec![Outgoing {
+                    to: B,
+                    body: vote_reply(4, false, pre)
+                }]
+            );
+            assert_eq!(c.term(), 4);
+        }
+        let rv = RequestVote {
+            term: 5,
+            last_index: 9,
+            last_term: 4,
+            pre: false,
+        };
+        let later = 1_000 + c.cfg.election_timeout_min;
+        let out = deliver(&mut c, later, B, Body::RequestVote(rv));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: B,
+                body: vote_reply(5, true, false)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_rejection_with_a_higher_term_ends_the_campaign() {
+        let mut a = node(A);
+        tick(&mut a, 2_000_000);
+        deliver(&mut a, 2_000_100, B, vote_reply(7, false, true));
+        assert_eq!(a.role(), Role::Follower);
+        assert_eq!(a.term(), 7);
+    }
+
+    #[test]
+    fn votes_for_an_old_campaign_are_ignored() {
+        let mut a = node(A);
+        tick(&mut a, 2_000_000);
+        deliver(&mut a, 2_000_100, B, vote_reply(1, true, true));
+        assert_eq!(a.term(), 1);
+        // a late pre-vote grant for term 1 must not count now that we campaign in 1
+        deliver(&mut a, 2_000_200, C, vote_reply(1, true, true));
+        assert_eq!(a.role(), Role::Candidate);
+        assert_eq!(a.counters().stale, 1);
+    }
+}

@@ -1,0 +1,171 @@
+//! The replicated log, 1-indexed; index 0 is a sentinel of term 0.
+//! Each entry's serialized size is kept beside it so that batches can be cut
+//! to the packet budget without serializing twice.
+
+use shared::Entry;
+
+#[derive(Debug, Default, Clone)]
+pub struct RaftLog {
+    entries: Vec<Entry>,
+    sizes: Vec<usize>,
+}
+
+impl RaftLog {
+    pub fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// The term of the entry at `index`, 0 for the sentinel, `None` past the end.
+    pub fn term(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.entries.get(index as usize - 1).map(|e| e.term)
+    }
+
+    pub fn get(&self, index: u64) -> Option<&Entry> {
+        if index == 0 {
+            return None;
+        }
+        self.entries.get(index as usize - 1)
+    }
+
+    pub fn append(&mut self, entry: Entry) -> u64 {
+        self.sizes.push(entry_wire_size(&entry));
+        self.entries.push(entry);
+        self.last_index()
+    }
+
+    /// Removes every entry at `index` and after.
+    pub fn truncate_from(&mut self, index: u64) {
+        let keep = index.saturating_sub(1) as usize;
+        self.entries.truncate(keep);
+        self.sizes.truncate(keep);
+    }
+
+    /// Entries from `from` on, as many as fit in `budget` bytes (at least
+    /// one when there is one, so that progress is always possible).
+    pub fn batch(&self, from: u64, budget: usize) -> Vec<Entry> {
+        let start = from.max(1) as usize - 1;
+        let mut used = 0;
+        let mut end = start;
+        while end < self.entries.len() {
+            let size = self.sizes[end] + 1;
+            if end > start && used + size > budget {
+                break;
+            }
+            used += size;
+            end += 1;
+        }
+        self.entries[start.min(end)..end].to_vec()
+    }
+
+    /// The first index of the run of `term` that contains `index`.
+    pub fn first_index_of_term_at(&self, index: u64) -> u64 {
+        let Some(term) = self.term(index) else {
+            return index;
+        };
+        let mut i = index;
+        while i > 1 && self.term(i - 1) == Some(term) {
+            i -= 1;
+        }
+        i
+    }
+
+    /// The last index holding `term`, if any entry does.
+    pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
+        self.entries
+            .iter()
+            .rposition(|e| e.term == term)
+            .map(|p| p as u64 + 1)
+    }
+
+    /// Is a log ending at (`last_index`, `last_term`) at least as up to date
+    /// as this one? (Raft §5.4.1)
+    pub fn is_up_to_date(&self, last_index: u64, last_term: u64) -> bool {
+        last_term > self.last_term()
+            || (last_term == self.last_term() && last_index >= self.last_index())
+    }
+}
+
+/// Bytes the entry takes inside an AppendEntries packet.
+pub fn entry_wire_size(entry: &Entry) -> usize {
+    serde_json::to_vec(entry).map_or(usize::MAX / 4, |v| v.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{Addr, PutCmd};
+
+    fn put(term: u64, key: &str) -> Entry {
+        Entry {
+            term,
+            put: Some(PutCmd {
+                key: key.into(),
+                value: "v".repeat(100),
+                client: Addr(0x15),
+                mid: "M".into(),
+            }),
+        }
+    }
+
+    fn log_of_terms(terms: &[u64]) -> RaftLog {
+        let mut log = RaftLog::default();
+        for &t in terms {
+            log.append(Entry { term: t, put: None });
+        }
+        log
+    }
+
+    #[test]
+    fn terms_and_sentinel() {
+        let log = log_of_terms(&[1, 1, 2]);
+        assert_eq!(log.term(0), Some(0));
+        assert_eq!(log.term(3), Some(2));
+        assert_eq!(log.term(4), None);
+        assert_eq!((log.last_index(), log.last_term()), (3, 2));
+    }
+
+    #[test]
+    fn term_runs_for_fast_backtracking() {
+        let log = log_of_terms(&[1, 1, 2, 2, 2, 4]);
+        assert_eq!(log.first_index_of_term_at(5), 3);
+        assert_eq!(log.first_index_of_term_at(2), 1);
+        assert_eq!(log.last_index_of_term(2), Some(5));
+        assert_eq!(log.last_index_of_term(3), None);
+    }
+
+    #[test]
+    fn batches_respect_the_byte_budget_but_always_carry_one_entry() {
+        let mut log = RaftLog::default();
+        for i in 0..50 {
+            log.append(put(1, &format!("key{i}")));
+        }
+        let size = entry_wire_size(log.get(1).unwrap()) + 1;
+        assert_eq!(log.batch(1, size * 10).len(), 10);
+        assert_eq!(log.batch(45, size * 10).len(), 6);
+        assert_eq!(log.batch(1, 1).len(), 1);
+        assert!(log.batch(51, 1000).is_empty());
+    }
+
+    #[test]
+    fn truncation_removes_the_suffix() {
+        let mut log = log_of_terms(&[1, 1, 2, 2]);
+        log.truncate_from(3);
+        assert_eq!((log.last_index(), log.last_term()), (2, 1));
+    }
+
+    #[test]
+    fn up_to_date_compares_last_term_then_length() {
+        let log = log_of_terms(&[1, 2, 2]);
+        assert!(log.is_up_to_date(1, 3));
+        assert!(log.is_up_to_date(3, 2));
+        assert!(!log.is_up_to_date(2, 2));
+        assert!(!log.is_up_to_date(9, 1));
+    }
+}

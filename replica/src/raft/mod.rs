@@ -1,0 +1,52 @@
+//! The Raft core: a pure state machine. It does no IO and reads no clock;
+//! the shell feeds it inputs with the current time and sends what it asks.
+//!
+//! ```text
+//!   shell (io/)                        core (this module)
+//!   ─────────────                      ──────────────────────────────
+//!   packet ─ parse ─> Input::Message ─>  Node::handle(now, input)
+//!   timer  ─────────> Input::Tick    ─>    election.rs    votes, pre-votes, timeouts
+//!                                          replication.rs AppendEntries, commit, apply
+//!                                          client.rs      gets, puts, held requests
+//!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
+//!   send each Outgoing, stamped with   (AppendEntries are built here, so
+//!   Node::leader_hint()                 everything queued goes in one batch)
+//!   sleep until Node::next_deadline()
+//! ```
+//!
+//! Time is a plain microsecond count (`Micros`); randomness comes from a
+//! seeded [`crate::rng::Rng`]; iteration is over ordered maps only. The same
+//! seed and inputs therefore give the same outputs.
+
+mod client;
+mod config;
+mod election;
+mod log;
+mod node;
+mod replication;
+
+pub use config::Config;
+pub use log::{entry_wire_size, RaftLog};
+pub use node::{Counters, Node, Role};
+
+use shared::{Addr, Body, Message};
+
+/// Microseconds on the shell's monotonic clock.
+pub type Micros = u64;
+
+/// What the shell feeds the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A parsed packet from a peer or a client.
+    Message(Message),
+    /// Time passed; the core checks its timers.
+    Tick,
+}
+
+/// A packet the core wants sent: a Raft message to a peer or an answer to a
+/// client. The shell adds `src` and the current `leader` belief.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: Addr,
+    pub body: Body,
+}

@@ -1,0 +1,294 @@
+//! The node: state shared by every role, input dispatch, term handling and
+//! applying committed entries. Role-specific handlers live in
+//! `election.rs`, `replication.rs` and `client.rs`.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use shared::{Addr, Body, Message};
+
+use super::client::{Held, MidFilter, Owed, PendingRead};
+use super::{Config, Input, Micros, Outgoing, RaftLog};
+use crate::kv::KvStore;
+use crate::rng::Rng;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Follower,
+    /// Asking for pre-votes before disrupting anyone with a new term.
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+/// The leader's view of one follower (Raft §5.3).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Progress {
+    /// Next index to send (advanced optimistically when sending: pipelining).
+    pub next: u64,
+    /// Highest index known to be replicated on the follower.
+    pub matched: u64,
+    /// When we last sent it anything.
+    pub last_sent: Micros,
+    /// When we last received a reply from it in this term.
+    pub last_reply: Micros,
+    /// The send time of the newest AppendEntries it acknowledged.
+    pub acked_ts: Micros,
+    /// Send at the next flush even if there is nothing new.
+    pub send_now: bool,
+}
+
+/// Counts of inputs the core ignored, by reason, and of what it did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Raft messages from an address that is not a peer.
+    pub not_from_peer: u64,
+    /// Messages with a stale term or for a campaign that is over.
+    pub stale: u64,
+    /// Messages a replica never expects (client answers, hello).
+    pub unexpected: u64,
+    /// Client requests refused because the entry would be too large.
+    pub oversized_requests: u64,
+    /// Client requests dropped because their MID was just seen.
+    pub duplicate_mids: u64,
+    pub elections_started: u64,
+    pub terms_won: u64,
+}
+
+pub struct Node {
+    pub(super) id: Addr,
+    pub(super) peers: Vec<Addr>,
+    pub(super) cfg: Config,
+    pub(super) rng: Rng,
+
+    // Raft state (§5). Nothing is persisted: the simulator never restarts a
+    // killed replica, so a replica's life is one process.
+    pub(super) term: u64,
+    pub(super) voted_for: Option<Addr>,
+    pub(super) log: RaftLog,
+    pub(super) commit: u64,
+    pub(super) applied: u64,
+    pub(super) kv: KvStore,
+
+    pub(super) role: Role,
+    pub(super) leader: Option<Addr>,
+    pub(super) election_deadline: Micros,
+    /// When we last heard from a leader of our term (or, as leader, were
+    /// confirmed by a quorum): votes are refused for `election_timeout_min`
+    /// after it (thesis §4.2.3), which is what makes the read lease safe.
+    pub(super) last_leader_contact: Option<Micros>,
+    pub(super) votes: BTreeSet<Addr>,
+
+    // Leader state.
+    pub(super) progress: BTreeMap<Addr, Progress>,
+    pub(super) leader_since: Micros,
+    /// Index of this leader's no-op: reads wait until it is committed.
+    pub(super) term_start: u64,
+    pub(super) pending_reads: VecDeque<PendingRead>,
+
+    // Client bookkeeping for every role.
+    pub(super) held: VecDeque<Held>,
+    /// Puts this replica appended as leader and has not answered, by index.
+    pub(super) owed: BTreeMap<u64, Owed>,
+    pub(super) recent_mids: MidFilter,
+
+    pub(super) outbox: Vec<Outgoing>,
+    pub(super) counters: Counters,
+}
+
+impl Node {
+    /// A follower in term 0 with an empty log. `seed` drives its election
+    /// timeouts.
+    pub fn new(id: Addr, peers: Vec<Addr>, cfg: Config, seed: u64, now: Micros) -> Node {
+        let mut peers = peers;
+        peers.retain(|p| *p != id);
+        peers.sort();
+        peers.dedup();
+        let mid_memory = cfg.mid_memory;
+        let mut node = Node {
+            id,
+            peers,
+            cfg,
+            rng: Rng::new(seed),
+            term: 0,
+            voted_for: None,
+            log: RaftLog::default(),
+            commit: 0,
+            applied: 0,
+            kv: KvStore::default(),
+            role: Role::Follower,
+            leader: None,
+            election_deadline: 0,
+            last_leader_contact: None,
+            votes: BTreeSet::new(),
+            progress: BTreeMap::new(),
+            leader_since: 0,
+            term_start: 0,
+            pending_reads: VecDeque::new(),
+            held: VecDeque::new(),
+            owed: BTreeMap::new(),
+            recent_mids: MidFilter::new(mid_memory),
+            outbox: Vec::new(),
+            counters: Counters::default(),
+        };
+        node.reset_election_deadline(now);
+        node
+    }
+
+    /// Feeds one input. Outputs accumulate until [`Node::flush`].
+    pub fn handle(&mut self, now: Micros, input: Input) {
+        match input {
+            Input::Tick => self.handle_tick(now),
+            Input::Message(msg) => self.handle_message(now, msg),
+        }
+    }
+
+    /// Builds the AppendEntries that are due and returns every queued output.
+    pub fn flush(&mut self, now: Micros) -> Vec<Outgoing> {
+        if self.role == Role::Leader {
+            self.send_due_appends(now);
+        }
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// When the core next needs a tick.
+    pub fn next_deadline(&self, now: Micros) -> Micros {
+        let mut at = match self.role {
+            Role::Leader => self.leader_deadline(now),
+            _ => self.election_deadline,
+        };
+        if let Some(h) = self.held.front() {
+            at = at.min(h.arrived + self.cfg.hold_timeout);
+        }
+        at
+    }
+
+    pub fn id(&self) -> Addr {
+        self.id
+    }
+    pub fn peers(&self) -> &[Addr] {
+        &self.peers
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+    pub fn commit_index(&self) -> u64 {
+        self.commit
+    }
+    pub fn applied_index(&self) -> u64 {
+        self.applied
+    }
+    pub fn log(&self) -> &RaftLog {
+        &self.log
+    }
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// Requests waiting at this replica (held, pending reads, unanswered puts).
+    pub fn queued_requests(&self) -> usize {
+        self.held.len() + self.pending_reads.len() + self.owed.len()
+    }
+
+    /// Who this replica believes leads, for the `leader` field of every packet.
+    pub fn leader_hint(&self) -> Addr {
+        self.leader.unwrap_or(Addr::UNKNOWN)
+    }
+
+    pub(super) fn quorum(&self) -> usize {
+        let cluster = self.peers.len() + 1;
+        cluster / 2 + 1
+    }
+
+    pub(super) fn is_peer(&self, a: Addr) -> bool {
+        self.peers.binary_search(&a).is_ok()
+    }
+
+    pub(super) fn send(&mut self, to: Addr, body: Body) {
+        self.outbox.push(Outgoing { to, body });
+    }
+
+    pub(super) fn reset_election_deadline(&mut self, now: Micros) {
+        let (lo, hi) = (self.cfg.election_timeout_min, self.cfg.election_timeout_max);
+        self.election_deadline = now + self.rng.range(lo, hi);
+    }
+
+    fn handle_message(&mut self, now: Micros, msg: Message) {
+        let from = msg.src;
+        match msg.body {
+            Body::Get { mid, key } => self.handle_get(now, from, mid, key),
+            Body::Put { mid, key, value } => self.handle_put(now, from, mid, key, value),
+            Body::RequestVote(rv) if self.is_peer(from) => self.handle_request_vote(now, from, rv),
+            Body::VoteReply(r) if self.is_peer(from) => self.handle_vote_reply(now, from, r),
+            Body::AppendEntries(ae) if self.is_peer(from) => {
+                self.handle_append_entries(now, from, ae)
+            }
+            Body::AppendReply(r) if self.is_peer(from) => self.handle_append_reply(now, from, r),
+            Body::RequestVote(_)
+            | Body::VoteReply(_)
+            | Body::AppendEntries(_)
+            | Body::AppendReply(_) => self.counters.not_from_peer += 1,
+            Body::Hello | Body::Ok { .. } | Body::Fail { .. } | Body::Redirect { .. } => {
+                self.counters.unexpected += 1
+            }
+        }
+    }
+
+    fn handle_tick(&mut self, now: Micros) {
+        match self.role {
+            Role::Leader => self.leader_tick(now),
+            _ if now >= self.election_deadline => self.start_pre_vote(now),
+            _ => {}
+        }
+        self.expire_held(now);
+    }
+
+    /// A message carried a newer term: follow it (Raft §5.1).
+    pub(super) fn become_follower(&mut self, now: Micros, term: u64, leader: Option<Addr>) {
+        let was_leader = self.role == Role::Leader;
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.votes.clear();
+        if was_leader {
+            self.progress.clear();
+            self.reset_election_deadline(now);
+            self.step_down_reads(now);
+        }
+        if leader.is_some() {
+            self.release_held(now);
+        }
+    }
+
+    /// Applies every committed entry; as leader, answers the puts.
+    pub(super) fn apply_committed(&mut self, now: Micros) {
+        while self.applied < self.commit {
+            self.applied += 1;
+            let index = self.applied;
+            let Some(entry) = self.log.get(index) else {
+                break;
+            };
+            let term = entry.term;
+            let put = entry.put.clone();
+            if let Some(put) = &put {
+                self.kv.apply_put(&put.key, &put.value);
+            }
+            self.settle_put(now, index, term, put);
+        }
+        if self.role == Role::Leader {
+            self.serve_reads(now);
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn set_term_for_test(&mut self, term: u64) {
+        self.term = term;
+    }
+}

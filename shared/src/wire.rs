@@ -1,0 +1,376 @@
+//! Wire messages: one JSON object per packet.
+//!
+//! Every packet carries `src`, `dst`, `leader` (4 hex digits each, `FFFF`
+//! meaning broadcast or unknown) and `type`. Client messages (`get`, `put`,
+//! `ok`, `fail`, `redirect`) follow the simulator contract exactly; the Raft
+//! messages are ours, with short field names to keep packets small (the
+//! classic simulator cuts packets at 16 KiB).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A simulator address: exactly four hexadecimal digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Addr(pub u16);
+
+impl Addr {
+    /// `FFFF`: broadcast as a destination, "unknown" as a leader belief.
+    pub const BROADCAST: Addr = Addr(0xFFFF);
+    /// `FFFF` read as a leader belief.
+    pub const UNKNOWN: Addr = Addr(0xFFFF);
+
+    /// Parses exactly four hexadecimal digits (either case).
+    pub fn parse(s: &str) -> Result<Addr, AddrError> {
+        if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AddrError(s.chars().take(16).collect()));
+        }
+        u16::from_str_radix(s, 16)
+            .map(Addr)
+            .map_err(|_| AddrError(s.to_string()))
+    }
+
+    pub fn is_broadcast(self) -> bool {
+        self == Addr::BROADCAST
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04X}", self.0)
+    }
+}
+
+impl fmt::Debug for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04X}", self.0)
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = AddrError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Addr::parse(s)
+    }
+}
+
+/// A string that is not a 4-hex-digit address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddrError(pub String);
+
+impl fmt::Display for AddrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a 4-hex-digit address: {:?}", self.0)
+    }
+}
+
+impl std::error::Error for AddrError {}
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Addr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Addr::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One packet.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub src: Addr,
+    pub dst: Addr,
+    /// The sender's current belief of who leads (`FFFF`: unknown).
+    pub leader: Addr,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The message itself, tagged by `type`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "type")]
+pub enum Body {
+    /// UDP generation: a replica's first packet, so the simulator learns its address.
+    #[serde(rename = "hello")]
+    Hello,
+    #[serde(rename = "get")]
+    Get {
+        #[serde(rename = "MID")]
+        mid: String,
+        key: String,
+    },
+    #[serde(rename = "put")]
+    Put {
+        #[serde(rename = "MID")]
+        mid: String,
+        key: String,
+        value: String,
+    },
+    #[serde(rename = "ok")]
+    Ok {
+        #[serde(rename = "MID")]
+        mid: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
+    #[serde(rename = "fail")]
+    Fail {
+        #[serde(rename = "MID")]
+        mid: String,
+    },
+    #[serde(rename = "redirect")]
+    Redirect {
+        #[serde(rename = "MID")]
+        mid: String,
+    },
+    #[serde(rename = "vote")]
+    RequestVote(RequestVote),
+    #[serde(rename = "voted")]
+    VoteReply(VoteReply),
+    #[serde(rename = "append")]
+    AppendEntries(AppendEntries),
+    #[serde(rename = "appended")]
+    AppendReply(AppendReply),
+}
+
+impl Body {
+    /// The `type` string this body travels under.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Body::Hello => "hello",
+            Body::Get { .. } => "get",
+            Body::Put { .. } => "put",
+            Body::Ok { .. } => "ok",
+            Body::Fail { .. } => "fail",
+            Body::Redirect { .. } => "redirect",
+            Body::RequestVote(_) => "vote",
+            Body::VoteReply(_) => "voted",
+            Body::AppendEntries(_) => "append",
+            Body::AppendReply(_) => "appended",
+        }
+    }
+}
+
+/// RequestVote (Raft §5.2), also used for the pre-vote round (thesis §9.6):
+/// with `pre`, `term` is the term the candidate would campaign in and the
+/// receiver changes no state.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestVote {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "li")]
+    pub last_index: u64,
+    #[serde(rename = "lt")]
+    pub last_term: u64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteReply {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "g")]
+    pub granted: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pre: bool,
+}
+
+/// AppendEntries (Raft §5.3). `ts` is an opaque leader timestamp that the
+/// follower echoes, so the leader knows when a quorum last confirmed it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct AppendEntries {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "pi")]
+    pub prev_index: u64,
+    #[serde(rename = "pt")]
+    pub prev_term: u64,
+    #[serde(rename = "c")]
+    pub commit: u64,
+    pub ts: u64,
+    #[serde(rename = "e", default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<Entry>,
+}
+
+/// The answer to AppendEntries. On success `index` is the last index the
+/// follower now shares with the leader; on failure it is where the leader
+/// should retry from, and `ct` the conflicting term (fast backtracking).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReply {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "ok")]
+    pub success: bool,
+    #[serde(rename = "i")]
+    pub index: u64,
+    #[serde(rename = "ct", default, skip_serializing_if = "Option::is_none")]
+    pub conflict_term: Option<u64>,
+    pub ts: u64,
+}
+
+/// A log entry: a no-op (written by every new leader) or a client put.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub put: Option<PutCmd>,
+}
+
+/// A client's put, with who asked so that any later leader can answer it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PutCmd {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "v")]
+    pub value: String,
+    #[serde(rename = "c")]
+    pub client: Addr,
+    #[serde(rename = "m")]
+    pub mid: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(m: &Message) {
+        let s = serde_json::to_string(m).unwrap();
+        let back: Message = serde_json::from_str(&s).unwrap();
+        assert_eq!(&back, m, "round trip of {s}");
+    }
+
+    #[test]
+    fn client_messages_use_the_contract_field_names() {
+        let m: Message = serde_json::from_str(
+            r#"{"src":"0015","dst":"0001","leader":"FFFF","type":"put","MID":"ABC","key":"k","value":"v","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(m.src, Addr(0x15));
+        assert_eq!(
+            m.body,
+            Body::Put {
+                mid: "ABC".into(),
+                key: "k".into(),
+                value: "v".into()
+            }
+        );
+        let ok = Message {
+            src: Addr(1),
+            dst: Addr(0x15),
+            leader: Addr(1),
+            body: Body::Ok {
+                mid: "ABC".into(),
+                value: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"src":"0001","dst":"0015","leader":"0001","type":"ok","MID":"ABC"}"#
+        );
+    }
+
+    #[test]
+    fn every_body_round_trips() {
+        let bodies = vec![
+            Body::Hello,
+            Body::Get {
+                mid: "M".into(),
+                key: "k".into(),
+            },
+            Body::Put {
+                mid: "M".into(),
+                key: "k".into(),
+                value: "v".into(),
+            },
+            Body::Ok {
+                mid: "M".into(),
+                value: Some("v".into()),
+            },
+            Body::Fail { mid: "M".into() },
+            Body::Redirect { mid: "M".into() },
+            Body::RequestVote(RequestVote {
+                term: 3,
+                last_index: 9,
+                last_term: 2,
+                pre: true,
+            }),
+            Body::VoteReply(VoteReply {
+                term: 3,
+                granted: true,
+                pre: false,
+            }),
+            Body::AppendEntries(AppendEntries {
+                term: 3,
+                prev_index: 4,
+                prev_term: 2,
+                commit: 4,
+                ts: 77,
+                entries: vec![
+                    Entry { term: 3, put: None },
+                    Entry {
+                        term: 3,
+                        put: Some(PutCmd {
+                            key: "k".into(),
+                            value: "v".into(),
+                            client: Addr(0x15),
+                            mid: "M".into(),
+                        }),
+                    },
+                ],
+            }),
+            Body::AppendReply(AppendReply {
+                term: 3,
+                success: false,
+                index: 2,
+                conflict_term: Some(1),
+                ts: 77,
+            }),
+        ];
+        for body in bodies {
+            roundtrip(&Message {
+                src: Addr(0),
+                dst: Addr::BROADCAST,
+                leader: Addr(2),
+                body,
+            });
+        }
+    }
+
+    #[test]
+    fn addresses_must_be_exactly_four_hex_digits() {
+        for bad in ["", "001", "00001", "00G1", "-001", "0x01"] {
+            assert!(Addr::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(Addr::parse("00ff").unwrap(), Addr(0xFF));
+        let bad = r#"{"src":"1","dst":"0001","leader":"FFFF","type":"get","MID":"A","key":"k"}"#;
+        assert!(serde_json::from_str::<Message>(bad).is_err());
+    }
+
+    #[test]
+    fn malformed_packets_are_errors_not_panics() {
+        for bad in [
+            "",
+            "null",
+            "[]",
+            "{}",
+            r#"{"src":"0001","dst":"0002","leader":"FFFF"}"#,
+            r#"{"src":"0001","dst":"0002","leader":"FFFF","type":"nope"}"#,
+            r#"{"src":"0001","dst":"0002","leader":"FFFF","type":"get","MID":5,"key":"k"}"#,
+            r#"{"src":"0001","dst":"0002","leader":"FFFF","type":"append","t":-1}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Message>(bad).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+}
