@@ -116,8 +116,16 @@ impl Node {
     fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
         match (self.role, self.leader) {
             (Role::Leader, _) => self.lead_request(now, client, req),
-            (_, Some(_)) => self.redirect(client, req.mid().to_string()),
-            (_, None) => self.hold(now, client, req),
+            // Redirect only to a leader heard from lately, and not a client
+            // that bounced straight back: the leader it was sent to is
+            // evidently unreachable, and redirecting again would ping-pong
+            // until an election ends. Held requests go out with the next
+            // word from a leader.
+            (_, Some(_)) if self.leader_is_fresh(now) && !self.bounced(client, now) => {
+                self.note_redirect(client, now);
+                self.redirect(client, req.mid().to_string())
+            }
+            _ => self.hold(now, client, req),
         }
     }
 
@@ -274,6 +282,27 @@ impl Node {
             req,
             arrived: now,
         });
+    }
+
+    fn bounced(&self, client: Addr, now: Micros) -> bool {
+        self.redirected_at
+            .get(&client)
+            .is_some_and(|&t| now < t + self.cfg.bounce_window)
+    }
+
+    fn note_redirect(&mut self, client: Addr, now: Micros) {
+        let window = self.cfg.bounce_window;
+        if self.redirected_at.len() >= 256 {
+            self.redirected_at.retain(|_, t| now < *t + window);
+        }
+        if self.redirected_at.len() < 256 {
+            self.redirected_at.insert(client, now);
+        }
+    }
+
+    fn leader_is_fresh(&self, now: Micros) -> bool {
+        self.last_leader_contact
+            .is_some_and(|t| now < t + 2 * self.cfg.heartbeat_interval)
     }
 
     /// A leader is known again: send the held requests its way.
@@ -475,6 +504,29 @@ mod tests {
             }]
         );
         assert_eq!(b.leader_hint(), A);
+    }
+
+    #[test]
+    fn a_follower_whose_leader_went_quiet_holds_until_it_hears_again() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let ae = AppendEntries { term: 1, prev_index: 0, prev_term: 0, commit: 0, ts: 0, entries: vec![] };
+        deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
+        let quiet = 10 + 2 * b.cfg.heartbeat_interval;
+        assert!(deliver(&mut b, quiet, CLIENT, get("G1", "k")).is_empty());
+        let out = deliver(&mut b, quiet + 5, A, Body::AppendEntries(ae));
+        assert!(out.contains(&Outgoing { to: CLIENT, body: Body::Redirect { mid: "G1".into() } }));
+    }
+
+    #[test]
+    fn a_client_that_bounces_straight_back_is_held_not_redirected_again() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let ae = AppendEntries { term: 1, prev_index: 0, prev_term: 0, commit: 0, ts: 0, entries: vec![] };
+        deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
+        assert_eq!(deliver(&mut b, 20, CLIENT, get("G1", "k")).len(), 1);
+        assert!(deliver(&mut b, 120, CLIENT, get("G2", "k")).is_empty());
+        let later = 120 + b.cfg.bounce_window;
+        deliver(&mut b, later, A, Body::AppendEntries(ae));
+        assert_eq!(deliver(&mut b, later + 1, CLIENT, get("G3", "k")).len(), 1);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct Config {
     /// How long a replica that knows no leader holds a client request
     /// before redirecting it.
     pub hold_timeout: Micros,
+    /// A client that comes back within this long of being redirected did
+    /// not reach the leader: hold its request instead of redirecting again.
+    pub bounce_window: Micros,
     /// Byte budget for the entries of one AppendEntries (packets must stay
     /// under 16 KiB).
     pub max_batch_bytes: usize,
@@ -39,6 +42,7 @@ impl Default for Config {
             retransmit_interval: 60_000,
             lease_percent: 85,
             hold_timeout: 2_000_000,
+            bounce_window: 20_000,
             max_batch_bytes: 12 * 1024,
             max_entry_bytes: 4 * 1024,
             max_queued_requests: 10_000,

@@ -90,6 +90,8 @@ pub struct Node {
     /// Puts this replica appended as leader and has not answered, by index.
     pub(super) owed: BTreeMap<u64, Owed>,
     pub(super) recent_mids: MidFilter,
+    /// When each client was last redirected by us, to spot bounces.
+    pub(super) redirected_at: BTreeMap<Addr, Micros>,
 
     pub(super) outbox: Vec<Outgoing>,
     pub(super) counters: Counters,
@@ -127,10 +129,14 @@ impl Node {
             held: VecDeque::new(),
             owed: BTreeMap::new(),
             recent_mids: MidFilter::new(mid_memory),
+            redirected_at: BTreeMap::new(),
             outbox: Vec::new(),
             counters: Counters::default(),
         };
-        node.reset_election_deadline(now);
+        // Nobody leads at start-up, so the first election need not wait a
+        // whole timeout; the draw still spreads the replicas out.
+        let (lo, hi) = (node.cfg.election_timeout_min / 4, node.cfg.election_timeout_min / 2);
+        node.election_deadline = now + node.rng.range(lo, hi);
         node
     }
 

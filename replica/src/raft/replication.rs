@@ -29,6 +29,9 @@ impl Node {
         }
         self.last_leader_contact = Some(now);
         self.reset_election_deadline(now);
+        if !self.held.is_empty() {
+            self.release_held(now);
+        }
 
         let reply = self.append_from_leader(now, &ae);
         self.send(from, Body::AppendReply(reply));
