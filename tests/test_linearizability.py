@@ -1,0 +1,227 @@
+"""The linearizability checker on hand-made histories."""
+
+import itertools
+import random
+import time
+import unittest
+
+from tests.support import run
+
+INF = run.INF
+
+
+def w(value, invoke, response=INF, mid=""):
+    """A write; without a response it may or may not have happened."""
+    return run.Op("w", value, invoke, response, response != INF, mid)
+
+
+def r(value, invoke, response, mid=""):
+    return run.Op("r", value, invoke, response, True, mid)
+
+
+def status(ops, **kw):
+    return run.check_register(ops, **kw)[0]
+
+
+class Registers(unittest.TestCase):
+    def test_empty_and_writes_only(self):
+        self.assertEqual(status([]), "linearizable")
+        self.assertEqual(status([w("a", 0, 1), w("b", 0.5, 2), w("c", 3)]), "linearizable")
+
+    def test_sequential_read_your_write(self):
+        self.assertEqual(status([w("a", 0, 1), r("a", 2, 3)]), "linearizable")
+
+    def test_read_of_a_value_never_written(self):
+        self.assertEqual(status([w("a", 0, 1), r("zzz", 2, 3)]), "not linearizable")
+
+    def test_read_before_any_write_cannot_see_it(self):
+        self.assertEqual(status([r("a", 0, 1), w("a", 2, 3)]), "not linearizable")
+
+    def test_stale_read(self):
+        ops = [w("a", 0, 1), w("b", 2, 3), r("a", 4, 5)]
+        self.assertEqual(status(ops), "not linearizable")
+
+    def test_concurrent_write_may_take_effect_after_the_read(self):
+        ops = [w("a", 0, 1), w("b", 0.5, 3), r("a", 2, 4)]
+        self.assertEqual(status(ops), "linearizable")
+
+    def test_concurrent_reads_must_agree_on_one_order(self):
+        # Both writes finish before the reads start; the reads disagree in
+        # an order that no single sequence explains.
+        ops = [w("a", 0, 2), w("b", 0, 2), r("a", 3, 4), r("b", 5, 6), r("a", 7, 8)]
+        self.assertEqual(status(ops), "not linearizable")
+        ops = [w("a", 0, 2), w("b", 0, 2), r("a", 3, 4), r("a", 5, 6)]
+        self.assertEqual(status(ops), "linearizable")
+
+    def test_unanswered_put_may_have_happened(self):
+        ops = [w("a", 0, 1), w("b", 2), r("b", 3, 4)]
+        self.assertEqual(status(ops), "linearizable")
+
+    def test_unanswered_put_may_not_have_happened(self):
+        ops = [w("a", 0, 1), w("b", 2), r("a", 3, 4), r("a", 5, 6)]
+        self.assertEqual(status(ops), "linearizable")
+
+    def test_unanswered_put_cannot_act_before_it_was_sent(self):
+        ops = [w("a", 0, 1), r("b", 1.5, 1.8), w("b", 2)]
+        self.assertEqual(status(ops), "not linearizable")
+
+    def test_unanswered_put_takes_effect_at_most_once(self):
+        # a, then b, then a again: one maybe-write of a cannot be both.
+        ops = [w("a", 0), r("a", 0.5, 0.8), w("b", 1, 2), r("b", 2.1, 2.2), r("a", 3, 4)]
+        self.assertEqual(status(ops), "not linearizable")
+        # A second maybe-write of a (a retry) explains it.
+        self.assertEqual(status(ops + [w("a", 2.5)]), "linearizable")
+
+    def test_maybe_write_sent_after_the_read_started_cannot_help(self):
+        ops = [w("a", 0), r("a", 0.5, 0.8), w("b", 1, 2), r("a", 3, 4), w("a", 4.5)]
+        self.assertEqual(status(ops), "not linearizable")
+
+    def test_search_budget_gives_unknown(self):
+        rng = random.Random(3)
+        ops = [w(f"v{i}", rng.random(), 50 + rng.random()) for i in range(14)]
+        ops += [r(f"v{i}", 60 + i, 60.5 + i) for i in (13, 12)]
+        self.assertEqual(status(ops, budget=5), "unknown")
+
+    def test_many_overlapping_operations_stay_fast(self):
+        rng = random.Random(4)
+        ops = [w(f"v{i}", rng.random(), 10 + rng.random()) for i in range(12)]
+        ops += [w(f"v{i}", rng.random()) for i in range(12, 24)]
+        ops += [r("v3", 11, 12), r("v20", 12.5, 13)]
+        t0 = time.monotonic()
+        self.assertEqual(status(ops), "linearizable")
+        self.assertLess(time.monotonic() - t0, 1.0)
+
+
+def brute_force(ops):
+    """Try every subset of the maybe-operations and every order."""
+    required = [o for o in ops if o.required]
+    optional = [o for o in ops if not o.required]
+    for mask in range(1 << len(optional)):
+        chosen = required + [o for i, o in enumerate(optional) if mask >> i & 1]
+        for order in itertools.permutations(chosen):
+            if any(order[j].response < order[i].invoke
+                   for i in range(len(order)) for j in range(i + 1, len(order))):
+                continue
+            state = None
+            good = True
+            for o in order:
+                if o.kind == "w":
+                    state = o.value
+                elif o.value != state:
+                    good = False
+                    break
+            if good:
+                return "linearizable"
+    return "not linearizable"
+
+
+class AgainstBruteForce(unittest.TestCase):
+    def test_random_small_histories(self):
+        rng = random.Random(2024)
+        verdicts = set()
+        for _ in range(400):
+            ops = []
+            for _ in range(rng.randint(1, 6)):
+                invoke = rng.randint(0, 8)
+                value = rng.choice("abc")
+                kind = rng.choice("rw")
+                if kind == "w" and rng.random() < 0.3:
+                    ops.append(w(value, invoke))
+                else:
+                    response = invoke + rng.randint(0, 4) + 0.5
+                    ops.append(r(value, invoke, response) if kind == "r" else w(value, invoke, response))
+            expected = brute_force(ops)
+            verdicts.add(expected)
+            self.assertEqual(status(ops), expected, ops)
+        self.assertEqual(verdicts, {"linearizable", "not linearizable"})
+
+
+class FromRecords(unittest.TestCase):
+    def record(self, mid, rtype, key, value, sent, answered=None, answer_type=None, answer_value=None):
+        rec = run.RequestRecord(mid=mid, client="0015", type=rtype, key=key, value=value, sent=sent,
+                                target="0000")
+        rec.answered, rec.answer_type, rec.answer_value = answered, answer_type, answer_value
+        return rec
+
+    def test_history_rules(self):
+        records = [
+            self.record("P1", "put", "K", "a", 0.0, 0.1, "ok"),
+            self.record("P2", "put", "K", "b", 0.2, 0.3, "redirect"),     # maybe
+            self.record("P3", "put", "K", "b", 0.3),                      # unanswered: maybe
+            self.record("G1", "get", "K", None, 0.4, 0.5, "fail"),        # constrains nothing
+            self.record("G2", "get", "K", None, 0.6),                     # constrains nothing
+            self.record("G3", "get", "K", None, 0.7, 0.8, "ok", "b"),
+            self.record("P4", "put", "L", "x", 0.0, 0.1, "fail"),
+        ]
+        hist = run.history_from_records(records)
+        self.assertEqual(sorted(hist), ["K", "L"])
+        self.assertEqual([(o.kind, o.value, o.required) for o in hist["K"]],
+                         [("w", "a", True), ("w", "b", False), ("w", "b", False), ("r", "b", True)])
+        self.assertEqual(hist["K"][1].response, INF)
+        result = run.check_linearizability(hist)
+        self.assertEqual(result["status"], "linearizable")
+        self.assertEqual((result["keys"], result["operations"]), (2, 5))
+
+    def test_summary_names_a_counterexample(self):
+        hist = {
+            "GOOD": [w("a", 0, 1), r("a", 2, 3)],
+            "BAD": [w("a", 0, 1), w("b", 2, 3), r("a", 4, 5)],
+        }
+        result = run.check_linearizability(hist)
+        self.assertEqual(result["status"], "not linearizable")
+        self.assertEqual(result["violating_keys"], ["BAD"])
+        self.assertEqual(result["counterexample"]["key"], "BAD")
+        self.assertEqual(len(result["counterexample"]["operations"]), 3)
+
+    @staticmethod
+    def generated_history(seed, n):
+        """A history produced by a correct register: every operation takes
+        effect at a point inside its interval; some puts are unanswered
+        (and then did or did not happen)."""
+        rng = random.Random(seed)
+        hist, state, keys = {}, {}, []
+        t = 0.0
+        for i in range(n):
+            t += 0.01
+            if keys and rng.random() < 0.6:
+                key = rng.choice(keys[-20:])
+            else:
+                key = f"K{i}"
+                keys.append(key)
+            ops = hist.setdefault(key, [])
+            invoke = t - rng.random() * 0.04
+            response = t + rng.random() * 0.04
+            if key in state and rng.random() < 0.5:
+                ops.append(r(state[key], invoke, response))
+            elif rng.random() < 0.2:
+                value = f"{key}-{i}"
+                ops.append(w(value, invoke))            # maybe
+                if rng.random() < 0.5:
+                    state[key] = value
+            else:
+                value = f"{key}-{i}"
+                ops.append(w(value, invoke, response))
+                state[key] = value
+        return hist
+
+    def test_a_standard_sized_history_is_checked_well_within_two_seconds(self):
+        for seed in range(3):
+            hist = self.generated_history(seed, 2000)
+            t0 = time.monotonic()
+            result = run.check_linearizability(hist)
+            self.assertLess(time.monotonic() - t0, 2.0)
+            self.assertEqual(result["status"], "linearizable", seed)
+
+    def test_a_corrupted_read_is_found(self):
+        hist = self.generated_history(5, 500)
+        key = next(k for k, ops in hist.items() if any(o.kind == "r" for o in ops))
+        ops = hist[key]
+        i = next(i for i, o in enumerate(ops) if o.kind == "r")
+        ops[i] = r("garbage", ops[i].invoke, ops[i].response)
+        result = run.check_linearizability(hist)
+        self.assertEqual(result["status"], "not linearizable")
+        self.assertEqual(result["violating_keys"], [key])
+
+
+if __name__ == "__main__":
+    unittest.main()
