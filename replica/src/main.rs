@@ -9,6 +9,8 @@ use replica::io::shell::{Exit, Shell};
 use replica::io::signals;
 use replica::io::transport::{SeqPacket, Transport, Udp};
 use replica::raft::{Config, Node};
+use replica::telemetry::Emitter;
+use shared::events::default_socket_path;
 use shared::{Addr, Body, Message};
 
 fn main() -> ExitCode {
@@ -37,12 +39,23 @@ fn run(args: Args) -> ExitCode {
     }
     let seed = args.seed.unwrap_or_else(default_seed);
     let epoch = Instant::now();
+    let epoch_unix_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let events_path = default_socket_path(|k| std::env::var(k).ok(), uid);
+    let telemetry = || Emitter::new(&events_path, &args.id.to_string(), epoch_unix_us);
     let node = Node::new(args.id, args.peers.clone(), Config::default(), seed, 0);
     match args.transport {
         TransportKind::Classic => {
             let path = args.id.to_string();
             match SeqPacket::connect(Path::new(&path)) {
-                Ok(t) => serve(Shell::new(t, node, epoch, args.debug), &args, None),
+                Ok(t) => serve(
+                    Shell::new(t, node, epoch, telemetry(), args.debug),
+                    &args,
+                    None,
+                ),
                 Err(e) => fail(&format!(
                     "cannot connect to the simulator socket {path:?}: {e}"
                 )),
@@ -56,7 +69,11 @@ fn run(args: Args) -> ExitCode {
                     leader: Addr::UNKNOWN,
                     body: Body::Hello,
                 };
-                serve(Shell::new(t, node, epoch, args.debug), &args, Some(hello))
+                serve(
+                    Shell::new(t, node, epoch, telemetry(), args.debug),
+                    &args,
+                    Some(hello),
+                )
             }
             Err(e) => fail(&format!(
                 "cannot open a UDP socket to localhost:{port}: {e}"

@@ -49,7 +49,12 @@ pub struct DashEvent {
 
 impl DashEvent {
     pub fn new(ts: u64, src: impl Into<String>, event: Event) -> DashEvent {
-        DashEvent { v: SCHEMA_VERSION, ts, src: src.into(), event }
+        DashEvent {
+            v: SCHEMA_VERSION,
+            ts,
+            src: src.into(),
+            event,
+        }
     }
 
     /// Parses one line, checking the version first so that a newer schema
@@ -351,7 +356,11 @@ mod tests {
     use super::*;
 
     fn samples() -> Vec<Event> {
-        let fp = FollowerProgress { id: "0001".into(), match_index: 9, next_index: 10 };
+        let fp = FollowerProgress {
+            id: "0001".into(),
+            match_index: 9,
+            next_index: 10,
+        };
         let counts: BTreeMap<String, u64> = [("append".to_string(), 4u64)].into_iter().collect();
         vec![
             Event::Start {
@@ -366,11 +375,28 @@ mod tests {
                 leader: "0000".into(),
                 reason: RoleReason::WonElection,
             },
-            Event::Vote { candidate: "0001".into(), term: 3, granted: true, pre: false },
-            Event::LogAppended { last_index: 10, last_term: 3 },
-            Event::Commit { commit_index: 9, applied_index: 9 },
-            Event::Progress { followers: vec![fp.clone()] },
-            Event::ClientRequest { mid: "M".into(), client: "0015".into(), op: Op::Get },
+            Event::Vote {
+                candidate: "0001".into(),
+                term: 3,
+                granted: true,
+                pre: false,
+            },
+            Event::LogAppended {
+                last_index: 10,
+                last_term: 3,
+            },
+            Event::Commit {
+                commit_index: 9,
+                applied_index: 9,
+            },
+            Event::Progress {
+                followers: vec![fp.clone()],
+            },
+            Event::ClientRequest {
+                mid: "M".into(),
+                client: "0015".into(),
+                op: Op::Get,
+            },
             Event::ClientAnswer {
                 mid: "M".into(),
                 client: "0015".into(),
@@ -392,7 +418,9 @@ mod tests {
                 malformed: 0,
                 events_dropped: 2,
             }),
-            Event::Stop { reason: "signal".into() },
+            Event::Stop {
+                reason: "signal".into(),
+            },
             Event::RunStart {
                 config: "configs/simple-1.json".into(),
                 seed: 7,
@@ -417,7 +445,10 @@ mod tests {
                 latency_us: 300,
                 replica: "0001".into(),
             },
-            Event::Kill { replica: "0001".into(), leader: true },
+            Event::Kill {
+                replica: "0001".into(),
+                leader: true,
+            },
             Event::Partition {
                 majority: vec!["0000".into()],
                 minority: vec!["0001".into()],
@@ -438,7 +469,11 @@ mod tests {
             Event::RunEnd {
                 passed: true,
                 stats: [("total_msgs".to_string(), 370.0)].into_iter().collect(),
-                checks: vec![CheckResult { name: "incorrect".into(), passed: true, detail: String::new() }],
+                checks: vec![CheckResult {
+                    name: "incorrect".into(),
+                    passed: true,
+                    detail: String::new(),
+                }],
                 tiers: vec![TierResult {
                     metric: "total_msgs".into(),
                     value: 370.0,
@@ -466,24 +501,43 @@ mod tests {
         assert_eq!(DashEvent::parse(line), Err(EventError::Version(2)));
         let line = r#"{"v":1,"ts":1,"src":"sim","kind":"teleport"}"#;
         assert_eq!(DashEvent::parse(line), Err(EventError::UnknownKind));
-        for bad in ["", "{", "[]", r#"{"v":1}"#, r#"{"v":1,"ts":1,"src":"sim","kind":"kill"}"#] {
-            assert!(matches!(DashEvent::parse(bad), Err(EventError::Malformed(_))), "{bad}");
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"v":1}"#,
+            r#"{"v":1,"ts":1,"src":"sim","kind":"kill"}"#,
+        ] {
+            assert!(
+                matches!(DashEvent::parse(bad), Err(EventError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn the_socket_path_follows_the_documented_order() {
         let env = |vars: &'static [(&'static str, &'static str)]| {
-            move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         assert_eq!(
-            default_socket_path(env(&[("KVDASH_SOCKET", "/x.sock"), ("XDG_RUNTIME_DIR", "/run")]), 5),
+            default_socket_path(
+                env(&[("KVDASH_SOCKET", "/x.sock"), ("XDG_RUNTIME_DIR", "/run")]),
+                5
+            ),
             PathBuf::from("/x.sock")
         );
         assert_eq!(
             default_socket_path(env(&[("XDG_RUNTIME_DIR", "/run/user/5")]), 5),
             PathBuf::from("/run/user/5/kvdash.sock")
         );
-        assert_eq!(default_socket_path(env(&[]), 5), PathBuf::from("/tmp/kvdash-5.sock"));
+        assert_eq!(
+            default_socket_path(env(&[]), 5),
+            PathBuf::from("/tmp/kvdash-5.sock")
+        );
     }
 }

@@ -33,6 +33,11 @@ OPTIONS:
     -h, --help                  print this help
     -V, --version               print the version
 
+State events for the kvdash console go, without ever blocking, to the Unix
+datagram socket named by KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock,
+else /tmp/kvdash-<uid>.sock; they are dropped (and counted) when nobody
+listens.
+
 The replica exits on SIGTERM or when the simulator closes its socket.
 ";
 

@@ -2,21 +2,25 @@
 //! what it asks, sleep until its next deadline. Outbound packets wait in a
 //! queue when the socket is full, so the replica never blocks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
+use shared::events::{Event, Status};
 use shared::{Addr, Message};
 
 use super::codec::{decode, encode};
 use super::signals;
 use super::transport::{Recv, Sent, Transport};
 use crate::raft::{Input, Micros, Node, Outgoing, Role};
+use crate::telemetry::Emitter;
 
 /// Packets read per wake-up before the core's outputs are flushed: enough
 /// to batch a burst, few enough to keep answers flowing.
 const READ_BURST: usize = 256;
 /// Longest sleep, so that a missed signal wake-up costs at most this.
 const MAX_SLEEP_MICROS: Micros = 100_000;
+/// A full `status` event at least this often.
+const STATUS_EVERY: Micros = 250_000;
 
 /// What the shell counted that the core never saw.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +33,9 @@ pub struct ShellStats {
     pub misaddressed: u64,
     /// Outputs that would have been too large a packet (never expected).
     pub oversized: u64,
+    /// Packets by message `type`.
+    pub sent_by_type: BTreeMap<&'static str, u64>,
+    pub received_by_type: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug)]
@@ -45,10 +52,18 @@ pub struct Shell<T: Transport> {
     debug: bool,
     pub stats: ShellStats,
     buf: Vec<u8>,
+    telemetry: Emitter,
+    next_status: Micros,
 }
 
 impl<T: Transport> Shell<T> {
-    pub fn new(transport: T, node: Node, epoch: Instant, debug: bool) -> Shell<T> {
+    pub fn new(
+        transport: T,
+        node: Node,
+        epoch: Instant,
+        telemetry: Emitter,
+        debug: bool,
+    ) -> Shell<T> {
         Shell {
             transport,
             node,
@@ -57,6 +72,8 @@ impl<T: Transport> Shell<T> {
             debug,
             stats: ShellStats::default(),
             buf: vec![0u8; 65536],
+            telemetry,
+            next_status: 0,
         }
     }
 
@@ -72,7 +89,28 @@ impl<T: Transport> Shell<T> {
         }
     }
 
+    /// Runs until a signal or the simulator closing; reports start and stop.
     pub fn run(&mut self) -> Exit {
+        let start = Event::Start {
+            id: self.node.id().to_string(),
+            peers: self.node.peers().iter().map(|p| p.to_string()).collect(),
+            pid: std::process::id(),
+            transport: self.transport.name().to_string(),
+        };
+        self.telemetry.emit(self.now(), start);
+        let exit = self.serve();
+        let now = self.now();
+        let reason = match &exit {
+            Exit::Signal => "signal".to_string(),
+            Exit::Closed(_) => "closed".to_string(),
+        };
+        self.report(now);
+        self.telemetry.emit(now, Event::Stop { reason });
+        self.telemetry.flush(now);
+        exit
+    }
+
+    fn serve(&mut self) -> Exit {
         loop {
             if signals::stop_requested() {
                 return Exit::Signal;
@@ -99,6 +137,41 @@ impl<T: Transport> Shell<T> {
             self.step(now, Input::Tick);
             let out = self.node.flush(now);
             self.enqueue(out);
+            self.report(now);
+        }
+    }
+
+    /// Passes the core's events on, adds a status when one is due, and
+    /// sends the batch (never blocking).
+    fn report(&mut self, now: Micros) {
+        for (at, event) in self.node.take_events() {
+            self.telemetry.emit(at, event);
+        }
+        if now >= self.next_status {
+            self.next_status = now + STATUS_EVERY;
+            let status = self.status();
+            self.telemetry.emit(now, Event::Status(status));
+        }
+        self.telemetry.flush(now);
+    }
+
+    fn status(&self) -> Status {
+        let n = &self.node;
+        let counts =
+            |m: &BTreeMap<&'static str, u64>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Status {
+            role: n.role().name(),
+            term: n.term(),
+            leader: n.leader_hint().to_string(),
+            last_index: n.log().last_index(),
+            last_term: n.log().last_term(),
+            commit_index: n.commit_index(),
+            applied_index: n.applied_index(),
+            followers: n.follower_progress(),
+            sent: counts(&self.stats.sent_by_type),
+            received: counts(&self.stats.received_by_type),
+            malformed: self.stats.malformed,
+            events_dropped: self.telemetry.dropped(),
         }
     }
 
@@ -141,6 +214,11 @@ impl<T: Transport> Shell<T> {
             self.stats.received += 1;
             match decode(&self.buf[..n]) {
                 Ok(msg) if msg.dst == self.node.id() || msg.dst.is_broadcast() => {
+                    *self
+                        .stats
+                        .received_by_type
+                        .entry(msg.body.type_name())
+                        .or_default() += 1;
                     let now = self.now();
                     self.step(now, Input::Message(msg));
                 }
@@ -179,6 +257,11 @@ impl<T: Transport> Shell<T> {
     fn enqueue(&mut self, out: Vec<Outgoing>) {
         let (src, leader) = (self.node.id(), self.node.leader_hint());
         for o in out {
+            *self
+                .stats
+                .sent_by_type
+                .entry(o.body.type_name())
+                .or_default() += 1;
             let msg = Message {
                 src,
                 dst: o.to,

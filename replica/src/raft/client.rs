@@ -10,6 +10,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use shared::events::{Event, Op, Outcome};
 use shared::{Addr, Body, Entry, PutCmd};
 
 use super::log::entry_wire_size;
@@ -31,6 +32,13 @@ pub(super) enum Request {
 }
 
 impl Request {
+    fn op(&self) -> Op {
+        match self {
+            Request::Get { .. } => Op::Get,
+            Request::Put { .. } => Op::Put,
+        }
+    }
+
     fn mid(&self) -> &str {
         match self {
             Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
@@ -62,6 +70,7 @@ pub(super) struct Owed {
     pub term: u64,
     pub client: Addr,
     pub mid: String,
+    pub arrived: Micros,
 }
 
 /// The most recent MIDs, to drop a request seen twice.
@@ -114,8 +123,14 @@ impl Node {
     }
 
     fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
+        let event = Event::ClientRequest {
+            mid: req.mid().to_string(),
+            client: client.to_string(),
+            op: req.op(),
+        };
+        self.emit(now, event);
         match (self.role, self.leader) {
-            (Role::Leader, _) => self.lead_request(now, client, req),
+            (Role::Leader, _) => self.lead_request(now, client, req, now),
             // Redirect only to a leader heard from lately, and not a client
             // that bounced straight back: the leader it was sent to is
             // evidently unreachable, and redirecting again would ping-pong
@@ -123,44 +138,56 @@ impl Node {
             // word from a leader.
             (_, Some(_)) if self.leader_is_fresh(now) && !self.bounced(client, now) => {
                 self.note_redirect(client, now);
-                self.redirect(client, req.mid().to_string())
+                self.redirect(now, client, req, now);
             }
             _ => self.hold(now, client, req),
         }
     }
 
-    fn lead_request(&mut self, now: Micros, client: Addr, req: Request) {
+    fn lead_request(&mut self, now: Micros, client: Addr, req: Request, arrived: Micros) {
         if !self.recent_mids.insert(req.mid()) {
             self.counters.duplicate_mids += 1;
             return;
         }
         match req {
-            Request::Get { mid, key } => self.lead_get(now, client, mid, key),
-            Request::Put { mid, key, value } => self.lead_put(client, mid, key, value),
+            Request::Get { mid, key } => self.lead_get(now, client, mid, key, arrived),
+            Request::Put { mid, key, value } => {
+                self.lead_put(now, client, mid, key, value, arrived)
+            }
         }
     }
 
-    fn lead_get(&mut self, now: Micros, client: Addr, mid: String, key: String) {
+    fn lead_get(&mut self, now: Micros, client: Addr, mid: String, key: String, arrived: Micros) {
         if self.lease_valid(now) {
             let value = self.kv.get(&key).to_string();
-            self.send(
+            self.answer(
+                now,
                 client,
-                Body::Ok {
-                    mid,
-                    value: Some(value),
-                },
+                mid,
+                Op::Get,
+                Outcome::Ok,
+                Some(arrived),
+                Some(value),
             );
             return;
         }
         if self.pending_reads.len() >= self.cfg.max_queued_requests {
-            self.redirect(client, mid);
+            self.answer(
+                now,
+                client,
+                mid,
+                Op::Get,
+                Outcome::Redirect,
+                Some(arrived),
+                None,
+            );
             return;
         }
         self.pending_reads.push_back(PendingRead {
             client,
             mid,
             key,
-            arrived: now,
+            arrived,
         });
         // Ask every follower to confirm us, unless that is already under way.
         for p in self.progress.values_mut() {
@@ -170,36 +197,45 @@ impl Node {
         }
     }
 
-    fn lead_put(&mut self, client: Addr, mid: String, key: String, value: String) {
+    fn lead_put(
+        &mut self,
+        now: Micros,
+        client: Addr,
+        mid: String,
+        key: String,
+        value: String,
+        arrived: Micros,
+    ) {
         let entry = Entry {
             term: self.term,
             put: Some(PutCmd {
                 key,
                 value,
                 client,
-                mid,
+                mid: mid.clone(),
             }),
         };
         if entry_wire_size(&entry) > self.cfg.max_entry_bytes {
             self.counters.oversized_requests += 1;
-            let mid = entry.put.map(|p| p.mid).unwrap_or_default();
-            self.send(client, Body::Fail { mid });
-            return;
-        }
-        let mid = entry
-            .put
-            .as_ref()
-            .map(|p| p.mid.clone())
-            .unwrap_or_default();
-        let index = self.log.append(entry);
-        self.owed.insert(
-            index,
-            Owed {
-                term: self.term,
+            self.answer(
+                now,
                 client,
                 mid,
-            },
-        );
+                Op::Put,
+                Outcome::Fail,
+                Some(arrived),
+                None,
+            );
+            return;
+        }
+        let index = self.log.append(entry);
+        let owed = Owed {
+            term: self.term,
+            client,
+            mid,
+            arrived,
+        };
+        self.owed.insert(index, owed);
     }
 
     /// Reads may be answered from local state: our no-op is applied and no
@@ -222,12 +258,14 @@ impl Node {
             }
             let r = self.pending_reads.pop_front().expect("front exists");
             let value = self.kv.get(&r.key).to_string();
-            self.send(
+            self.answer(
+                now,
                 r.client,
-                Body::Ok {
-                    mid: r.mid,
-                    value: Some(value),
-                },
+                r.mid,
+                Op::Get,
+                Outcome::Ok,
+                Some(r.arrived),
+                Some(value),
             );
         }
     }
@@ -247,34 +285,71 @@ impl Node {
         }
     }
 
-    /// Settles the put (if any) at a just-applied index: the leader answers
-    /// it; a former leader whose put was replaced by another entry redirects
-    /// its client, which is now safe since that put can never commit.
-    pub(super) fn settle_put(&mut self, _now: Micros, index: u64, term: u64, put: Option<PutCmd>) {
-        let owed = self.owed.remove(&index);
-        if let Some(o) = owed.filter(|o| o.term != term) {
-            self.redirect(o.client, o.mid);
-        }
-        if self.role == Role::Leader {
-            if let Some(put) = put {
-                self.send(
-                    put.client,
-                    Body::Ok {
-                        mid: put.mid,
-                        value: None,
-                    },
-                );
-            }
-        }
+    /// Settles a put this replica appended as leader (its owner), now that
+    /// its index is committed: `ok` if the entry there is still ours, else a
+    /// redirect, which is safe since our put can then never commit. Only the
+    /// owner answers, whatever its role by now, so every put is answered at
+    /// most once; a successor leader never answers a put it inherited, as
+    /// the owner may already have.
+    pub(super) fn settle_put(&mut self, now: Micros, index: u64, term: u64) {
+        let Some(o) = self.owed.remove(&index) else {
+            return;
+        };
+        let outcome = if o.term == term {
+            Outcome::Ok
+        } else {
+            Outcome::Redirect
+        };
+        self.answer(
+            now,
+            o.client,
+            o.mid,
+            Op::Put,
+            outcome,
+            Some(o.arrived),
+            None,
+        );
     }
 
-    fn redirect(&mut self, client: Addr, mid: String) {
-        self.send(client, Body::Redirect { mid });
+    /// Sends a client its answer and reports it.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &mut self,
+        now: Micros,
+        client: Addr,
+        mid: String,
+        op: Op,
+        outcome: Outcome,
+        arrived: Option<Micros>,
+        value: Option<String>,
+    ) {
+        let event = Event::ClientAnswer {
+            mid: mid.clone(),
+            client: client.to_string(),
+            op,
+            outcome,
+            latency_us: arrived.map(|a| now.saturating_sub(a)),
+        };
+        self.emit(now, event);
+        let body = match outcome {
+            Outcome::Ok => Body::Ok { mid, value },
+            Outcome::Fail => Body::Fail { mid },
+            Outcome::Redirect | Outcome::Forwarded => Body::Redirect { mid },
+        };
+        self.send(client, body);
+    }
+
+    fn redirect(&mut self, now: Micros, client: Addr, req: Request, arrived: Micros) {
+        let op = req.op();
+        let mid = match req {
+            Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
+        };
+        self.answer(now, client, mid, op, Outcome::Redirect, Some(arrived), None);
     }
 
     fn hold(&mut self, now: Micros, client: Addr, req: Request) {
         if self.held.len() >= self.cfg.max_queued_requests {
-            self.redirect(client, req.mid().to_string());
+            self.redirect(now, client, req, now);
             return;
         }
         self.held.push_back(Held {
@@ -306,16 +381,16 @@ impl Node {
     }
 
     /// A leader is known again: send the held requests its way.
-    pub(super) fn release_held(&mut self, _now: Micros) {
+    pub(super) fn release_held(&mut self, now: Micros) {
         for h in std::mem::take(&mut self.held) {
-            self.redirect(h.client, h.req.mid().to_string());
+            self.redirect(now, h.client, h.req, h.arrived);
         }
     }
 
     /// We became the leader: the held requests are ours to serve.
     pub(super) fn adopt_held(&mut self, now: Micros) {
         for h in std::mem::take(&mut self.held) {
-            self.lead_request(now, h.client, h.req);
+            self.lead_request(now, h.client, h.req, h.arrived);
         }
     }
 
@@ -327,7 +402,7 @@ impl Node {
                 break;
             }
             let h = self.held.pop_front().expect("front exists");
-            self.redirect(h.client, h.req.mid().to_string());
+            self.redirect(now, h.client, h.req, h.arrived);
         }
     }
 }
@@ -509,18 +584,35 @@ mod tests {
     #[test]
     fn a_follower_whose_leader_went_quiet_holds_until_it_hears_again() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let ae = AppendEntries { term: 1, prev_index: 0, prev_term: 0, commit: 0, ts: 0, entries: vec![] };
+        let ae = AppendEntries {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 0,
+            ts: 0,
+            entries: vec![],
+        };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         let quiet = 10 + 2 * b.cfg.heartbeat_interval;
         assert!(deliver(&mut b, quiet, CLIENT, get("G1", "k")).is_empty());
         let out = deliver(&mut b, quiet + 5, A, Body::AppendEntries(ae));
-        assert!(out.contains(&Outgoing { to: CLIENT, body: Body::Redirect { mid: "G1".into() } }));
+        assert!(out.contains(&Outgoing {
+            to: CLIENT,
+            body: Body::Redirect { mid: "G1".into() }
+        }));
     }
 
     #[test]
     fn a_client_that_bounces_straight_back_is_held_not_redirected_again() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let ae = AppendEntries { term: 1, prev_index: 0, prev_term: 0, commit: 0, ts: 0, entries: vec![] };
+        let ae = AppendEntries {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 0,
+            ts: 0,
+            entries: vec![],
+        };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         assert_eq!(deliver(&mut b, 20, CLIENT, get("G1", "k")).len(), 1);
         assert!(deliver(&mut b, 120, CLIENT, get("G2", "k")).is_empty());
@@ -612,7 +704,35 @@ mod tests {
     }
 
     #[test]
-    fn a_new_leader_answers_puts_it_commits_from_an_older_term() {
+    fn a_former_leader_answers_its_own_put_once_a_successor_commits_it() {
+        let mut a = leader();
+        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+        // B leads term 2 with A's put at index 2 and commits it.
+        let entries = vec![Entry { term: 2, put: None }];
+        let ae = AppendEntries {
+            term: 2,
+            prev_index: 2,
+            prev_term: 1,
+            commit: 3,
+            ts: 0,
+            entries,
+        };
+        let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Ok {
+                    mid: "M1".into(),
+                    value: None
+                }
+            }]
+        );
+        assert_eq!(a.leader_hint(), B);
+    }
+
+    #[test]
+    fn a_new_leader_leaves_inherited_puts_to_their_owner() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
         let entries = vec![
             Entry { term: 1, put: None },
@@ -638,29 +758,21 @@ mod tests {
         // A dies; B wins term 2 and commits its no-op, and with it index 2.
         b.handle(T0 * 2, Input::Tick);
         for pre in [true, false] {
-            deliver(
-                &mut b,
-                T0 * 2,
-                C,
-                Body::VoteReply(VoteReply {
-                    term: 2,
-                    granted: true,
-                    pre,
-                }),
-            );
+            let vote = VoteReply {
+                term: 2,
+                granted: true,
+                pre,
+            };
+            deliver(&mut b, T0 * 2, C, Body::VoteReply(vote));
         }
         assert_eq!(b.role(), Role::Leader);
         b.flush(T0 * 2);
         let out = deliver(&mut b, T0 * 2 + 10, C, ack(2, 3, T0 * 2));
-        assert_eq!(
-            client_outputs(&out),
-            vec![Outgoing {
-                to: CLIENT,
-                body: Body::Ok {
-                    mid: "M1".into(),
-                    value: None
-                }
-            }]
+        assert_eq!(b.commit_index(), 3);
+        assert_eq!(b.kv().get("k"), "v");
+        assert!(
+            client_outputs(&out).is_empty(),
+            "A may have answered: {out:?}"
         );
     }
 }

@@ -11,7 +11,8 @@ pub struct Config {
     /// A leader sends an AppendEntries to a follower that has been sent
     /// nothing for this long.
     pub heartbeat_interval: Micros,
-    /// Unacknowledged entries are resent after this long without an answer.
+    /// Unacknowledged entries, and unanswered vote requests, are resent
+    /// after this long without an answer.
     pub retransmit_interval: Micros,
     /// The read lease lasts `election_timeout_min * lease_percent / 100`
     /// from the send time of the last AppendEntries a quorum acknowledged.
@@ -39,7 +40,7 @@ impl Default for Config {
             election_timeout_min: 800_000,
             election_timeout_max: 1_600_000,
             heartbeat_interval: 200_000,
-            retransmit_interval: 60_000,
+            retransmit_interval: 25_000,
             lease_percent: 85,
             hold_timeout: 2_000_000,
             bounce_window: 20_000,

@@ -4,6 +4,7 @@
 //! candidate's term, so a replica returning from a partition cannot depose
 //! a healthy leader, and the leader's read lease holds.
 
+use shared::events::{Event, RoleReason};
 use shared::{Addr, Body, Entry, RequestVote, VoteReply};
 
 use super::node::{Node, Progress, Role};
@@ -13,20 +14,60 @@ impl Node {
     /// Election timeout: ask for pre-votes for term + 1 without changing
     /// any state anyone else can see.
     pub(super) fn start_pre_vote(&mut self, now: Micros) {
+        // The leader belief stays: a pre-vote only asks whether the leader
+        // is gone, and most often (a few lost heartbeats) it is not.
         self.role = Role::PreCandidate;
-        self.leader = None;
         self.votes.clear();
         self.votes.insert(self.id);
         self.reset_election_deadline(now);
         self.counters.elections_started += 1;
+        self.answered.clear();
+        self.note_role(now, RoleReason::ElectionTimeout);
+        self.request_votes(now);
+    }
+
+    /// Sends our RequestVote to every peer that has not answered this
+    /// campaign yet. Called when a campaign starts and again every
+    /// retransmit interval: on a lossy network waiting a whole election
+    /// timeout for a lost vote makes failover slow.
+    fn request_votes(&mut self, now: Micros) {
+        let pre = self.role == Role::PreCandidate;
         let rv = RequestVote {
-            term: self.term + 1,
+            term: if pre { self.term + 1 } else { self.term },
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
-            pre: true,
+            pre,
         };
-        for p in self.peers.clone() {
+        self.votes_requested_at = now;
+        let waiting: Vec<Addr> = self
+            .peers
+            .iter()
+            .copied()
+            .filter(|p| !self.answered.contains(p))
+            .collect();
+        for p in waiting {
             self.send(p, Body::RequestVote(rv));
+        }
+    }
+
+    /// Candidate and pre-candidate timers: a new campaign when the election
+    /// times out, else a resend to the peers that have not answered.
+    pub(super) fn campaign_tick(&mut self, now: Micros) {
+        if now >= self.election_deadline {
+            self.start_pre_vote(now);
+        } else if matches!(self.role, Role::PreCandidate | Role::Candidate)
+            && now >= self.votes_requested_at + self.cfg.retransmit_interval
+        {
+            self.request_votes(now);
+        }
+    }
+
+    pub(super) fn campaign_deadline(&self) -> Micros {
+        match self.role {
+            Role::PreCandidate | Role::Candidate => self
+                .election_deadline
+                .min(self.votes_requested_at + self.cfg.retransmit_interval),
+            _ => self.election_deadline,
         }
     }
 
@@ -34,19 +75,14 @@ impl Node {
     fn start_election(&mut self, now: Micros) {
         self.term += 1;
         self.role = Role::Candidate;
+        self.leader = None;
         self.voted_for = Some(self.id);
         self.votes.clear();
         self.votes.insert(self.id);
+        self.answered.clear();
         self.reset_election_deadline(now);
-        let rv = RequestVote {
-            term: self.term,
-            last_index: self.log.last_index(),
-            last_term: self.log.last_term(),
-            pre: false,
-        };
-        for p in self.peers.clone() {
-            self.send(p, Body::RequestVote(rv));
-        }
+        self.note_role(now, RoleReason::PreVoteWon);
+        self.request_votes(now);
     }
 
     /// Within the minimum election timeout of hearing from a live leader.
@@ -63,32 +99,18 @@ impl Node {
         if rv.term > self.term && self.in_leader_lease(now) {
             // Sticky: a live leader exists; neither vote nor adopt the term.
             self.counters.stale += 1;
-            self.send(
-                from,
-                Body::VoteReply(VoteReply {
-                    term: self.term,
-                    granted: false,
-                    pre: rv.pre,
-                }),
-            );
+            self.reply_vote(now, from, rv, self.term, false);
             return;
         }
         if rv.pre {
             let granted =
                 rv.term > self.term && self.log.is_up_to_date(rv.last_index, rv.last_term);
             let term = if granted { rv.term } else { self.term };
-            self.send(
-                from,
-                Body::VoteReply(VoteReply {
-                    term,
-                    granted,
-                    pre: true,
-                }),
-            );
+            self.reply_vote(now, from, rv, term, granted);
             return;
         }
         if rv.term > self.term {
-            self.become_follower(now, rv.term, None);
+            self.become_follower(now, rv.term, None, RoleReason::HigherTerm);
         }
         let granted = rv.term == self.term
             && self.voted_for.is_none_or(|v| v == from)
@@ -97,24 +119,35 @@ impl Node {
             self.voted_for = Some(from);
             self.reset_election_deadline(now);
         }
-        self.send(
-            from,
-            Body::VoteReply(VoteReply {
-                term: self.term,
-                granted,
-                pre: false,
-            }),
-        );
+        self.reply_vote(now, from, rv, self.term, granted);
+    }
+
+    fn reply_vote(&mut self, now: Micros, to: Addr, rv: RequestVote, term: u64, granted: bool) {
+        let pre = rv.pre;
+        self.send(to, Body::VoteReply(VoteReply { term, granted, pre }));
+        let event = Event::Vote {
+            candidate: to.to_string(),
+            term: rv.term,
+            granted,
+            pre,
+        };
+        self.emit(now, event);
     }
 
     pub(super) fn handle_vote_reply(&mut self, now: Micros, from: Addr, r: VoteReply) {
         let echo_of_our_pre_vote = r.pre && r.granted;
         if r.term > self.term && !echo_of_our_pre_vote {
-            self.become_follower(now, r.term, None);
+            self.become_follower(now, r.term, None, RoleReason::HigherTerm);
             return;
         }
         let current = if r.pre {
-            self.role == Role::PreCandidate && r.term == self.term + 1
+            // A refusal carries the voter's own term, not the one we proposed.
+            let term_ok = if r.granted {
+                r.term == self.term + 1
+            } else {
+                r.term <= self.term + 1
+            };
+            self.role == Role::PreCandidate && term_ok
         } else {
             self.role == Role::Candidate && r.term == self.term
         };
@@ -122,6 +155,7 @@ impl Node {
             self.counters.stale += 1;
             return;
         }
+        self.answered.insert(from);
         if !r.granted {
             return;
         }
@@ -162,6 +196,7 @@ impl Node {
             term: self.term,
             put: None,
         });
+        self.note_role(now, RoleReason::WonElection);
         self.adopt_held(now);
     }
 }
@@ -366,6 +401,29 @@ mod tests {
     }
 
     #[test]
+    fn unanswered_vote_requests_are_resent_until_the_campaign_ends() {
+        let mut a = node(A);
+        tick(&mut a, 2_000_000);
+        deliver(&mut a, 2_000_100, B, vote_reply(0, false, true));
+        let resend = 2_000_000 + a.cfg.retransmit_interval;
+        assert!(a.next_deadline(2_000_100) <= resend);
+        let out = tick(&mut a, resend);
+        let rv = RequestVote {
+            term: 1,
+            last_index: 0,
+            last_term: 0,
+            pre: true,
+        };
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: C,
+                body: Body::RequestVote(rv)
+            }]
+        );
+    }
+
+    #[test]
     fn votes_for_an_old_campaign_are_ignored() {
         let mut a = node(A);
         tick(&mut a, 2_000_000);
@@ -375,5 +433,26 @@ mod tests {
         deliver(&mut a, 2_000_200, C, vote_reply(1, true, true));
         assert_eq!(a.role(), Role::Candidate);
         assert_eq!(a.counters().stale, 1);
+    }
+
+    #[test]
+    fn a_term_no_cluster_can_reach_is_ignored() {
+        // A forged or corrupt packet; adopting u64::MAX used to overflow
+        // `term + 1` at the next election timeout.
+        let mut c = node(C);
+        for term in [u64::MAX, super::super::MAX_TERM + 1] {
+            let rv = RequestVote {
+                term,
+                last_index: 0,
+                last_term: 0,
+                pre: false,
+            };
+            assert!(deliver(&mut c, 10, A, Body::RequestVote(rv)).is_empty());
+            deliver(&mut c, 20, B, vote_reply(term, false, false));
+        }
+        assert_eq!(c.term(), 0);
+        assert_eq!(c.counters().absurd_terms, 4);
+        tick(&mut c, 2_000_000);
+        assert_eq!(c.role(), Role::PreCandidate);
     }
 }

@@ -27,7 +27,7 @@ mod replication;
 
 pub use config::Config;
 pub use log::{entry_wire_size, RaftLog};
-pub use node::{Counters, Node, Role};
+pub use node::{Counters, Node, Role, MAX_TERM};
 
 use shared::{Addr, Body, Message};
 

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use shared::events::{Event, FollowerProgress, RoleName, RoleReason};
 use shared::{Addr, Body, Message};
 
 use super::client::{Held, MidFilter, Owed, PendingRead};
@@ -18,6 +19,17 @@ pub enum Role {
     PreCandidate,
     Candidate,
     Leader,
+}
+
+impl Role {
+    pub fn name(self) -> RoleName {
+        match self {
+            Role::Follower => RoleName::Follower,
+            Role::PreCandidate => RoleName::PreCandidate,
+            Role::Candidate => RoleName::Candidate,
+            Role::Leader => RoleName::Leader,
+        }
+    }
 }
 
 /// The leader's view of one follower (Raft §5.3).
@@ -50,8 +62,25 @@ pub struct Counters {
     pub oversized_requests: u64,
     /// Client requests dropped because their MID was just seen.
     pub duplicate_mids: u64,
+    /// Raft messages carrying a term above [`MAX_TERM`]: corrupt or forged.
+    pub absurd_terms: u64,
     pub elections_started: u64,
     pub terms_won: u64,
+}
+
+/// Raft messages with a higher term are ignored (see `handle_message`);
+/// half the range leaves room for every `term + 1`.
+pub const MAX_TERM: u64 = u64::MAX / 2;
+
+/// The term a Raft message carries; `None` for client traffic.
+fn raft_term(body: &Body) -> Option<u64> {
+    match body {
+        Body::RequestVote(rv) => Some(rv.term),
+        Body::VoteReply(r) => Some(r.term),
+        Body::AppendEntries(ae) => Some(ae.term),
+        Body::AppendReply(r) => Some(r.term),
+        _ => None,
+    }
 }
 
 pub struct Node {
@@ -77,6 +106,9 @@ pub struct Node {
     /// after it (thesis §4.2.3), which is what makes the read lease safe.
     pub(super) last_leader_contact: Option<Micros>,
     pub(super) votes: BTreeSet<Addr>,
+    /// Peers that answered this campaign, either way.
+    pub(super) answered: BTreeSet<Addr>,
+    pub(super) votes_requested_at: Micros,
 
     // Leader state.
     pub(super) progress: BTreeMap<Addr, Progress>,
@@ -95,7 +127,25 @@ pub struct Node {
 
     pub(super) outbox: Vec<Outgoing>,
     pub(super) counters: Counters,
+
+    /// State events for the console, with when they happened.
+    pub(super) events: Vec<(Micros, Event)>,
+    /// What the last events said, so that only changes are reported.
+    reported: Reported,
 }
+
+/// The last state reported through events.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Reported {
+    role: Option<(Role, u64, Addr)>,
+    log: (u64, u64),
+    commit: (u64, u64),
+    progress: Vec<(Addr, u64, u64)>,
+    progress_at: Micros,
+}
+
+/// `progress` events are rate-limited to one per this long.
+const PROGRESS_EVERY: Micros = 50_000;
 
 impl Node {
     /// A follower in term 0 with an empty log. `seed` drives its election
@@ -122,6 +172,8 @@ impl Node {
             election_deadline: 0,
             last_leader_contact: None,
             votes: BTreeSet::new(),
+            answered: BTreeSet::new(),
+            votes_requested_at: 0,
             progress: BTreeMap::new(),
             leader_since: 0,
             term_start: 0,
@@ -132,10 +184,16 @@ impl Node {
             redirected_at: BTreeMap::new(),
             outbox: Vec::new(),
             counters: Counters::default(),
+            events: Vec::new(),
+            reported: Reported::default(),
         };
+        node.note_role(now, RoleReason::Start);
         // Nobody leads at start-up, so the first election need not wait a
         // whole timeout; the draw still spreads the replicas out.
-        let (lo, hi) = (node.cfg.election_timeout_min / 4, node.cfg.election_timeout_min / 2);
+        let (lo, hi) = (
+            node.cfg.election_timeout_min / 4,
+            node.cfg.election_timeout_min / 2,
+        );
         node.election_deadline = now + node.rng.range(lo, hi);
         node
     }
@@ -153,14 +211,93 @@ impl Node {
         if self.role == Role::Leader {
             self.send_due_appends(now);
         }
+        self.note_progress(now);
         std::mem::take(&mut self.outbox)
+    }
+
+    /// The state events since the last call, with the time of each.
+    pub fn take_events(&mut self) -> Vec<(Micros, Event)> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The leader's view of each follower: (id, match index, next index).
+    pub fn follower_progress(&self) -> Vec<FollowerProgress> {
+        self.progress
+            .iter()
+            .map(|(id, p)| FollowerProgress {
+                id: id.to_string(),
+                match_index: p.matched,
+                next_index: p.next,
+            })
+            .collect()
+    }
+
+    pub(super) fn emit(&mut self, now: Micros, event: Event) {
+        self.events.push((now, event));
+    }
+
+    /// Reports a change of role, term or leader belief, if there was one.
+    pub(super) fn note_role(&mut self, now: Micros, reason: RoleReason) {
+        let current = (self.role, self.term, self.leader_hint());
+        if self.reported.role == Some(current) {
+            return;
+        }
+        self.reported.role = Some(current);
+        let event = Event::Role {
+            role: self.role.name(),
+            term: self.term,
+            leader: self.leader_hint().to_string(),
+            reason,
+        };
+        self.emit(now, event);
+    }
+
+    /// Reports log, commit and (rate-limited) follower progress changes,
+    /// once per batch of inputs.
+    fn note_progress(&mut self, now: Micros) {
+        let log = (self.log.last_index(), self.log.last_term());
+        if log != self.reported.log {
+            self.reported.log = log;
+            self.emit(
+                now,
+                Event::LogAppended {
+                    last_index: log.0,
+                    last_term: log.1,
+                },
+            );
+        }
+        let commit = (self.commit, self.applied);
+        if commit != self.reported.commit {
+            self.reported.commit = commit;
+            self.emit(
+                now,
+                Event::Commit {
+                    commit_index: commit.0,
+                    applied_index: commit.1,
+                },
+            );
+        }
+        if self.role != Role::Leader || now < self.reported.progress_at + PROGRESS_EVERY {
+            return;
+        }
+        let progress: Vec<(Addr, u64, u64)> = self
+            .progress
+            .iter()
+            .map(|(a, p)| (*a, p.matched, p.next))
+            .collect();
+        if progress != self.reported.progress {
+            self.reported.progress = progress;
+            self.reported.progress_at = now;
+            let followers = self.follower_progress();
+            self.emit(now, Event::Progress { followers });
+        }
     }
 
     /// When the core next needs a tick.
     pub fn next_deadline(&self, now: Micros) -> Micros {
         let mut at = match self.role {
             Role::Leader => self.leader_deadline(now),
-            _ => self.election_deadline,
+            _ => self.campaign_deadline(),
         };
         if let Some(h) = self.held.front() {
             at = at.min(h.arrived + self.cfg.hold_timeout);
@@ -225,6 +362,14 @@ impl Node {
 
     fn handle_message(&mut self, now: Micros, msg: Message) {
         let from = msg.src;
+        // No real cluster reaches such a term (it takes one election each),
+        // so it comes from a corrupt or forged packet; adopting it would
+        // overflow `term + 1` at our next election. Found by
+        // tests/robustness.rs (`absurd_raft_fields_from_a_peer_do_not_panic`).
+        if raft_term(&msg.body).is_some_and(|t| t > MAX_TERM) {
+            self.counters.absurd_terms += 1;
+            return;
+        }
         match msg.body {
             Body::Get { mid, key } => self.handle_get(now, from, mid, key),
             Body::Put { mid, key, value } => self.handle_put(now, from, mid, key, value),
@@ -247,14 +392,20 @@ impl Node {
     fn handle_tick(&mut self, now: Micros) {
         match self.role {
             Role::Leader => self.leader_tick(now),
-            _ if now >= self.election_deadline => self.start_pre_vote(now),
-            _ => {}
+            _ => self.campaign_tick(now),
         }
         self.expire_held(now);
     }
 
-    /// A message carried a newer term: follow it (Raft §5.1).
-    pub(super) fn become_follower(&mut self, now: Micros, term: u64, leader: Option<Addr>) {
+    /// Follow `leader` (or nobody yet) in `term`: a newer term was seen
+    /// (Raft §5.1), a leader was found, or check-quorum failed.
+    pub(super) fn become_follower(
+        &mut self,
+        now: Micros,
+        term: u64,
+        leader: Option<Addr>,
+        reason: RoleReason,
+    ) {
         let was_leader = self.role == Role::Leader;
         if term > self.term {
             self.term = term;
@@ -268,12 +419,13 @@ impl Node {
             self.reset_election_deadline(now);
             self.step_down_reads(now);
         }
+        self.note_role(now, reason);
         if leader.is_some() {
             self.release_held(now);
         }
     }
 
-    /// Applies every committed entry; as leader, answers the puts.
+    /// Applies every committed entry and settles the puts we owe answers for.
     pub(super) fn apply_committed(&mut self, now: Micros) {
         while self.applied < self.commit {
             self.applied += 1;
@@ -282,11 +434,10 @@ impl Node {
                 break;
             };
             let term = entry.term;
-            let put = entry.put.clone();
-            if let Some(put) = &put {
+            if let Some(put) = &entry.put {
                 self.kv.apply_put(&put.key, &put.value);
             }
-            self.settle_put(now, index, term, put);
+            self.settle_put(now, index, term);
         }
         if self.role == Role::Leader {
             self.serve_reads(now);

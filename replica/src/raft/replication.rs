@@ -3,6 +3,7 @@
 //! replicas for current-term entries only (§5.4.2), and the leader's
 //! check-quorum and read lease timing.
 
+use shared::events::RoleReason;
 use shared::{Addr, AppendEntries, AppendReply, Body};
 
 use super::node::{Node, Progress, Role};
@@ -25,7 +26,12 @@ impl Node {
             return;
         }
         if ae.term > self.term || self.role != Role::Follower || self.leader != Some(from) {
-            self.become_follower(now, ae.term, Some(from));
+            let reason = if ae.term > self.term {
+                RoleReason::HigherTerm
+            } else {
+                RoleReason::LeaderFound
+            };
+            self.become_follower(now, ae.term, Some(from), reason);
         }
         self.last_leader_contact = Some(now);
         self.reset_election_deadline(now);
@@ -96,7 +102,7 @@ impl Node {
 
     pub(super) fn handle_append_reply(&mut self, now: Micros, from: Addr, r: AppendReply) {
         if r.term > self.term {
-            self.become_follower(now, r.term, None);
+            self.become_follower(now, r.term, None, RoleReason::HigherTerm);
             return;
         }
         if self.role != Role::Leader || r.term < self.term {
@@ -109,7 +115,10 @@ impl Node {
         };
         p.last_reply = now;
         if r.success {
-            p.acked_ts = p.acked_ts.max(r.ts);
+            // A reply cannot acknowledge a message sent after now: a corrupt
+            // `ts` must neither stretch the read lease nor overflow the
+            // check-quorum deadline (found by tests/robustness.rs).
+            p.acked_ts = p.acked_ts.max(r.ts.min(now));
             if r.index > p.matched {
                 p.matched = r.index.min(last);
             }
@@ -171,7 +180,7 @@ impl Node {
     pub(super) fn leader_tick(&mut self, now: Micros) {
         let contact = self.quorum_contact().max(self.leader_since);
         if now >= contact + self.cfg.election_timeout_min {
-            self.become_follower(now, self.term, None);
+            self.become_follower(now, self.term, None, RoleReason::CheckQuorumLost);
             return;
         }
         let due: Vec<Addr> = self
@@ -474,5 +483,29 @@ mod tests {
         assert!(out
             .iter()
             .all(|o| matches!(&o.body, Body::AppendEntries(ae) if ae.entries.is_empty())));
+    }
+
+    #[test]
+    fn an_acknowledgement_from_the_future_does_not_extend_leadership() {
+        // A corrupt `ts` used to push the check-quorum deadline past
+        // u64::MAX (an overflow panic) and would have stretched the lease.
+        let mut a = leader();
+        a.flush(2_000_000);
+        let forged = AppendReply {
+            term: 1,
+            success: true,
+            index: 1,
+            conflict_term: None,
+            ts: u64::MAX,
+        };
+        deliver(&mut a, 2_000_100, B, Body::AppendReply(forged));
+        let timeout = a.cfg.election_timeout_min;
+        assert!(a.next_deadline(2_000_100) <= 2_000_100 + timeout);
+        a.handle(2_000_100 + timeout, Input::Tick);
+        assert_eq!(
+            a.role(),
+            Role::Follower,
+            "no quorum has heard from it since"
+        );
     }
 }
