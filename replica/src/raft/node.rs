@@ -64,6 +64,8 @@ pub struct Counters {
     pub duplicate_mids: u64,
     /// Raft messages carrying a term above [`MAX_TERM`]: corrupt or forged.
     pub absurd_terms: u64,
+    /// State events dropped because nobody took them.
+    pub events_overflowed: u64,
     pub elections_started: u64,
     pub terms_won: u64,
 }
@@ -143,6 +145,10 @@ struct Reported {
     progress: Vec<(Addr, u64, u64)>,
     progress_at: Micros,
 }
+
+/// Events kept until [`Node::take_events`]; beyond this they are counted
+/// and dropped.
+const MAX_PENDING_EVENTS: usize = 4096;
 
 /// `progress` events are rate-limited to one per this long.
 const PROGRESS_EVERY: Micros = 50_000;
@@ -233,6 +239,11 @@ impl Node {
     }
 
     pub(super) fn emit(&mut self, now: Micros, event: Event) {
+        // A caller that never takes the events must not make them pile up.
+        if self.events.len() >= MAX_PENDING_EVENTS {
+            self.counters.events_overflowed += 1;
+            return;
+        }
         self.events.push((now, event));
     }
 

@@ -1,0 +1,88 @@
+"""End to end: the real Rust replica under run.py on the short CI scenarios.
+
+Every correctness check must hold and every history must be linearizable,
+under both transports. The replica must have been built (`make`); in CI
+(CI=true) a missing binary is a failure, elsewhere the tests are skipped.
+"""
+
+import glob
+import os
+import tempfile
+import threading
+import unittest
+from typing import Dict, List, Tuple
+
+from tests.support import ROOT, run
+
+REPLICA = os.path.join(ROOT, "3700kvstore")
+CI_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "ci", "*.json")))
+SEED = 20261125
+
+
+def _built() -> bool:
+    return os.access(REPLICA, os.X_OK)
+
+
+@unittest.skipUnless(_built() or os.environ.get("CI") == "true",
+                     "build the replica first (make); skipped outside CI")
+class RealReplicaEndToEnd(unittest.TestCase):
+    results: Dict[Tuple[str, str], "run.RunResult"] = {}
+    errors: List[str] = []
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        if not _built():
+            raise AssertionError(f"{REPLICA} is missing: run `make` first")
+        jobs = [(path, run.CLASSIC) for path in CI_CONFIGS]
+        jobs.append((os.path.join(ROOT, "configs", "ci", "crash.json"), run.UDP))
+
+        def one(path: str, transport: str) -> None:
+            try:
+                cfg = run.load_config(path, transport)
+                with tempfile.TemporaryDirectory() as work:
+                    result = run.run_simulation(cfg, REPLICA, seed=SEED, transport=transport,
+                                                silence=True, workdir=work)
+                cls.results[(os.path.basename(path), transport)] = result
+            except Exception as e:  # reported by the tests below
+                cls.errors.append(f"{path} ({transport}): {e!r}")
+
+        # Two at a time: the machine may have only two cores.
+        for i in range(0, len(jobs), 2):
+            threads = [threading.Thread(target=one, args=job) for job in jobs[i:i + 2]]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+    def test_the_ci_scenarios_exist(self) -> None:
+        self.assertGreaterEqual(len(CI_CONFIGS), 4)
+
+    def test_every_run_completed(self) -> None:
+        self.assertEqual(self.errors, [])
+        self.assertEqual(len(self.results), len(CI_CONFIGS) + 1)
+
+    def test_every_correctness_check_passes(self) -> None:
+        for (name, transport), result in sorted(self.results.items()):
+            with self.subTest(config=name, transport=transport):
+                failed = [f"{c.name}: {c.detail}" for c in result.checks if not c.passed]
+                self.assertEqual(failed, [], f"seed {result.seed}; rerun: ./run.py configs/ci/{name}"
+                                 f" --transport {transport} --seed {result.seed}")
+                self.assertEqual(result.counters.incorrect, 0)
+                self.assertEqual(result.counters.died, 0)
+
+    def test_every_history_is_linearizable(self) -> None:
+        for (name, transport), result in sorted(self.results.items()):
+            with self.subTest(config=name, transport=transport):
+                self.assertEqual(result.linearizability.get("status"), "linearizable",
+                              f"{result.linearizability} (seed {result.seed})")
+
+    def test_most_requests_are_answered_ok(self) -> None:
+        for (name, transport), result in sorted(self.results.items()):
+            with self.subTest(config=name, transport=transport):
+                answered = [r for r in result.records if r.answer_type == "ok"]
+                asked = {r.retry_of or r.mid for r in result.records}
+                self.assertGreater(len(answered), 0.8 * len(asked))
+
+
+if __name__ == "__main__":
+    unittest.main()
