@@ -280,6 +280,34 @@ mod tests {
     }
 
     #[test]
+    fn an_election_reports_each_role_change_with_its_reason() {
+        use shared::events::{RoleName, RoleReason};
+        let mut a = node(A);
+        tick(&mut a, 2_000_000);
+        deliver(&mut a, 2_000_100, B, vote_reply(1, true, true));
+        deliver(&mut a, 2_000_200, B, vote_reply(1, true, false));
+        let roles: Vec<(RoleName, u64, RoleReason)> = a
+            .take_events()
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Event::Role {
+                    role, term, reason, ..
+                } => Some((role, term, reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (RoleName::Follower, 0, RoleReason::Start),
+                (RoleName::PreCandidate, 0, RoleReason::ElectionTimeout),
+                (RoleName::Candidate, 1, RoleReason::PreVoteWon),
+                (RoleName::Leader, 1, RoleReason::WonElection),
+            ]
+        );
+    }
+
+    #[test]
     fn pre_vote_grant_does_not_change_the_voters_term() {
         let mut b = node(B);
         let rv = RequestVote {
