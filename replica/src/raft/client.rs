@@ -104,6 +104,11 @@ impl MidFilter {
         }
         true
     }
+
+    /// Forgets `mid`, so that it is accepted once more.
+    pub fn forget(&mut self, mid: &str) {
+        self.set.remove(mid);
+    }
 }
 
 impl Node {
@@ -235,7 +240,7 @@ impl Node {
             mid,
             arrived,
         };
-        self.owed.insert(index, owed);
+        self.owed.insert((index, self.term), owed);
     }
 
     /// Reads may be answered from local state: our no-op is applied and no
@@ -273,6 +278,10 @@ impl Node {
     /// A leader stepping down hands its waiting reads to the follower logic.
     pub(super) fn step_down_reads(&mut self, _now: Micros) {
         for r in std::mem::take(&mut self.pending_reads) {
+            // Never answered: should we lead again, the read must be served,
+            // not dropped as a MID already seen (found by the cluster
+            // simulation, tests/cluster_sim.rs).
+            self.recent_mids.forget(&r.mid);
             let req = Request::Get {
                 mid: r.mid,
                 key: r.key,
@@ -291,24 +300,34 @@ impl Node {
     /// owner answers, whatever its role by now, so every put is answered at
     /// most once; a successor leader never answers a put it inherited, as
     /// the owner may already have.
+    ///
+    /// Every put owed at this index is settled, whatever its term: after a
+    /// later leader cut our log back, we may have reused the index in a later
+    /// term (the older put was once forgotten then, and never answered;
+    /// found by tests/cluster_sim.rs).
     pub(super) fn settle_put(&mut self, now: Micros, index: u64, term: u64) {
-        let Some(o) = self.owed.remove(&index) else {
-            return;
-        };
-        let outcome = if o.term == term {
-            Outcome::Ok
-        } else {
-            Outcome::Redirect
-        };
-        self.answer(
-            now,
-            o.client,
-            o.mid,
-            Op::Put,
-            outcome,
-            Some(o.arrived),
-            None,
-        );
+        let owed_here: Vec<(u64, u64)> = self
+            .owed
+            .range((index, 0)..=(index, u64::MAX))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in owed_here {
+            let o = self.owed.remove(&key).expect("key from the same map");
+            let outcome = if o.term == term {
+                Outcome::Ok
+            } else {
+                Outcome::Redirect
+            };
+            self.answer(
+                now,
+                o.client,
+                o.mid,
+                Op::Put,
+                outcome,
+                Some(o.arrived),
+                None,
+            );
+        }
     }
 
     /// Sends a client its answer and reports it.
@@ -773,6 +792,98 @@ mod tests {
         assert!(
             client_outputs(&out).is_empty(),
             "A may have answered: {out:?}"
+        );
+    }
+
+    #[test]
+    fn a_read_held_through_a_step_down_is_served_if_we_lead_again() {
+        // The read waits for a quorum that never answers; check-quorum
+        // deposes us with no other leader known, so it is held; we win the
+        // next election and must serve it (it was once dropped as a
+        // duplicate MID). Found by tests/cluster_sim.rs.
+        let mut a = leader();
+        let late = T0 + a.cfg.lease() + 1;
+        deliver(&mut a, late, CLIENT, get("G1", "k"));
+        let deposed = T0 + a.cfg.election_timeout_min;
+        a.handle(deposed, Input::Tick);
+        assert_eq!(a.role(), Role::Follower);
+        let campaign = a.next_deadline(deposed);
+        assert!(
+            campaign < deposed + a.cfg.hold_timeout,
+            "the read is still held"
+        );
+        a.handle(campaign, Input::Tick);
+        for pre in [true, false] {
+            let vote = VoteReply {
+                term: 2,
+                granted: true,
+                pre,
+            };
+            deliver(&mut a, campaign, C, Body::VoteReply(vote));
+        }
+        assert_eq!(a.role(), Role::Leader);
+        let out = deliver(&mut a, campaign + 10, C, ack(2, 2, campaign));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Ok {
+                    mid: "G1".into(),
+                    value: Some(String::new())
+                }
+            }]
+        );
+    }
+
+    #[test]
+    fn a_put_whose_index_is_reused_after_our_log_shrank_is_still_answered() {
+        // Leader in term 1 with puts at 2, 3, 4; the term-2 leader's
+        // AppendEntries cuts our log back to 2 entries; leading again in
+        // term 3 we put our no-op at 3 and a new put at 4. The put first
+        // owed at 4 must still be settled (a redirect once 4 commits with
+        // another entry), not forgotten. Found by tests/cluster_sim.rs.
+        let mut a = leader();
+        for (i, mid) in ["M1", "M2", "M3"].into_iter().enumerate() {
+            deliver(&mut a, T0 + 10 + i as u64, CLIENT, put(mid, "k", mid));
+        }
+        let ae = AppendEntries {
+            term: 2,
+            prev_index: 1,
+            prev_term: 1,
+            commit: 1,
+            ts: 0,
+            entries: vec![Entry { term: 2, put: None }],
+        };
+        deliver(&mut a, T0 + 100, B, Body::AppendEntries(ae));
+        assert_eq!(a.log().last_index(), 2);
+        let campaign = a.next_deadline(T0 + 100);
+        a.handle(campaign, Input::Tick);
+        let mut out = Vec::new();
+        for pre in [true, false] {
+            let vote = VoteReply {
+                term: 3,
+                granted: true,
+                pre,
+            };
+            out.extend(deliver(&mut a, campaign, C, Body::VoteReply(vote)));
+        }
+        assert_eq!(a.role(), Role::Leader);
+        out.extend(deliver(&mut a, campaign + 1, CLIENT, put("M4", "k", "v4")));
+        assert_eq!(a.log().last_index(), 4);
+        out.extend(deliver(&mut a, campaign + 2, C, ack(3, 4, campaign + 1)));
+        let answers: Vec<Body> = client_outputs(&out).into_iter().map(|o| o.body).collect();
+        let redirect = |mid: &str| Body::Redirect { mid: mid.into() };
+        assert_eq!(
+            answers,
+            vec![
+                redirect("M1"),
+                redirect("M2"),
+                redirect("M3"),
+                Body::Ok {
+                    mid: "M4".into(),
+                    value: None
+                }
+            ]
         );
     }
 }

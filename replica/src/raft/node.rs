@@ -121,8 +121,10 @@ pub struct Node {
 
     // Client bookkeeping for every role.
     pub(super) held: VecDeque<Held>,
-    /// Puts this replica appended as leader and has not answered, by index.
-    pub(super) owed: BTreeMap<u64, Owed>,
+    /// Puts this replica appended as leader and has not answered, by
+    /// (index, term): our log can be cut back by a later leader and refilled
+    /// by us in a later term, so one index may owe puts from several terms.
+    pub(super) owed: BTreeMap<(u64, u64), Owed>,
     pub(super) recent_mids: MidFilter,
     /// When each client was last redirected by us, to spot bounces.
     pub(super) redirected_at: BTreeMap<Addr, Micros>,

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The replica benchmark: the 17 standard scenarios, several runs each.
+
+For each scenario it prints the median of each graded figure with its tier,
+how many runs passed every correctness check, and the medians of completed
+gets and puts (the simulator's median also counts redirects and fails, which
+can flatter a replica that serves nobody). With --floor, the stand-in
+`kvfloor` (a fixed leader answering gets at once and puts after one round
+trip to a bare quorum) runs the no-drop scenarios in the same bench run,
+and our put latency and message count are reported as ratios of its.
+
+The table is printed and written to docs/BENCHMARKS.md.
+"""
+
+import argparse
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import run  # noqa: E402
+
+STANDARD = ["simple-1", "simple-2", "unreliable-1", "unreliable-2", "unreliable-3",
+            "crash-1", "crash-2", "crash-3", "crash-4", "partition-1", "partition-2",
+            "partition-3", "partition-4", "advanced-1", "advanced-2", "advanced-3", "advanced-4"]
+METRICS = ["total_msgs", "failures", "duplicates", "median_latency"]
+
+
+def one_run(config: "run.Config", replica: str, seed: int) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work:
+        result = run.run_simulation(config, replica, seed=seed, silence=True, workdir=work)
+    return run.result_to_json(result)
+
+
+def median(xs: List[Optional[float]]) -> Optional[float]:
+    vals = [x for x in xs if x is not None]
+    return statistics.median(vals) if vals else None
+
+
+def tier(config: "run.Config", metric: str, value: float) -> str:
+    thresholds = config.benchmarks[metric]
+    return run.tier_for(value, thresholds)
+
+
+def fmt(x: Optional[float], digits: int = 6) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.{digits}f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return "-" if a is None or not b else f"{a / b:.2f}x"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
+    p.add_argument("--scenarios", nargs="*", default=STANDARD, help="scenario names (default: the 17)")
+    p.add_argument("--replica", default=os.path.join(ROOT, "3700kvstore"))
+    p.add_argument("--floor", default=os.path.join(ROOT, "target", "release", "kvfloor"),
+                   help="the floor stand-in (default target/release/kvfloor); '' to skip")
+    p.add_argument("--seed", type=int, default=1000, help="first seed; run i uses seed + i")
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
+    args = p.parse_args()
+
+    for binary in [args.replica] + ([args.floor] if args.floor else []):
+        if not os.access(binary, os.X_OK):
+            print(f"bench: {binary} is missing or not executable (run `make`)", file=sys.stderr)
+            return 2
+
+    rows = []
+    totals = {m: {} for m in METRICS}
+    for name in args.scenarios:
+        config = run.load_config(name)
+        ours = [one_run(config, args.replica, args.seed + i) for i in range(args.runs)]
+        no_drops = not config.drops
+        floor = ([one_run(config, args.floor, args.seed + i) for i in range(args.runs)]
+                 if args.floor and no_drops else [])
+        correct = sum(1 for r in ours if r["correctness"]["passed"])
+        figures = {m: median([r["performance"][m]["value"] for r in ours]) for m in METRICS}
+        tiers = {m: tier(config, m, figures[m]) for m in METRICS}
+        for m in METRICS:
+            totals[m][tiers[m]] = totals[m].get(tiers[m], 0) + 1
+        get50 = median([r["latency"]["median_ok_get"] for r in ours])
+        put50 = median([r["latency"]["median_ok_put"] for r in ours])
+        floor_put = median([r["latency"]["median_ok_put"] for r in floor]) if floor else None
+        floor_msgs = median([r["counters"]["total_msgs"] for r in floor]) if floor else None
+        row = {
+            "name": name, "correct": f"{correct}/{len(ours)}", "figures": figures, "tiers": tiers,
+            "get50": get50, "put50": put50, "floor_put": floor_put, "floor_msgs": floor_msgs,
+        }
+        rows.append(row)
+        print(f"{name:13} correct {row['correct']}  "
+              + "  ".join(f"{m}={fmt(figures[m])} ({tiers[m]})" for m in METRICS)
+              + f"  get50={fmt(get50)} put50={fmt(put50)}"
+              + (f"  floor put50={fmt(floor_put)} ({ratio(put50, floor_put)})"
+                 f" floor msgs={fmt(floor_msgs)} ({ratio(figures['total_msgs'], floor_msgs)})" if floor else ""),
+              flush=True)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`make bench` ({' '.join(['scripts/bench.py'] + sys.argv[1:])}) on "
+        f"{datetime.date.today().isoformat()}, commit `{commit}`: {args.runs} runs per scenario, "
+        f"seeds {args.seed}..{args.seed + args.runs - 1}; each figure is the median over the runs.",
+        "Latencies in seconds. get50/put50: median latency of completed (ok) gets and puts. "
+        "Floor: the `kvfloor` stand-in on the same seeds (no-drop scenarios only).",
+        "",
+        "| scenario | correct | msgs | failures | duplicates | median | get50 | put50 | floor put50 | put/floor | floor msgs | msgs/floor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        f, t = r["figures"], r["tiers"]
+        lines.append(
+            f"| {r['name']} | {r['correct']} | {fmt(f['total_msgs'])} ({t['total_msgs']}) "
+            f"| {fmt(f['failures'])} ({t['failures']}) | {fmt(f['duplicates'])} ({t['duplicates']}) "
+            f"| {fmt(f['median_latency'])} ({t['median_latency']}) | {fmt(r['get50'])} | {fmt(r['put50'])} "
+            f"| {fmt(r['floor_put'])} | {ratio(r['put50'], r['floor_put'])} | {fmt(r['floor_msgs'])} "
+            f"| {ratio(f['total_msgs'], r['floor_msgs'])} |")
+    lines += ["", "Tiers reached, per metric:", ""]
+    for m in METRICS:
+        lines.append(f"- {m}: " + ", ".join(f"{k} {v}" for k, v in sorted(totals[m].items())))
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
