@@ -17,6 +17,7 @@ Layout of this file (each part importable and testable without sockets):
 * grading:       ``correctness_checks``, ``tier_for``, ``performance_tiers``
 * linearizability: ``check_linearizability`` (per key, Wing-Gong search)
 * report:        ``format_report``, ``format_summary_line``, ``result_to_json``
+* state events:  ``EventSink`` (``--events`` / ``--record``, shared/README.md)
 * command line:  ``main``
 
 Standard library only; Python 3.9 or newer.
@@ -36,8 +37,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -772,6 +775,7 @@ class RunResult:
     tiers: List[Tier] = field(default_factory=list)
     linearizability: Dict[str, Any] = field(default_factory=dict)
     replica_pids: List[int] = field(default_factory=list)
+    events: Dict[str, Any] = field(default_factory=dict)     # EventSink.summary(), if any
 
     @property
     def correct(self) -> bool:
@@ -946,6 +950,15 @@ def format_report(result: RunResult, color: bool = False) -> str:
         f"        Per-hop overhead: median {ov['median_us']:.1f}us, p99 {ov['p99_us']:.1f}us "
         f"over {ov['packets']} packets",
     ]
+    ev = result.events
+    if ev:
+        parts = [f"{ev['emitted']} emitted"]
+        if ev.get("record"):
+            parts.append(f"{ev['received']} from the replicas ({ev['malformed']} malformed lines skipped), "
+                         f"recorded to {ev['record']}")
+        if ev.get("socket"):
+            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped")
+        lines.append("        State events: " + "; ".join(parts))
     return "\n".join(lines) + "\n"
 
 
@@ -966,12 +979,19 @@ def format_summary_line(result: RunResult, color: bool = False) -> str:
     return f"{head}{' '.join(parts)}{storm}  seed={result.seed}"
 
 
-def result_to_json(result: RunResult) -> Dict[str, Any]:
+def result_counters(result: RunResult) -> Dict[str, int]:
+    """The ``counters`` of the JSON results (also ``run_end``'s stats)."""
     c = result.counters
-    ok_get = [r.latency for r in result.records if r.type == "get" and r.answer_type == "ok"]
-    ok_put = [r.latency for r in result.records if r.type == "put" and r.answer_type == "ok"]
     counters = {k: getattr(c, k) for k in c.__dataclass_fields__}
     counters["failures"] = c.failures
+    counters["events_dropped"] = int(result.events.get("dropped", 0))
+    return counters
+
+
+def result_to_json(result: RunResult) -> Dict[str, Any]:
+    ok_get = [r.latency for r in result.records if r.type == "get" and r.answer_type == "ok"]
+    ok_put = [r.latency for r in result.records if r.type == "put" and r.answer_type == "ok"]
+    counters = result_counters(result)
     return {
         "config": {"name": result.config.name, "path": result.config.path,
                    "settings": result.config.settings()},
@@ -1005,8 +1025,364 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
         "verdict": "PASS" if result.passed else "FAIL",
         "linearizability": result.linearizability,
         "overhead": result.overhead(),
+        "events": result.events or None,
         "requests": [r.to_json() for r in result.records],
     }
+
+
+# --------------------------------------------------------------------------
+# State events (shared/README.md, schema version 1)
+# --------------------------------------------------------------------------
+
+EVENT_VERSION = 1
+EVENT_SRC = "sim"
+EVENT_SOCKET_ENV = "KVDASH_SOCKET"
+EVENT_DATAGRAM_MAX = 60 * 1024 - 1   # every datagram stays under 60 KiB
+EVENT_RECV_SIZE = 65536
+EVENT_SNDBUF = 1 << 20
+EVENT_FILE_FLUSH = 0.5               # seconds between flushes of the record file
+EVENT_SEND_INTERVAL = 0.05           # seconds between datagrams to the --events socket
+EVENT_SEND_LINES = 500               # ...unless this many lines are waiting
+RECORD_DRAIN_MAX = 64                # record-socket datagrams read per main-loop pass
+UNIX_PATH_MAX = 107                  # sun_path holds 108 bytes with the NUL
+
+TRAFFIC_WINDOW_US = 100000
+TRAFFIC_WINDOW = TRAFFIC_WINDOW_US / 1e6
+TRAFFIC_TYPE_MAX = 200               # longer message types are cut in traffic rows
+TRAFFIC_CHUNK = 48 * 1024            # a traffic event with more rows is split
+
+FATE_DELIVERED = "delivered"
+FATE_DROPPED = "dropped"
+FATE_PARTITIONED = "partitioned"
+FATE_DEAD = "dead"
+FATE_CLIENT = "client"
+FATE_INVALID = "invalid"
+MALFORMED_TYPE = "?"                 # traffic `type` of a packet that has none
+
+# The tier names of the event schema (the JSON results keep run.py's own).
+EVENT_TIER_NAMES = {TIER_BONUS: "Bonus", TIER_PASSED: "Passed",
+                    TIER_PARTIAL: "Partial credit", TIER_FAILED: "Failed"}
+
+_jstr = json.encoder.encode_basestring_ascii     # a quoted, escaped JSON string
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _valid_event(obj: Any) -> bool:
+    """A JSON object with the fields every event has (shared/README.md)."""
+    if type(obj) is not dict:
+        return False
+    v = obj.get("v")
+    ts = obj.get("ts")
+    return (type(v) is int and type(ts) is int and ts >= 0 and type(obj.get("src")) is str
+            and type(obj.get("kind")) is str)
+
+
+class EventSink:
+    """Where the simulator's state events go, without ever blocking it.
+
+    * ``socket_path`` (``--events``): events are JSON lines, batched into
+      datagrams under 60 KiB and sent once per main-loop pass through a
+      non-blocking ``AF_UNIX``/``SOCK_DGRAM`` socket.  When nobody listens or
+      the listener's queue is full, the datagram is dropped and its events
+      counted in ``dropped``.
+    * ``record_path`` (``--record``): every event, the simulator's and the
+      replicas', is written to that file.  The replicas' events come through
+      a private datagram socket (``replica_socket``, in a fresh 0700
+      directory, mode 0600, removed by ``close``) that the main loop drains;
+      with ``socket_path`` as well, they are forwarded there too.
+
+    ``ts`` values are microseconds since the Unix epoch: the monotonic clock
+    the simulator runs on, anchored to ``time.time()`` once.
+    """
+
+    def __init__(self, socket_path: Optional[str] = None, record_path: Optional[str] = None) -> None:
+        self.socket_path = os.path.abspath(socket_path) if socket_path else None
+        self.record_path = record_path
+        self.emitted = 0        # events the simulator built
+        self.received = 0       # valid replica events read from the record socket
+        self.malformed = 0      # lines on the record socket that are not events
+        self.sent = 0           # events sent to socket_path
+        self.dropped = 0        # events that could not be sent to socket_path
+        self.record_error: Optional[str] = None
+        self.rec_sock: Optional[socket.socket] = None
+        self._rec_dir: Optional[str] = None
+        self._rec_path: Optional[str] = None
+        self._out: Optional[socket.socket] = None
+        self._file: Any = None
+        self._buf: List[bytes] = []
+        self._next_file_flush = 0.0
+        self._next_send = 0.0
+        self._epoch_ns = time.time_ns() - time.monotonic_ns()
+        self._closed = False
+
+    # ---- lifecycle ------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the sockets and the record file; SimulatorError if impossible."""
+        try:
+            if self.socket_path is not None:
+                out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._out = out
+                out.setblocking(False)
+                try:
+                    out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, EVENT_SNDBUF)
+                except OSError:
+                    pass
+            if self.record_path is not None:
+                try:
+                    self._file = open(self.record_path, "wb", buffering=1 << 16)
+                except OSError as exc:
+                    raise SimulatorError(
+                        f"cannot write the event record {self.record_path}: {exc.strerror or exc}") from None
+                d = tempfile.mkdtemp(prefix="kvsim-")
+                if len(os.path.join(d, "events.sock")) > UNIX_PATH_MAX:
+                    os.rmdir(d)
+                    d = tempfile.mkdtemp(prefix="kvsim-", dir="/tmp")
+                self._rec_dir = d            # mkdtemp makes it 0700
+                path = os.path.join(d, "events.sock")
+                rec = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self.rec_sock = rec
+                rec.bind(path)
+                self._rec_path = path
+                os.chmod(path, 0o600)
+                rec.setblocking(False)
+        except SimulatorError:
+            self.close()
+            raise
+        except OSError as exc:
+            self.close()
+            raise SimulatorError(f"cannot set up the event sockets: {exc.strerror or exc}") from None
+
+    @property
+    def replica_socket(self) -> Optional[str]:
+        """What the replicas get as $KVDASH_SOCKET."""
+        return self._rec_path if self.record_path is not None else self.socket_path
+
+    def close(self) -> None:
+        """Read what is left, send and write everything, release everything."""
+        if self._closed:
+            return
+        self._closed = True
+        self.drain(None)
+        self.flush(force=True)
+        for s in (self._out, self.rec_sock):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self._out = self.rec_sock = None
+        if self._rec_path is not None:
+            try:
+                os.unlink(self._rec_path)
+            except OSError:
+                pass
+            self._rec_path = None
+        if self._rec_dir is not None:
+            try:
+                os.rmdir(self._rec_dir)
+            except OSError:
+                pass
+            self._rec_dir = None
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.record_error = self.record_error or (exc.strerror or str(exc))
+            self._file = None
+
+    def summary(self) -> Dict[str, Any]:
+        return {"socket": self.socket_path, "record": self.record_path, "emitted": self.emitted,
+                "sent": self.sent, "dropped": self.dropped, "received": self.received,
+                "malformed": self.malformed, "record_error": self.record_error}
+
+    # ---- time -------------------------------------------------------------------
+
+    def now_us(self) -> int:
+        return (self._epoch_ns + time.monotonic_ns()) // 1000
+
+    def at_us(self, mono: float) -> int:
+        """The timestamp of a ``time.monotonic()`` reading."""
+        return (self._epoch_ns + int(mono * 1e9)) // 1000
+
+    # ---- output -----------------------------------------------------------------
+
+    def _put(self, line: bytes) -> None:
+        """One event line built by the simulator."""
+        self.emitted += 1
+        if self._out is not None:
+            self._buf.append(line)
+        if self._file is not None:
+            self._write(line)
+
+    def _write(self, line: bytes) -> None:
+        try:
+            self._file.write(line + b"\n")
+        except (OSError, ValueError) as exc:
+            self.record_error = getattr(exc, "strerror", None) or str(exc)
+            try:
+                self._file.close()
+            except (OSError, ValueError):
+                pass
+            self._file = None
+
+    def emit(self, kind: str, fields: Dict[str, Any], ts: Optional[int] = None) -> None:
+        ev: Dict[str, Any] = {"v": EVENT_VERSION, "ts": self.now_us() if ts is None else ts,
+                              "src": EVENT_SRC, "kind": kind}
+        ev.update(fields)
+        try:
+            line = json.dumps(ev, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            self.dropped += 1       # cannot happen with the fields run.py builds
+            return
+        self._put(line.encode("utf-8"))
+
+    # The two events of every request, formatted directly (they are the
+    # hot path; every string goes through the JSON string encoder).
+
+    def request_sent(self, ts: int, mid: str, client: str, op: str, key: str, target: str) -> None:
+        self._put((f'{{"v":1,"ts":{ts},"src":"sim","kind":"request_sent","mid":{_jstr(mid)},'
+                   f'"client":{_jstr(client)},"op":{_jstr(op)},"key":{_jstr(key)},'
+                   f'"target":{_jstr(target)}}}').encode("ascii"))
+
+    def request_answered(self, ts: int, mid: str, client: str, op: str, outcome: str,
+                         latency_us: int, replica: str) -> None:
+        self._put((f'{{"v":1,"ts":{ts},"src":"sim","kind":"request_answered","mid":{_jstr(mid)},'
+                   f'"client":{_jstr(client)},"op":{_jstr(op)},"outcome":{_jstr(outcome)},'
+                   f'"latency_us":{latency_us},"replica":{_jstr(replica)}}}').encode("ascii"))
+
+    def traffic(self, ts: int, window_us: int, leader: str,
+                counts: Dict[Tuple[str, str, str, str], int]) -> None:
+        """One window's rows; split into several events if they would not fit a datagram."""
+        agg: Dict[Tuple[str, str, str, str], int] = {}
+        for (src, dst, mtype, fate), n in counts.items():
+            if len(mtype) > TRAFFIC_TYPE_MAX:
+                mtype = mtype[:TRAFFIC_TYPE_MAX]
+            k = (src, dst, mtype, fate)
+            agg[k] = agg.get(k, 0) + n
+        head = (f'{{"v":1,"ts":{ts},"src":"sim","kind":"traffic","window_us":{window_us},'
+                f'"leader":{_jstr(leader)},"rows":[')
+        rows: List[str] = []
+        size = 0
+        for (src, dst, mtype, fate), n in sorted(agg.items()):
+            row = (f'{{"src":{_jstr(src)},"dst":{_jstr(dst)},"type":{_jstr(mtype)},'
+                   f'"fate":"{fate}","count":{n}}}')
+            if rows and size + len(row) > TRAFFIC_CHUNK:
+                self._put((head + ",".join(rows) + "]}").encode("ascii"))
+                rows = []
+                size = 0
+            rows.append(row)
+            size += len(row) + 1
+        self._put((head + ",".join(rows) + "]}").encode("ascii"))
+
+    def flush(self, force_file: bool = False, force: bool = False) -> None:
+        """Send the buffered lines; flush the file now and then.
+
+        Called once per main-loop pass, it sends only every
+        ``EVENT_SEND_INTERVAL`` (or when much is buffered, or with
+        ``force``): waking a listener on every pass costs the replicas CPU
+        time on a small machine, and the console redraws far less often.
+        """
+        now = time.monotonic()
+        buf = self._buf
+        if buf and (force or now >= self._next_send or len(buf) >= EVENT_SEND_LINES):
+            self._next_send = now + EVENT_SEND_INTERVAL
+            self._buf = []
+            if self._out is not None:
+                self._send_lines(buf)
+        f = self._file
+        if f is not None:
+            if force_file or force or now >= self._next_file_flush:
+                self._next_file_flush = now + EVENT_FILE_FLUSH
+                try:
+                    f.flush()
+                except (OSError, ValueError) as exc:
+                    self.record_error = getattr(exc, "strerror", None) or str(exc)
+
+    def _send_lines(self, lines: List[bytes]) -> None:
+        out = self._out
+        path = self.socket_path
+        chunk: List[bytes] = []
+        size = 0
+        failed = False
+        for line in lines + [b""]:
+            n = len(line) + 1
+            if line and n > EVENT_DATAGRAM_MAX:
+                self.dropped += 1           # one event bigger than a datagram
+                continue
+            if chunk and (not line or size + n > EVENT_DATAGRAM_MAX):
+                if failed:
+                    self.dropped += len(chunk)
+                else:
+                    try:
+                        out.sendto(b"\n".join(chunk) + b"\n", path)  # type: ignore[union-attr]
+                        self.sent += len(chunk)
+                    except OSError:
+                        # EAGAIN/ENOBUFS: the listener is behind; ENOENT/
+                        # ECONNREFUSED: nobody listens.  Drop the rest of
+                        # this pass too rather than retry.
+                        failed = True
+                        self.dropped += len(chunk)
+                chunk = []
+                size = 0
+            if line:
+                chunk.append(line)
+                size += n
+
+    # ---- the replicas' events (--record) ------------------------------------------
+
+    def drain(self, limit: Optional[int] = RECORD_DRAIN_MAX) -> int:
+        """Read waiting datagrams from the record socket without blocking."""
+        s = self.rec_sock
+        if s is None:
+            return 0
+        n = 0
+        while limit is None or n < limit:
+            try:
+                data = s.recv(EVENT_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            n += 1
+            self._take(data)
+        return n
+
+    def _take(self, data: bytes) -> None:
+        for raw in data.split(b"\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                self.malformed += 1
+                continue
+            if not _valid_event(obj):
+                self.malformed += 1
+                continue
+            self.received += 1
+            if self._file is not None:
+                self._write(line)
+            if self._out is not None:
+                self._buf.append(line)
+
+
+@contextmanager
+def _signals_deferred() -> Any:
+    """Ignore Ctrl-C and SIGTERM for the duration (clean-up must finish)."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 # --------------------------------------------------------------------------
@@ -1080,7 +1456,8 @@ class Simulation:
 
     def __init__(self, config: Config, replica_path: str, seed: int, transport: str = CLASSIC,
                  silence: bool = True, workdir: Optional[str] = None,
-                 out: Any = None, err: Any = None) -> None:
+                 out: Any = None, err: Any = None,
+                 events: Optional[str] = None, record: Optional[str] = None) -> None:
         if transport not in TRANSPORTS:
             raise SimulatorError(f"unknown transport {transport!r}")
         if config.transport != transport:
@@ -1122,6 +1499,15 @@ class Simulation:
         self._ok_records: Dict[str, RequestRecord] = {}
         self.t0 = 0.0
         self.end_time = 0.0
+        # State events (--events / --record): None when off, so that the hot
+        # paths pay one comparison and build nothing.
+        self.events_path = events
+        self.record_path = record
+        self.ev: Optional[EventSink] = None
+        self._traffic: Optional[Dict[Tuple[str, str, str, str], int]] = None
+        self._win_idx = 0                 # the open traffic window starts at _win_idx * 100 ms
+        self._win_leader = BROADCAST      # the leader of the last traffic event
+        self._replica_env: Optional[Dict[str, str]] = None
 
     # ---- time -----------------------------------------------------------
 
@@ -1138,7 +1524,8 @@ class Simulation:
         try:
             rep.proc = subprocess.Popen(
                 [self.replica_path] + args, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=err, start_new_session=True, close_fds=True)
+                stdout=out, stderr=err, start_new_session=True, close_fds=True,
+                env=self._replica_env)
         except OSError as exc:
             raise ReplicaError(f"cannot start replica {self.replica_path}: {exc.strerror or exc}") from None
         if not self.silence:
@@ -1150,6 +1537,14 @@ class Simulation:
 
     def _setup(self) -> None:
         self.t0 = time.monotonic()
+        ev = self.ev
+        if ev is not None:
+            if ev.replica_socket is not None:
+                self._replica_env = dict(os.environ, **{EVENT_SOCKET_ENV: ev.replica_socket})
+            if ev.rec_sock is not None:
+                self.rlist.append(ev.rec_sock)     # wakes the loop; drained once per pass
+            self._emit_run_start()
+            ev.flush(force=True)
         if self.transport == CLASSIC:
             for rep in self.replicas:
                 path = os.path.join(self.workdir, rep.id)
@@ -1177,6 +1572,8 @@ class Simulation:
                 self._spawn(rep, [str(port), rep.id] + [o for o in self.ids if o != rep.id])
         self.t0 = time.monotonic()
         self.end_time = self.config.run_lifetime
+        if ev is not None:
+            self._traffic = {}
 
     def _close_sockets(self, rep: _Replica) -> None:
         for s in (rep.conn, rep.listener, rep.sock):
@@ -1234,15 +1631,16 @@ class Simulation:
 
     def _teardown(self) -> None:
         # A second Ctrl-C must not interrupt the clean-up half way.
-        saved = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                saved[sig] = signal.signal(sig, signal.SIG_IGN)
-        try:
+        with _signals_deferred():
+            ev = self.ev
+            if ev is not None and self._traffic is not None:
+                self._traffic_window(self.now(), final=True)
+                ev.flush(force=True)
             self._stop_everything()
-        finally:
-            for sig, handler in saved.items():
-                signal.signal(sig, handler)
+            if ev is not None:
+                # The replicas' last words (their `stop` events).
+                ev.drain(None)
+                ev.flush(force=True)
 
     def _stop_everything(self) -> None:
         for rep in self.replicas:
@@ -1272,22 +1670,27 @@ class Simulation:
 
     # ---- sending ------------------------------------------------------------
 
-    def _deliver(self, rep: _Replica, data: bytes) -> None:
-        """Hand a packet to a replica; packets for the dead vanish."""
+    def _deliver(self, rep: _Replica, data: bytes) -> bool:
+        """Hand a packet to a replica; packets for the dead vanish.
+
+        False when the packet vanished because the replica is dead or cannot
+        receive (not connected yet, no hello, its socket failed): the `dead`
+        fate of the traffic events.
+        """
         if not rep.alive:
-            return
+            return False
         if self.transport == CLASSIC:
             conn = rep.conn
             if conn is None:
-                return      # not connected yet: the packet vanishes
+                return False    # not connected yet: the packet vanishes
             try:
                 conn.send(data, socket.MSG_DONTWAIT)
-                return
+                return True
             except BlockingIOError:
                 pass
             except OSError:
                 self._mark_died(rep)
-                return
+                return False
             # The replica is not reading: wait for it like a blocking send
             # would, but never past the end of the run.
             while True:
@@ -1296,36 +1699,37 @@ class Simulation:
                     _, w, _ = select.select([], [conn], [], max(0.01, remaining))
                     if w:
                         conn.send(data, socket.MSG_DONTWAIT)
-                        return
+                        return True
                 except BlockingIOError:
                     continue
                 except OSError:
                     self._mark_died(rep)
-                    return
+                    return False
                 if remaining <= 0:
                     self.c.send_stalls += 1
-                    return
+                    return True
         else:
             if rep.addr is None:
                 # Sending to a replica that never said hello: it is dead.
                 self._mark_died(rep)
-                return
+                return False
             sock = rep.sock
             try:
                 sock.sendto(data, rep.addr)  # type: ignore[union-attr]
-                return
+                return True
             except BlockingIOError:
                 pass
             except OSError:
-                return
+                return False
             try:
                 _, w, _ = select.select([], [sock], [], UDP_SEND_WAIT)
                 if w:
                     sock.sendto(data, rep.addr)  # type: ignore[union-attr]
-                    return
+                    return True
             except OSError:
                 pass
             self.c.blocked += 1
+            return True
 
     # ---- clients ------------------------------------------------------------
 
@@ -1341,13 +1745,17 @@ class Simulation:
                             retry_of=retry_of)
         self.records.append(rec)
         client.outstanding[mid] = rec
-        if target is None:
-            return
-        msg = {"src": client.id, "dst": target.id, "leader": client.belief, "type": rtype,
-               "MID": mid, "key": key}
-        if rtype == "put":
-            msg["value"] = value
-        self._deliver(target, json.dumps(msg).encode("utf-8"))
+        if target is not None:
+            msg = {"src": client.id, "dst": target.id, "leader": client.belief, "type": rtype,
+                   "MID": mid, "key": key}
+            if rtype == "put":
+                msg["value"] = value
+            self._deliver(target, json.dumps(msg).encode("utf-8"))
+        ev = self.ev
+        if ev is not None:
+            # After the send, so that it costs the request nothing; stamped
+            # with the time of sending.
+            ev.request_sent(ev.at_us(self.t0 + rec.sent), mid, client.id, rtype, key, rec.target)
 
     def _new_request(self) -> None:
         planned = self.pool.plan(self.workload.next())
@@ -1381,6 +1789,10 @@ class Simulation:
         rec.answer_type = rtype
         rec.answered_by = rep.id
         self.latencies.append(t_read - rec.sent)
+        ev = self.ev
+        if ev is not None:
+            ev.request_answered(ev.at_us(self.t0 + t_read), mid, client.id, rec.type, rtype,
+                                max(0, int(round((t_read - rec.sent) * 1e6))), rep.id)
         client.belief = msg["leader"]
         if rtype != "ok":
             c.redirects += 1
@@ -1408,13 +1820,18 @@ class Simulation:
 
     def _on_packet(self, rep: _Replica, data: bytes, t_read_ns: int) -> None:
         c = self.c
+        tr = self._traffic      # traffic counts of the open window; None without events
         try:
             msg = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             c.incorrect += 1
+            if tr is not None:
+                self._count_invalid(rep, None)
             return
         if type(msg) is not dict:
             c.incorrect += 1
+            if tr is not None:
+                self._count_invalid(rep, None)
             return
         src = msg.get("src")
         dst = msg.get("dst")
@@ -1423,11 +1840,15 @@ class Simulation:
         if not (type(src) is str and type(dst) is str and type(leader) is str and type(mtype) is str
                 and _HEX4(src) and _HEX4(dst) and _HEX4(leader)):
             c.incorrect += 1
+            if tr is not None:
+                self._count_invalid(rep, msg)
             return
         if self.transport == UDP and rep.addr is None:
             # Only reached for non-hello traffic before the hello (hellos are
             # handled by the caller).
             c.incorrect += 1
+            if tr is not None:
+                self._count_invalid(rep, msg)
             return
         part = self.partition
         if part is None or rep.id in part:
@@ -1438,11 +1859,15 @@ class Simulation:
         if target is not None:
             c.total_msgs += 1
             if part is not None and ((rep.id in part) != (dst in part)):
-                pass
+                fate = FATE_PARTITIONED
             elif self.config.drops and self.rng_drop.random() < self.config.drops:
                 c.total_drops += 1
+                fate = FATE_DROPPED
             else:
-                self._deliver(target, data)
+                fate = FATE_DELIVERED if self._deliver(target, data) else FATE_DEAD
+            if tr is not None:
+                key = (rep.id, dst, mtype, fate)
+                tr[key] = tr.get(key, 0) + 1
         elif dst == BROADCAST:
             c.total_msgs += len(self.replicas) - 1
             drops = self.config.drops
@@ -1451,18 +1876,40 @@ class Simulation:
                 if other is rep:
                     continue
                 if part is not None and (other.id in part) != src_in:
-                    continue
-                if drops and self.rng_drop.random() < drops:
+                    fate = FATE_PARTITIONED
+                elif drops and self.rng_drop.random() < drops:
                     c.total_drops += 1
-                    continue
-                self._deliver(other, data)
+                    fate = FATE_DROPPED
+                else:
+                    fate = FATE_DELIVERED if self._deliver(other, data) else FATE_DEAD
+                if tr is not None:
+                    # A broadcast counts once per recipient, the dead included.
+                    key = (rep.id, other.id, mtype, fate)
+                    tr[key] = tr.get(key, 0) + 1
         else:
             client = self.pool.by_id.get(dst)
             if client is not None:
                 t_read = (t_read_ns / 1e9) - self.t0
-                self._client_receive(client, msg, rep, t_read)
+                if tr is None:
+                    self._client_receive(client, msg, rep, t_read)
+                else:
+                    before = c.incorrect
+                    self._client_receive(client, msg, rep, t_read)
+                    key = (rep.id, dst, mtype, FATE_INVALID if c.incorrect != before else FATE_CLIENT)
+                    tr[key] = tr.get(key, 0) + 1
             else:
                 c.incorrect += 1
+                if tr is not None:
+                    self._count_invalid(rep, msg)
+
+    def _count_invalid(self, rep: _Replica, msg: Optional[Dict[str, Any]]) -> None:
+        """A traffic row for a packet counted as incorrect before any delivery."""
+        dst = msg.get("dst") if msg is not None else None
+        mtype = msg.get("type") if msg is not None else None
+        key = (rep.id, dst if type(dst) is str and _HEX4(dst) else BROADCAST,
+               mtype if type(mtype) is str else MALFORMED_TYPE, FATE_INVALID)
+        tr = self._traffic
+        tr[key] = tr.get(key, 0) + 1  # type: ignore[index]
 
     def _read_one(self, s: socket.socket) -> None:
         rep = self.owner.get(s)
@@ -1538,12 +1985,18 @@ class Simulation:
                 return
             rep = self.by_id.get(self.leader)
             if rep is not None:
+                was_alive = rep.alive
                 self._kill(rep)
+                if was_alive and self.ev is not None:
+                    self.ev.emit("kill", {"replica": rep.id, "leader": True})
             self._forget_leader()
         elif etype == "kill_non_leader":
             candidates = [r for r in self.replicas if r.alive and r.id != self.leader]
             if candidates:
-                self._kill(candidates[self.rng_kill.randrange(len(candidates))])
+                rep = candidates[self.rng_kill.randrange(len(candidates))]
+                self._kill(rep)
+                if self.ev is not None:
+                    self.ev.emit("kill", {"replica": rep.id, "leader": False})
         elif etype == "part_easy":
             size = n // 2 + 1
             if self.leader in self.by_id:
@@ -1552,11 +2005,94 @@ class Simulation:
             else:
                 members = self.rng_part.sample(self.ids, size)
             self.partition = frozenset(members)
+            self._emit_partition(False)
         elif etype == "part_hard":
             self._forget_leader()
             self.partition = frozenset(self.rng_part.sample(self.ids, n // 2 + 1))
+            self._emit_partition(True)
         elif etype == "part_end":
+            healed = self.partition is not None
             self.partition = None
+            if healed and self.ev is not None:
+                self.ev.emit("partition_healed", {})
+
+    # ---- state events ---------------------------------------------------------
+
+    def _emit_partition(self, hard: bool) -> None:
+        if self.ev is None or self.partition is None:
+            return
+        part = self.partition
+        self.ev.emit("partition", {"majority": [i for i in self.ids if i in part],
+                                   "minority": [i for i in self.ids if i not in part],
+                                   "hard": hard})
+
+    def _emit_run_start(self) -> None:
+        cfg = self.config
+        settings: Any = cfg.raw
+        try:
+            json.dumps(settings, allow_nan=False)
+        except (TypeError, ValueError):
+            settings = cfg.settings()       # NaN or the like in an unchecked field
+        self.ev.emit("run_start", {  # type: ignore[union-attr]
+            "config": cfg.path or cfg.name, "seed": self.seed, "replicas": list(self.ids),
+            "clients": [cl.id for cl in self.pool.clients], "transport": self.transport,
+            "lifetime": float(cfg.run_lifetime), "settings": settings})
+
+    def _traffic_window(self, now: float, final: bool = False) -> None:
+        """Close the open traffic window(s) at ``now`` (seconds since t0).
+
+        A window is emitted when it routed packets or the leader changed; a
+        loop pass that came late closes several windows as one (its
+        ``window_us`` says so).  ``final`` closes the last, partial window.
+        """
+        ev = self.ev
+        tr = self._traffic
+        if ev is None or tr is None:
+            return
+        idx = int(now / TRAFFIC_WINDOW)
+        if not final and idx <= self._win_idx:
+            return
+        start_us = self._win_idx * TRAFFIC_WINDOW_US
+        if final:
+            end = now
+            window_us = max(0, int(round(now * 1e6)) - start_us)
+        else:
+            end = idx * TRAFFIC_WINDOW
+            window_us = (idx - self._win_idx) * TRAFFIC_WINDOW_US
+        leader = self.leader
+        if tr or leader != self._win_leader or final:
+            ev.traffic(ev.at_us(self.t0 + end), window_us, leader, tr)
+            tr.clear()
+            self._win_leader = leader
+        self._win_idx = idx
+
+    def _emit_run_end(self, result: "RunResult") -> None:
+        ev = self.ev
+        if ev is None:
+            return
+        result.events = ev.summary()
+        stats: Dict[str, float] = dict(result_counters(result))
+        if result.latencies:
+            stats["mean_latency"] = result.mean_latency
+            stats["median_latency"] = result.median_latency
+        if ev.record_path is not None:
+            stats["events_malformed"] = ev.malformed
+        stats = {k: v for k, v in stats.items() if _is_number(v)}
+        fields: Dict[str, Any] = {
+            "passed": result.passed,
+            "stats": stats,
+            "checks": [{"name": k.name, "passed": k.passed, "detail": "" if k.passed else k.message}
+                       for k in result.checks],
+            "tiers": [{"metric": t.metric, "value": t.value, "thresholds": list(t.thresholds),
+                       "tier": EVENT_TIER_NAMES.get(t.tier, t.tier)}
+                      for t in result.tiers if _is_number(t.value)],
+        }
+        status = result.linearizability.get("status")
+        if status == "linearizable":
+            fields["linearizable"] = True
+        elif status == "not linearizable":
+            fields["linearizable"] = False
+        ev.emit("run_end", fields)
 
     def _schedule(self) -> List[Tuple[float, int, str]]:
         items: List[Tuple[float, int, str]] = []
@@ -1591,6 +2127,7 @@ class Simulation:
         sel = select.select
         read_one = self._read_one
         next_poll = 0.0
+        ev = self.ev
         while True:
             now = mono() - t0
             if now >= lifetime:
@@ -1602,6 +2139,9 @@ class Simulation:
                 break
             next_t = schedule[ei][0] if ei < n_events else lifetime
             timeout = min(SELECT_TIMEOUT, max(0.0, next_t - now), lifetime - now)
+            if ev is not None:
+                # Wake up for the end of the traffic window too.
+                timeout = min(timeout, max(0.0, (self._win_idx + 1) * TRAFFIC_WINDOW - now))
             try:
                 readable, _, _ = sel(self.rlist, [], [], timeout)
             except InterruptedError:
@@ -1615,6 +2155,10 @@ class Simulation:
             if now >= next_poll:
                 self._poll_processes()
                 next_poll = now + PROCESS_POLL_INTERVAL
+            if ev is not None:
+                self._traffic_window(now)
+                ev.drain()
+                ev.flush()
 
     def _finish(self) -> None:
         c = self.c
@@ -1629,35 +2173,58 @@ class Simulation:
     def run(self) -> RunResult:
         """Start the replicas, run the scenario, stop everything, grade."""
         wall0 = time.monotonic()
+        if self.events_path or self.record_path:
+            if not 0 <= self.seed < 2 ** 64:
+                raise SimulatorError("the seed must be between 0 and 2**64 - 1 to be sent in events")
+            ev = EventSink(self.events_path, self.record_path)
+            ev.open()       # SimulatorError before any replica starts
+            self.ev = ev
         try:
-            self._setup()
-            self._loop()
+            try:
+                self._setup()
+                self._loop()
+            finally:
+                # Normal end, Ctrl-C or any exception: no replica and no socket
+                # file outlives the run.
+                self._teardown()
+            self._finish()
+            result = RunResult(
+                config=self.config, seed=self.seed, transport=self.transport,
+                replica=self.replica_path, counters=self.c, leaders=list(self.leaders),
+                latencies=self.latencies, records=self.records, hop_ns=self.hop_ns,
+                duration=time.monotonic() - wall0, packet_storm=self.packet_storm,
+                replica_pids=[r.proc.pid for r in self.replicas if r.proc is not None])
+            grade(result)
+            self._emit_run_end(result)
         finally:
-            # Normal end, Ctrl-C or any exception: no replica and no socket
-            # file outlives the run.
-            self._teardown()
-        self._finish()
-        result = RunResult(
-            config=self.config, seed=self.seed, transport=self.transport,
-            replica=self.replica_path, counters=self.c, leaders=list(self.leaders),
-            latencies=self.latencies, records=self.records, hop_ns=self.hop_ns,
-            duration=time.monotonic() - wall0, packet_storm=self.packet_storm,
-            replica_pids=[r.proc.pid for r in self.replicas if r.proc is not None])
-        return grade(result)
+            if self.ev is not None:
+                # The record file is complete even after Ctrl-C.
+                with _signals_deferred():
+                    self.ev.close()
+        if self.ev is not None:
+            result.events = self.ev.summary()
+            if self.ev.record_error:
+                self.err.write(f"run.py: warning: the event record {self.ev.record_path} is incomplete: "
+                               f"{self.ev.record_error}\n")
+        return result
 
 
 def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Optional[int] = None,
                    transport: Optional[str] = None, silence: bool = True, workdir: Optional[str] = None,
-                   out: Any = None, err: Any = None) -> RunResult:
+                   out: Any = None, err: Any = None,
+                   events: Optional[str] = None, record: Optional[str] = None) -> RunResult:
     """Run one config and return the graded result.
 
     ``workdir`` is where the socket files are made and where the replicas
     run (default: the current directory).  Safe to call from several
-    threads at once with different working directories.
+    threads at once with different working directories.  ``events`` is a
+    Unix datagram socket to stream state events to, ``record`` a file to
+    write every event to (the simulator's and the replicas').
     """
     if seed is None:
         seed = new_seed()
-    sim = Simulation(config, replica_path, seed, transport or config.transport, silence, workdir, out, err)
+    sim = Simulation(config, replica_path, seed, transport or config.transport, silence, workdir, out, err,
+                     events=events, record=record)
     return sim.run()
 
 
@@ -1709,6 +2276,17 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="in 'all' mode, also print each scenario's full report")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="bold headings and coloured verdicts (default: when stdout is a terminal)")
+    p.add_argument("--events", metavar="PATH", default=None,
+                   help="stream state events (JSON lines, schema v1 of shared/README.md: run_start, "
+                        "request_sent/answered, kill, partition, traffic every 100 ms, run_end) to the "
+                        "Unix datagram socket PATH, e.g. the one kvdash listens on, and pass PATH to "
+                        "the replicas as $%s for their own events. Never blocks: events nobody "
+                        "receives are dropped and counted (events_dropped). With 'all', every "
+                        "scenario streams its own run_start ... run_end" % EVENT_SOCKET_ENV)
+    p.add_argument("--record", metavar="FILE", default=None,
+                   help="write every event of the run, the simulator's and the replicas' (gathered "
+                        "on a private socket passed as $%s), to FILE as JSON lines; with --events "
+                        "they are also forwarded to PATH. Not with 'all'" % EVENT_SOCKET_ENV)
     return p
 
 
@@ -1733,6 +2311,24 @@ def _standard_dir(args: argparse.Namespace) -> str:
         if os.path.isdir(d):
             return d
     return os.path.join("configs")
+
+
+def _check_event_options(args: argparse.Namespace) -> Optional[str]:
+    """What is wrong with --events / --record, if anything."""
+    if args.record is not None:
+        if args.config == "all":
+            return "--record cannot be used with 'all': record one scenario at a time (--events works with 'all')"
+        if not args.record or os.path.isdir(args.record):
+            return f"--record needs a file name (got {args.record!r})"
+    if args.events is not None:
+        if not args.events:
+            return "--events needs a socket path"
+        length = len(os.fsencode(os.path.abspath(args.events)))
+        if length > UNIX_PATH_MAX:
+            return f"--events path is too long for a Unix socket ({length} bytes, at most {UNIX_PATH_MAX})"
+    if args.seed is not None and not 0 <= args.seed < 2 ** 64:
+        return "--seed must be between 0 and 2**64 - 1 with --events/--record (the event schema's seed is unsigned)"
+    return None
 
 
 def _sigterm_handler(signum: int, frame: Any) -> None:
@@ -1775,6 +2371,16 @@ def _main(args: argparse.Namespace, color: bool) -> int:
     if args.pause < 0:
         _error("--pause must not be negative")
         return EXIT_USAGE
+    sim_kwargs: Dict[str, Any] = {}
+    if args.events is not None or args.record is not None:
+        problem = _check_event_options(args)
+        if problem:
+            _error(problem)
+            return EXIT_USAGE
+        if args.events is not None:
+            sim_kwargs["events"] = os.path.abspath(args.events)
+        if args.record is not None:
+            sim_kwargs["record"] = args.record
 
     results: List[RunResult] = []
     try:
@@ -1782,7 +2388,8 @@ def _main(args: argparse.Namespace, color: bool) -> int:
             if i and args.pause:
                 time.sleep(args.pause)
             seed = args.seed if args.seed is not None else new_seed()
-            result = run_simulation(cfg, replica, seed, args.transport, args.silence, os.getcwd())
+            result = run_simulation(cfg, replica, seed, args.transport, args.silence, os.getcwd(),
+                                    **sim_kwargs)
             results.append(result)
             if args.config == "all":
                 if args.verbose:

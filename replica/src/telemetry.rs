@@ -1,7 +1,9 @@
 //! Non-blocking state-event emission to the console's Unix datagram socket.
 //!
-//! Events are serialized into a batch and sent once per loop pass with a
-//! non-blocking send. When nobody listens, or the socket is full, the batch
+//! Events are serialized into a batch and sent with a non-blocking send
+//! from the loop, at most every `SEND_EVERY` (a datagram per loop pass
+//! would wake the console thousands of times a second and take CPU from
+//! the replicas on a small machine). When nobody listens, or the socket is full, the batch
 //! is dropped and counted, and while nobody listens no serialization is
 //! done at all for a while: Raft timing never depends on a console.
 
@@ -18,6 +20,8 @@ const MAX_BATCH: usize = 56 * 1024;
 /// After a send finds nobody listening, events are dropped unserialized for
 /// this long before trying again.
 const RETRY_AFTER: Micros = 250_000;
+/// Batches go out this often (or sooner when large).
+const SEND_EVERY: Micros = 50_000;
 
 pub struct Emitter {
     sock: Option<UnixDatagram>,
@@ -30,6 +34,7 @@ pub struct Emitter {
     dropped: u64,
     delivered: u64,
     retry_at: Micros,
+    next_send: Micros,
 }
 
 impl Emitter {
@@ -49,6 +54,7 @@ impl Emitter {
             dropped: 0,
             delivered: 0,
             retry_at: 0,
+            next_send: 0,
         }
     }
 
@@ -67,8 +73,16 @@ impl Emitter {
         self.batched += 1;
     }
 
-    /// Sends the batch without blocking; on any failure it is dropped.
+    /// Sends the batch if one is due (see `SEND_EVERY`).
+    pub fn flush_due(&mut self, now: Micros) {
+        if now >= self.next_send || self.batch.len() >= MAX_BATCH / 2 {
+            self.flush(now);
+        }
+    }
+
+    /// Sends the batch now, without blocking; on any failure it is dropped.
     pub fn flush(&mut self, now: Micros) {
+        self.next_send = now + SEND_EVERY;
         if self.batch.is_empty() {
             return;
         }

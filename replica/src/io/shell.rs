@@ -142,7 +142,7 @@ impl<T: Transport> Shell<T> {
     }
 
     /// Passes the core's events on, adds a status when one is due, and
-    /// sends the batch (never blocking).
+    /// sends the batch when due (never blocking).
     fn report(&mut self, now: Micros) {
         for (at, event) in self.node.take_events() {
             self.telemetry.emit(at, event);
@@ -152,7 +152,7 @@ impl<T: Transport> Shell<T> {
             let status = self.status();
             self.telemetry.emit(now, Event::Status(status));
         }
-        self.telemetry.flush(now);
+        self.telemetry.flush_due(now);
     }
 
     fn status(&self) -> Status {

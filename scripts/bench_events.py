@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""What streaming state events costs the simulation.
+
+Runs one scenario (default configs/simple-1.json) with the same seed N times
+with `run.py --events PATH` and a listener draining PATH (a small in-process
+reader thread, standing in for kvdash), and N times without --events,
+alternating the two so that both see the same machine load.  Every run uses
+the real replica (default ./3700kvstore) and writes `--json`, from which the
+client latencies are read.
+
+Prints, for both variants, the medians over the runs of: the median client
+latency, the median latency of gets and of puts answered `ok`, and the
+simulator's per-hop overhead; then the ratio with/without for each.  Numbers
+only: there is no pass/fail threshold (timings depend on the machine).
+
+Standard library only.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_PY = os.path.join(ROOT, "run.py")
+
+FIGURES = [
+    # (label, path in the --json results, scale, unit)
+    ("median latency", ("latency", "median"), 1e3, "ms"),
+    ("median ok get", ("latency", "median_ok_get"), 1e3, "ms"),
+    ("median ok put", ("latency", "median_ok_put"), 1e3, "ms"),
+    ("per-hop overhead", ("overhead", "median_us"), 1.0, "us"),
+]
+
+
+class Listener:
+    """Binds a Unix datagram socket and drains it on a thread, counting."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.05)
+        self.datagrams = 0
+        self.events = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="listener")
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(1 << 17)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.datagrams += 1
+            self.events += sum(1 for line in data.split(b"\n") if line.strip())
+
+    def close(self) -> None:
+        time.sleep(0.2)
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def one_run(args: argparse.Namespace, workdir: str, events: bool, index: int) -> Dict[str, Any]:
+    out = os.path.join(workdir, f"{'with' if events else 'without'}-{index}.json")
+    cmd = [sys.executable, RUN_PY, args.config, "-r", args.replica, "-s", "--seed", str(args.seed),
+           "--transport", args.transport, "--json", out, "--color", "never"]
+    listener: Optional[Listener] = None
+    env = dict(os.environ)
+    env.pop("KVDASH_SOCKET", None)
+    if events:
+        path = os.path.join(workdir, "kvdash.sock")
+        listener = Listener(path)
+        cmd += ["--events", path]
+    try:
+        proc = subprocess.run(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    finally:
+        if listener is not None:
+            listener.close()
+    if proc.returncode not in (0, 1) or not os.path.exists(out):
+        raise SystemExit(f"bench_events: run.py failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    with open(out) as fh:
+        data = json.load(fh)
+    row: Dict[str, Any] = {"verdict": data["verdict"], "dropped": data["counters"].get("events_dropped", 0),
+                           "received": listener.events if listener else 0}
+    for label, (section, key), scale, _ in FIGURES:
+        row[label] = data[section][key] * scale
+    return row
+
+
+def median(rows: List[Dict[str, Any]], label: str) -> float:
+    return statistics.median(r[label] for r in rows)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="bench_events.py",
+        description="Measure what `run.py --events` costs: one scenario N times with a listener "
+                    "attached and N times without, same seed, real replica; prints median client "
+                    "latencies (all, ok gets, ok puts), the per-hop overhead and the ratios.")
+    p.add_argument("--config", default=os.path.join(ROOT, "configs", "simple-1.json"),
+                   help="scenario to run (default: configs/simple-1.json)")
+    p.add_argument("-n", "--runs", type=int, default=5, metavar="N",
+                   help="runs with and runs without events (default 5 each)")
+    p.add_argument("--seed", type=int, default=1, help="seed for every run (default 1)")
+    p.add_argument("-r", "--replica", default=os.path.join(ROOT, "3700kvstore"),
+                   help="replica program (default: ./3700kvstore at the repo root)")
+    p.add_argument("--transport", choices=("classic", "udp"), default="classic")
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    args.replica = os.path.abspath(args.replica)
+    args.config = os.path.abspath(args.config)
+    if not os.access(args.replica, os.X_OK):
+        p.error(f"replica {args.replica} is missing or not executable (build it: make)")
+    if not os.path.isfile(args.config):
+        p.error(f"config {args.config} not found")
+
+    workdir = tempfile.mkdtemp(prefix="bench-events-")
+    rows: Dict[bool, List[Dict[str, Any]]] = {True: [], False: []}
+    try:
+        print(f"{os.path.basename(args.config)}, seed {args.seed}, {args.runs} runs each, "
+              f"replica {args.replica}", flush=True)
+        for i in range(args.runs):
+            for events in ((True, False) if i % 2 == 0 else (False, True)):
+                row = one_run(args, workdir, events, i)
+                rows[events].append(row)
+                extra = f"  events received {row['received']}, dropped {row['dropped']}" if events else ""
+                print(f"  run {i + 1} {'with   ' if events else 'without'} events: {row['verdict']}  "
+                      + "  ".join(f"{label} {row[label]:.4f}{unit}" for label, _, _, unit in FIGURES)
+                      + extra, flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print(f"{'median over runs':<18} {'without':>12} {'with events':>12} {'ratio':>8}")
+    for label, _, _, unit in FIGURES:
+        without = median(rows[False], label)
+        with_ev = median(rows[True], label)
+        ratio = f"{with_ev / without:.3f}" if without > 0 else "n/a"
+        print(f"{label:<18} {without:>10.4f}{unit:<2} {with_ev:>10.4f}{unit:<2} {ratio:>8}")
+    dropped = [r["dropped"] for r in rows[True]]
+    received = [r["received"] for r in rows[True]]
+    print(f"events received per run: median {statistics.median(received):.0f}; "
+          f"events_dropped per run: median {statistics.median(dropped):.0f}, max {max(dropped)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
