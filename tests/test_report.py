@@ -181,3 +181,42 @@ class JsonOutput(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InherentGenerationFailures(unittest.TestCase):
+    """A seed whose workload fails the get-generation check for any replica says so."""
+
+    def config(self, requests: int, mix: float) -> "run.Config":
+        raw = {"lifetime": 30, "replicas": 5, "requests": requests, "mix": mix,
+               "tests": {"benchmarks": STANDARD_BENCHMARKS}}
+        return run.validate_config(raw, "classic", name="example", path="example.json")
+
+    def test_without_gets_nothing_can_fail(self):
+        self.assertEqual(run.least_generation_failures(self.config(300, 0.0), 7), (0, 0))
+
+    def test_the_count_is_a_lower_bound_replayed_from_the_seed(self):
+        cfg = self.config(300, 0.2)
+        least, gets = run.least_generation_failures(cfg, 7)
+        self.assertEqual((least, gets), run.least_generation_failures(cfg, 7))
+        self.assertGreater(least, 0)     # each client's first get finds no key
+        self.assertGreater(gets, 30)
+
+    def test_a_failed_check_names_an_inherent_seed(self):
+        def graded(seed: int) -> str:
+            cfg = self.config(300, 0.2)
+            least, gets = run.least_generation_failures(cfg, seed)
+            c = run.Counters(total_msgs=5000, generated_get=gets, generated_put=300 - gets, keys_put=20,
+                             failed_to_generate_get=least + 20)
+            result = run.RunResult(config=cfg, seed=seed, transport="classic", replica="x", counters=c,
+                                   leaders=["FFFF"], latencies=[0.001], records=[], hop_ns=[], duration=1.0)
+            check = next(k for k in run.grade(result).checks if k.name == "failed_to_generate_get")
+            self.assertFalse(check.passed)
+            return check.message
+
+        messages = {s: graded(s) for s in range(200)}
+        inherent = [s for s, m in messages.items() if "inherent" in m]
+        fine = [s for s, m in messages.items() if "inherent" not in m]
+        self.assertTrue(inherent and fine, "some seeds of 300 requests fail on their own, most do not")
+        seed = inherent[0]
+        least, gets = run.least_generation_failures(self.config(300, 0.2), seed)
+        self.assertGreater(least, gets * 0.1)
