@@ -430,23 +430,10 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use shared::{AppendEntries, AppendReply, Message, VoteReply};
+    use crate::raft::testkit::{deliver, A, B, C};
+    use shared::{AppendEntries, AppendReply, VoteReply};
 
-    const A: Addr = Addr(0);
-    const B: Addr = Addr(1);
-    const C: Addr = Addr(2);
     const CLIENT: Addr = Addr(0x13);
-
-    fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {
-        let msg = Message {
-            src: from,
-            dst: n.id(),
-            leader: Addr::UNKNOWN,
-            body,
-        };
-        n.handle(now, Input::Message(msg));
-        n.flush(now)
-    }
 
     fn get(mid: &str, key: &str) -> Body {
         Body::Get {

@@ -203,32 +203,12 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, Input, Outgoing};
+    use super::super::{Config, Outgoing};
     use super::*;
-    use shared::Message;
-
-    const A: Addr = Addr(0);
-    const B: Addr = Addr(1);
-    const C: Addr = Addr(2);
+    use crate::raft::testkit::{deliver, tick, A, B, C};
 
     fn node(id: Addr) -> Node {
         Node::new(id, vec![A, B, C], Config::default(), 1, 0)
-    }
-
-    fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {
-        let msg = Message {
-            src: from,
-            dst: n.id(),
-            leader: Addr::UNKNOWN,
-            body,
-        };
-        n.handle(now, Input::Message(msg));
-        n.flush(now)
-    }
-
-    fn tick(n: &mut Node, now: Micros) -> Vec<Outgoing> {
-        n.handle(now, Input::Tick);
-        n.flush(now)
     }
 
     fn vote_reply(term: u64, granted: bool, pre: bool) -> Body {

@@ -24,6 +24,8 @@ mod election;
 mod log;
 mod node;
 mod replication;
+#[cfg(test)]
+mod testkit;
 
 pub use config::Config;
 pub use log::{entry_wire_size, RaftLog};

@@ -246,22 +246,8 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
+    use crate::raft::testkit::{deliver, A, B, C};
     use shared::{Entry, Message, PutCmd};
-
-    const A: Addr = Addr(0);
-    const B: Addr = Addr(1);
-    const C: Addr = Addr(2);
-
-    fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {
-        let msg = Message {
-            src: from,
-            dst: n.id(),
-            leader: Addr::UNKNOWN,
-            body,
-        };
-        n.handle(now, Input::Message(msg));
-        n.flush(now)
-    }
 
     fn put(term: u64, key: &str, value: &str) -> Entry {
         Entry {
