@@ -22,14 +22,16 @@ impl Node {
         self.reset_election_deadline(now);
         self.counters.elections_started += 1;
         self.answered.clear();
+        self.vote_backoff = self.cfg.retransmit_interval;
         self.note_role(now, RoleReason::ElectionTimeout);
         self.request_votes(now);
     }
 
     /// Sends our RequestVote to every peer that has not answered this
-    /// campaign yet. Called when a campaign starts and again every
-    /// retransmit interval: on a lossy network waiting a whole election
-    /// timeout for a lost vote makes failover slow.
+    /// campaign yet. Called when a campaign starts and again after a
+    /// retransmit interval that doubles each time: on a lossy network,
+    /// waiting a whole election timeout for a lost vote makes failover slow,
+    /// but a replica cut off by a partition should not keep shouting.
     fn request_votes(&mut self, now: Micros) {
         let pre = self.role == Role::PreCandidate;
         let rv = RequestVote {
@@ -38,7 +40,8 @@ impl Node {
             last_term: self.log.last_term(),
             pre,
         };
-        self.votes_requested_at = now;
+        self.votes_resend_at = now + self.vote_backoff;
+        self.vote_backoff = self.vote_backoff.saturating_mul(2);
         let waiting: Vec<Addr> = self
             .peers
             .iter()
@@ -56,7 +59,7 @@ impl Node {
         if now >= self.election_deadline {
             self.start_pre_vote(now);
         } else if matches!(self.role, Role::PreCandidate | Role::Candidate)
-            && now >= self.votes_requested_at + self.cfg.retransmit_interval
+            && now >= self.votes_resend_at
         {
             self.request_votes(now);
         }
@@ -64,9 +67,9 @@ impl Node {
 
     pub(super) fn campaign_deadline(&self) -> Micros {
         match self.role {
-            Role::PreCandidate | Role::Candidate => self
-                .election_deadline
-                .min(self.votes_requested_at + self.cfg.retransmit_interval),
+            Role::PreCandidate | Role::Candidate => {
+                self.election_deadline.min(self.votes_resend_at)
+            }
             _ => self.election_deadline,
         }
     }
@@ -81,6 +84,7 @@ impl Node {
         self.votes.insert(self.id);
         self.answered.clear();
         self.reset_election_deadline(now);
+        self.vote_backoff = self.cfg.retransmit_interval;
         self.note_role(now, RoleReason::PreVoteWon);
         self.request_votes(now);
     }
@@ -409,7 +413,7 @@ mod tests {
     }
 
     #[test]
-    fn unanswered_vote_requests_are_resent_until_the_campaign_ends() {
+    fn unanswered_vote_requests_are_resent_with_backoff() {
         let mut a = node(A);
         tick(&mut a, 2_000_000);
         deliver(&mut a, 2_000_100, B, vote_reply(0, false, true));
@@ -429,6 +433,12 @@ mod tests {
                 body: Body::RequestVote(rv)
             }]
         );
+        // then after twice as long, not sooner: a replica cut off by a
+        // partition must not keep shouting
+        let again = resend + 2 * a.cfg.retransmit_interval;
+        assert_eq!(a.next_deadline(resend), again);
+        assert!(tick(&mut a, again - 1).is_empty());
+        assert_eq!(tick(&mut a, again).len(), 1);
     }
 
     #[test]

@@ -110,7 +110,9 @@ pub struct Node {
     pub(super) votes: BTreeSet<Addr>,
     /// Peers that answered this campaign, either way.
     pub(super) answered: BTreeSet<Addr>,
-    pub(super) votes_requested_at: Micros,
+    /// When unanswered vote requests go out again, and the wait after that.
+    pub(super) votes_resend_at: Micros,
+    pub(super) vote_backoff: Micros,
 
     // Leader state.
     pub(super) progress: BTreeMap<Addr, Progress>,
@@ -181,7 +183,8 @@ impl Node {
             last_leader_contact: None,
             votes: BTreeSet::new(),
             answered: BTreeSet::new(),
-            votes_requested_at: 0,
+            votes_resend_at: 0,
+            vote_backoff: 0,
             progress: BTreeMap::new(),
             leader_since: 0,
             term_start: 0,
