@@ -1,0 +1,22 @@
+//! kvdash: a live console for a running 3700kvstore simulation.
+//!
+//! ```text
+//!  socket ──ingest──> AppEvent::Events ─┐
+//!  keys ──input──> AppEvent::Key ───────┼─> app ──apply──> state ──view──> terminal
+//!  frame tick ──────────────────────────┘                     (pure)   (one widget per panel)
+//! ```
+//!
+//! - [`ingest`]: the event socket (binding, stale-socket handling, 0600),
+//!   datagrams split into lines, parsed, counted, optionally recorded.
+//! - [`state`]: pure aggregation, `State::apply(&DashEvent)`, bounded.
+//! - [`view`]: one widget per panel, rendered from a `&State`.
+//! - [`input`]: keys to actions.
+//! - [`app`]: the event loop: one channel, redraw on a frame tick.
+//! - [`runpy`]: `kvdash run`: starting run.py with the socket wired in.
+
+pub mod app;
+pub mod ingest;
+pub mod input;
+pub mod runpy;
+pub mod state;
+pub mod view;

@@ -1,0 +1,306 @@
+//! kvdash: arguments, terminal setup and restore, and the wiring of the
+//! ingest task, the input thread, the frame ticker and run.py.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tokio::sync::mpsc;
+
+use dashboard::app::{self, App, AppEvent};
+use dashboard::ingest::{self, BindError, Recorder};
+use dashboard::runpy::{self, RunPy};
+use dashboard::view::{Child, Mode, Ui};
+
+const ABOUT: &str = "A live console for a running 3700kvstore simulation";
+
+const LONG_ABOUT: &str = "\
+kvdash shows a running Raft simulation live: the cluster table, a leader
+timeline, log replication, client and replica latency, and message counts.
+
+  kvdash                     attach: bind the event socket and show whatever
+                             simulation is running or starts next
+  kvdash run CONFIG [-- RUN.PY OPTIONS]
+                             start ./run.py CONFIG with the socket wired in,
+                             show the run, keep the screen at the end until
+                             you quit, then print run.py's report
+
+Events are JSON lines on a Unix datagram socket (schema: shared/README.md),
+at --socket, else $KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock, else
+/tmp/kvdash-<uid>.sock. kvdash creates it with mode 0600 and removes it on
+exit; a stale socket left by a kvdash that died is replaced, a live one is
+an error (exit status 2).
+
+Replicas (3700kvstore) send their own events to that path, so attaching
+works under any simulator, the course's own included: the console then works
+from replica events alone and the client-side panels say why they are empty.
+run.py adds the simulator's view with --events PATH: client latency,
+routed messages, kills and partitions, the verdict. Replicas that emit no
+events (a replica of your own) still get those panels under run.py.";
+
+const AFTER_HELP: &str = "\
+Keys: q/Esc/Ctrl-C quit, p pause (keeps ingesting), Tab and 1-5 focus a
+panel, arrows scroll (left/right: back and forth in time), +/- zoom the
+timeline, v verdict, ? help.
+
+Examples:
+  make demo                                   build, then kvdash run configs/advanced-1.json
+  kvdash run configs/crash-3.json -- --seed 7 -s
+  kvdash --record run.jsonl                   attach and record every event
+  kvdash --socket /tmp/x.sock                 in one terminal, then in another:
+  ./run.py crash-1 -s --events /tmp/x.sock    (or any simulator, with
+                                              KVDASH_SOCKET=/tmp/x.sock set)
+
+Exit status: 0, or under `run` run.py's own (0 pass, 1 fail, 2 bad config);
+2 when the socket is in use by another kvdash; 1 on other errors.";
+
+#[derive(Parser, Debug)]
+#[command(name = "kvdash", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// The event socket to bind [default: $KVDASH_SOCKET, else
+    /// $XDG_RUNTIME_DIR/kvdash.sock, else /tmp/kvdash-<uid>.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Also write every event received to FILE, one JSON line each
+    #[arg(long, global = true, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Screen refreshes per second at most
+    #[arg(long, global = true, value_name = "N", default_value_t = 15)]
+    fps: u32,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Start run.py on CONFIG with the socket wired in and show the run
+    ///
+    /// run.py gets `--events <socket>` (if it supports it; otherwise only
+    /// $KVDASH_SOCKET, so that replica events still arrive) and `-s` unless
+    /// you pass run.py options after `--`. Its output is captured and
+    /// printed after the console closes.
+    Run {
+        /// The scenario: a path, or a name under configs/
+        config: String,
+        /// run.py to use [default: ./run.py, else the one beside kvdash's workspace]
+        #[arg(long, value_name = "PATH")]
+        runpy: Option<PathBuf>,
+        /// Options passed to run.py as they are (after `--`)
+        #[arg(last = true, value_name = "RUN.PY OPTIONS")]
+        args: Vec<String>,
+    },
+}
+
+/// What the panic hook must clean up.
+static SOCKET_PATH: OnceLock<PathBuf> = OnceLock::new();
+static CHILD_PID: Mutex<Option<u32>> = Mutex::new(None);
+static TUI_ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Restores the terminal, removes the socket, stops run.py, then reports
+/// the panic and exits, whichever thread panicked.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
+            ratatui::restore();
+        }
+        if let Some(p) = SOCKET_PATH.get() {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some(pid) = CHILD_PID.lock().ok().and_then(|g| *g) {
+            // SAFETY: a signal to our own child.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        previous(info);
+        std::process::exit(101);
+    }));
+}
+
+fn default_socket() -> PathBuf {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    shared::events::default_socket_path(|k| std::env::var(k).ok(), uid)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(BindError::InUse(_)) = e.downcast_ref::<BindError>() {
+                eprintln!("kvdash: {e}");
+                return ExitCode::from(2);
+            }
+            eprintln!("kvdash: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode> {
+    let path = cli.socket.clone().unwrap_or_else(default_socket);
+    // Bound before anything else: a second kvdash stops here.
+    let bound = ingest::bind(&path)?;
+    let _ = SOCKET_PATH.set(path.clone());
+    install_panic_hook();
+    let recorder = match &cli.record {
+        Some(p) => Some(
+            Recorder::create(p)
+                .with_context(|| format!("cannot write the record {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    // The future runs on this (main) thread, so run.py's parent-death
+    // signal follows kvdash's whole life.
+    let code = runtime.block_on(console(cli, bound, recorder))?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(code)
+}
+
+async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> Result<ExitCode> {
+    let (tx, mut rx) = mpsc::channel::<AppEvent>(1024);
+    let datagrams = ingest::reader(
+        bound
+            .socket
+            .try_clone()
+            .context("cannot use the event socket")?,
+    )
+    .context("cannot read the event socket")?;
+    tokio::spawn(ingest::run(datagrams, tx.clone(), recorder));
+    tokio::spawn(app::ticker(tx.clone(), cli.fps));
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let tx = tx.clone();
+        let mut sigs = [
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::hangup())?,
+        ];
+        tokio::spawn(async move {
+            let [a, b, c] = &mut sigs;
+            tokio::select! {
+                _ = a.recv() => {}
+                _ = b.recv() => {}
+                _ = c.recv() => {}
+            }
+            let _ = tx.send(AppEvent::Signal).await;
+        });
+    }
+
+    let mut ui = Ui {
+        socket: bound.path.display().to_string(),
+        ..Ui::default()
+    };
+    if bound.replaced_stale {
+        ui.notice = Some("replaced a stale socket left by an earlier kvdash".into());
+    }
+    let mut child: Option<RunPy> = None;
+    if let Some(Cmd::Run {
+        config,
+        runpy: explicit,
+        args,
+    }) = &cli.cmd
+    {
+        let loc = runpy::locate(explicit.as_deref())?;
+        let events = runpy::supports_events(&loc).await;
+        let rp = RunPy::spawn(&loc, config, &bound.path, events, args)?;
+        *CHILD_PID.lock().expect("not poisoned") = rp.child.id();
+        ui.mode = Mode::Run {
+            config: config.clone(),
+        };
+        ui.child = Some(Child::Running);
+        if !events {
+            ui.notice = Some(
+                "run.py has no --events: replica events only (KVDASH_SOCKET set for them)".into(),
+            );
+        }
+        child = Some(rp);
+    }
+
+    let mut app = App::new(ui);
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    TUI_ACTIVE.store(true, Ordering::SeqCst);
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let input = app::input_thread(tx.clone(), stop_input.clone());
+    test_panic_hook();
+
+    let result: Result<()> = async {
+        let mut exited = false;
+        app.draw(&mut terminal)?;
+        while !app.quit {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    // The screen is redrawn on the frame tick only (and
+                    // only if something changed), however many events come.
+                    Some(AppEvent::Tick) => app.draw(&mut terminal)?,
+                    Some(ev) => app.handle(ev),
+                    None => break,
+                },
+                status = async { child.as_mut().expect("checked").child.wait().await },
+                    if child.is_some() && !exited => {
+                    exited = true;
+                    let code = status.ok().and_then(|s| s.code());
+                    // Give the pipes a moment to deliver the last words.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let last = child
+                        .as_ref()
+                        .and_then(|c| runpy::last_line(&c.stderr_so_far()));
+                    app.handle(AppEvent::ChildExited(code, last));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // The input thread stops at its next poll; it is not waited for, as a
+    // read on a terminal that went away may never return.
+    stop_input.store(true, Ordering::Relaxed);
+    drop(input);
+    if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = ratatui::try_restore();
+    }
+    result?;
+
+    let mut code = ExitCode::SUCCESS;
+    if let Some(mut rp) = child {
+        let status = rp.stop(Duration::from_secs(15)).await;
+        let (out, err) = rp.output().await;
+        // The terminal may be gone (a hang-up): nothing more to do then.
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(&out).and_then(|_| stdout.flush());
+        let _ = std::io::stderr().write_all(&err);
+        code = match status {
+            Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
+            None => ExitCode::from(1),
+        };
+    }
+    drop(bound);
+    Ok(code)
+}
+
+/// For the end-to-end test of the panic path: `KVDASH_TEST_PANIC_MS=N`
+/// panics N ms after the console starts.
+fn test_panic_hook() {
+    if let Some(ms) = std::env::var("KVDASH_TEST_PANIC_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            panic!("KVDASH_TEST_PANIC_MS: a deliberate panic");
+        });
+    }
+}

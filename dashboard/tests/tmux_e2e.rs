@@ -1,0 +1,289 @@
+//! End to end, as a person would use it: `kvdash run` on a short real
+//! simulation (run.py and the real replica) inside a detached tmux session
+//! of a fixed size, reading the screen with `capture-pane`, quitting with
+//! `q`. Skipped, with a message saying why, when tmux, python3 or the
+//! replica binary (`make build`) is missing. CI needs `apt-get install tmux`.
+//!
+//! Each test runs its own tmux server (`tmux -L <name>`) in its own
+//! directory, so it disturbs neither a user's tmux nor other simulations.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const KVDASH: &str = env!("CARGO_BIN_EXE_kvdash");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate is in the workspace")
+        .to_path_buf()
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The replica binary `make build` puts at the root, else cargo's.
+fn replica() -> Option<PathBuf> {
+    let r = root();
+    [
+        r.join("3700kvstore"),
+        r.join("target/release/3700kvstore"),
+        r.join("target/debug/3700kvstore"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// A private tmux server with one session; killed on drop.
+struct Tmux {
+    server: String,
+    dir: PathBuf,
+}
+
+impl Tmux {
+    fn start(name: &str, width: u16, height: u16, shell_cmd: &str) -> Tmux {
+        let server = format!("kvdash-{name}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&server);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let t = Tmux { server, dir };
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "-c",
+            t.dir.to_str().unwrap(),
+            shell_cmd,
+        ]);
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.server)
+            .args(args)
+            .env("TERM", "xterm-256color")
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "e2e"]).stdout)
+            .into_owned()
+    }
+
+    /// The screen with up to 200 lines of scrollback.
+    fn history(&self) -> String {
+        let out = self.tmux(&["capture-pane", "-p", "-S", "-200", "-t", "e2e"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", keys]);
+    }
+
+    fn alternate_screen(&self) -> bool {
+        let out = self.tmux(&["display-message", "-p", "-t", "e2e", "#{alternate_on}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    /// Polls the screen until `ok` holds, or fails after `secs` showing it.
+    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs} s for {what}; the screen shows:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The cluster table's rows: (id, role, commit index).
+fn cluster_rows(screen: &str) -> Vec<(String, String, u64)> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix('┃')?;
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            // id role term leader last commit ...
+            if cols.len() < 6
+                || cols[0].len() != 4
+                || !cols[0].chars().all(|c| c.is_ascii_hexdigit())
+            {
+                return None;
+            }
+            Some((
+                cols[0].to_string(),
+                cols[1].to_string(),
+                cols[5].parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+fn skip(why: &str) {
+    eprintln!("SKIPPED: {why}");
+}
+
+#[test]
+fn kvdash_run_shows_replicas_a_leader_and_commit_progress_then_restores_the_terminal() {
+    if !have("tmux") {
+        return skip("tmux is not installed (apt-get install tmux)");
+    }
+    if !have("python3") {
+        return skip("python3 is not installed");
+    }
+    let Some(replica) = replica() else {
+        return skip("no 3700kvstore binary: run `make build` first");
+    };
+    let root = root();
+    let cmd = format!(
+        "{kvdash} --socket ./k.sock run --runpy {runpy} {config} -- -s --seed 5 -r {replica}; \
+         echo KVDASH_EXIT=$?; sleep 120",
+        kvdash = KVDASH,
+        runpy = root.join("run.py").display(),
+        config = root.join("configs/ci/simple.json").display(),
+        replica = replica.display(),
+    );
+    let t = Tmux::start("run", 100, 30, &cmd);
+    let seen = t.wait_for("five replicas, a leader and commits", 30, |s| {
+        let rows = cluster_rows(s);
+        rows.len() == 5
+            && rows.iter().any(|(_, role, _)| role == "leader")
+            && rows.iter().all(|(_, _, commit)| *commit > 0)
+    });
+    for id in ["0000", "0001", "0002", "0003", "0004"] {
+        assert!(seen.contains(id), "{id} missing from:\n{seen}");
+    }
+    assert!(
+        seen.contains("Leader timeline") && seen.contains("LIVE"),
+        "{seen}"
+    );
+    assert!(
+        t.alternate_screen(),
+        "the console uses the alternate screen"
+    );
+    // The run lasts 8 s; at its end the verdict shows and the screen stays.
+    // (A run.py without --events sends no verdict: then the exit shows.)
+    let ended = |s: &str| s.contains("Verdict: ") || s.contains("run.py finished");
+    let end = t.wait_for("the verdict", 40, ended);
+    if end.contains("Verdict: ") {
+        assert!(end.contains("Verdict: PASSED"), "{end}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(ended(&t.screen()), "the screen is kept until q");
+    t.keys("q");
+    let after = t.wait_for("kvdash to exit", 30, |s| s.contains("KVDASH_EXIT="));
+    assert!(after.contains("KVDASH_EXIT=0"), "{after}");
+    // Once the terminal is restored, run.py's report is printed.
+    let history = t.history();
+    assert!(history.contains("Simulation Finished"), "{history}");
+    assert!(!t.alternate_screen(), "the terminal is restored");
+    assert!(
+        !t.dir.join("k.sock").exists(),
+        "the socket is removed on exit"
+    );
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_removes_the_socket() {
+    if !have("tmux") {
+        return skip("tmux is not installed (apt-get install tmux)");
+    }
+    let cmd = format!(
+        "RUST_BACKTRACE=0 KVDASH_TEST_PANIC_MS=1500 {KVDASH} --socket ./k.sock; \
+         echo KVDASH_EXIT=$?; sleep 120"
+    );
+    let t = Tmux::start("panic", 80, 24, &cmd);
+    t.wait_for("the console", 10, |s| s.contains("waiting for events"));
+    let after = t.wait_for("kvdash to exit", 20, |s| s.contains("KVDASH_EXIT="));
+    assert!(after.contains("a deliberate panic"), "{after}");
+    assert!(after.contains("KVDASH_EXIT=101"), "{after}");
+    assert!(!t.alternate_screen(), "the terminal is restored");
+    assert!(!t.dir.join("k.sock").exists(), "the socket is removed");
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    if !have("tmux") {
+        return skip("tmux is not installed (apt-get install tmux)");
+    }
+    let cmd = format!("{KVDASH} --socket ./k.sock; echo KVDASH_EXIT=$?; sleep 120");
+    let t = Tmux::start("ctrlc", 80, 24, &cmd);
+    t.wait_for("the console", 10, |s| s.contains("waiting for events"));
+    t.keys("C-c");
+    let after = t.wait_for("kvdash to exit", 10, |s| s.contains("KVDASH_EXIT="));
+    assert!(after.contains("KVDASH_EXIT=0"), "{after}");
+    assert!(!t.alternate_screen(), "the terminal is restored");
+}
+
+#[test]
+fn a_second_kvdash_on_the_same_socket_gets_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("kvdash-second-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("k.sock");
+    let first = dashboard::ingest::bind(&path).unwrap();
+    let out = Command::new(KVDASH)
+        .arg("--socket")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another kvdash is already listening"), "{err}");
+    drop(first);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn help_explains_attach_run_record_and_the_socket() {
+    let out = Command::new(KVDASH).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "kvdash run CONFIG",
+        "--record",
+        "--socket",
+        "KVDASH_SOCKET",
+        "0600",
+        "stale",
+        "Keys:",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let out = Command::new(KVDASH)
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--runpy") && help.contains("RUN.PY OPTIONS"),
+        "{help}"
+    );
+}
