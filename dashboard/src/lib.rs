@@ -13,10 +13,13 @@
 //! - [`input`]: keys to actions.
 //! - [`app`]: the event loop: one channel, redraw on a frame tick.
 //! - [`runpy`]: `kvdash run`: starting run.py with the socket wired in.
+//! - [`report`]: `kvdash report` and `kvdash compare`: post-run reports
+//!   of recorded runs, on the same state code.
 
 pub mod app;
 pub mod ingest;
 pub mod input;
+pub mod report;
 pub mod runpy;
 pub mod state;
 pub mod view;

@@ -29,6 +29,15 @@ timeline, log replication, client and replica latency, and message counts.
                              start ./run.py CONFIG with the socket wired in,
                              show the run, keep the screen at the end until
                              you quit, then print run.py's report
+  kvdash report RUN.jsonl [--json] [--plots DIR]
+                             a post-run report of a recording (run.py
+                             --record FILE, or kvdash --record FILE):
+                             verdict, latency percentiles per phase,
+                             messages by type and replica, elections;
+                             --plots DIR also writes SVG plots
+  kvdash compare A.jsonl B.jsonl [--json]
+                             the same figures of two runs side by side,
+                             with the relative change from A to B
 
 Events are JSON lines on a Unix datagram socket (schema: shared/README.md),
 at --socket, else $KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock, else
@@ -52,6 +61,8 @@ Examples:
   make demo                                   build, then kvdash run configs/advanced-1.json
   kvdash run configs/crash-3.json -- --seed 7 -s
   kvdash --record run.jsonl                   attach and record every event
+  ./run.py crash-3 -s --record a.jsonl && kvdash report a.jsonl
+  kvdash compare before.jsonl after.jsonl     judge a tuning change
   kvdash --socket /tmp/x.sock                 in one terminal, then in another:
   ./run.py crash-1 -s --events /tmp/x.sock    (or any simulator, with
                                               KVDASH_SOCKET=/tmp/x.sock set)
@@ -94,6 +105,30 @@ enum Cmd {
         #[arg(last = true, value_name = "RUN.PY OPTIONS")]
         args: Vec<String>,
     },
+    /// A post-run report of a recorded run (JSON lines)
+    ///
+    /// Works from run.py's events alone (any replica); replica events add
+    /// the inside view. Figures and their definitions: see the README's
+    /// "Reports" section.
+    Report {
+        /// The recording: `./run.py CONFIG --record FILE` or `kvdash --record FILE`
+        file: PathBuf,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+        /// Also write SVG plots into DIR: latency-histogram.svg,
+        /// latency-over-time.svg, message-rate.svg, leader-timeline.svg
+        #[arg(long, value_name = "DIR")]
+        plots: Option<PathBuf>,
+    },
+    /// Two recorded runs side by side, with the relative change from A to B
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print the comparison as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What the panic hook must clean up.
@@ -129,8 +164,61 @@ fn default_socket() -> PathBuf {
     shared::events::default_socket_path(|k| std::env::var(k).ok(), uid)
 }
 
+/// `kvdash report` and `kvdash compare`: no socket, no terminal.
+fn offline(cmd: &Cmd) -> Option<Result<ExitCode>> {
+    use dashboard::report::{self, compare};
+    let load = |p: &PathBuf| {
+        report::from_path(p).with_context(|| format!("cannot read the recording {}", p.display()))
+    };
+    let out = match cmd {
+        Cmd::Report { file, json, plots } => load(file).and_then(|r| {
+            if let Some(dir) = plots {
+                for p in report::plots::write_all(&r, dir)? {
+                    eprintln!("kvdash: wrote {}", p.display());
+                }
+            }
+            Ok(if *json {
+                serde_json::to_string_pretty(&r)? + "\n"
+            } else {
+                report::text::render(&r)
+            })
+        }),
+        Cmd::Compare { a, b, json } => load(a).and_then(|ra| {
+            let rb = load(b)?;
+            let rows = compare::compare(&ra, &rb);
+            Ok(if *json {
+                serde_json::to_string_pretty(&rows)? + "\n"
+            } else {
+                compare::text(&a.display().to_string(), &b.display().to_string(), &rows)
+            })
+        }),
+        Cmd::Run { .. } => return None,
+    };
+    Some(out.and_then(|s| {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(s.as_bytes())?;
+        stdout.flush()?;
+        Ok(ExitCode::SUCCESS)
+    }))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.cmd, Some(Cmd::Report { .. } | Cmd::Compare { .. }))
+        && (cli.socket.is_some() || cli.record.is_some())
+    {
+        eprintln!("kvdash: --socket and --record are for the console, not for report or compare");
+        return ExitCode::from(2);
+    }
+    if let Some(res) = cli.cmd.as_ref().and_then(offline) {
+        return match res {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("kvdash: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {

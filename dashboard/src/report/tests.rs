@@ -1,0 +1,57 @@
+use super::*;
+
+#[test]
+fn an_empty_recording_gives_an_empty_report() {
+    let r = from_reader(&b""[..]).unwrap();
+    assert_eq!(r.lines, Lines::default());
+    assert_eq!(r.median_us, None);
+    assert_eq!(r.messages.total_msgs, 0);
+    assert_eq!(r.messages.per_committed_put, None);
+    assert_eq!(r.elections.count, 0);
+    assert!(text::render(&r).contains("no run_end"));
+}
+
+#[test]
+fn garbage_is_counted_never_fatal() {
+    let mut input: Vec<u8> = b"{\"v\":1}\n\xff\xfe\x00garbage\n\n{\"v\":1,\"ts\":18446744073709551615,\"src\":\"sim\",\"kind\":\"kill\",\"replica\":\"zz\",\"leader\":true}\n".to_vec();
+    input.extend_from_slice(b"{\"v\":1,\"ts\":0,\"src\":\"sim\",\"kind\":\"request_answered\",\"mid\":\"M\",\"client\":\"0013\",\"op\":\"put\",\"outcome\":\"ok\",\"latency_us\":18446744073709551615,\"replica\":\"0000\"}\n");
+    input.extend_from_slice(b"{\"v\":1,\"ts\":5,\"src\":\"sim\",\"kind\":\"traffic\",\"window_us\":1,\"leader\":\"0000\",\"rows\":[{\"src\":\"0000\",\"dst\":\"0001\",\"type\":\"x\",\"fate\":\"delivered\",\"count\":18446744073709551615}]}\n");
+    let r = from_reader(&input[..]).unwrap();
+    assert_eq!(r.lines.lines, 5);
+    assert_eq!(r.lines.malformed, 2);
+    assert_eq!(r.lines.events, 3);
+    let _ = text::render(&r);
+    let _ = compare::text("a", "b", &compare::compare(&r, &r));
+    let _ = serde_json::to_string(&r).unwrap();
+    for svg in [
+        plots::latency_histogram(&r),
+        plots::latency_over_time(&r),
+        plots::message_rate(&r),
+        plots::leader_timeline(&r),
+    ] {
+        assert!(svg.unwrap().starts_with("<svg"));
+    }
+}
+
+#[test]
+fn plots_of_an_empty_recording_are_drawn() {
+    let r = from_reader(&b""[..]).unwrap();
+    assert!(plots::latency_histogram(&r).is_ok());
+    assert!(plots::latency_over_time(&r).is_ok());
+    assert!(plots::message_rate(&r).is_ok());
+    assert!(plots::leader_timeline(&r).is_ok());
+}
+
+#[test]
+fn a_recording_of_two_runs_reports_the_last() {
+    let one = include_str!("../../tests/fixtures/hand-made.jsonl");
+    let single = from_reader(one.as_bytes()).unwrap();
+    let twice = format!("{one}{one}");
+    let r = from_reader(twice.as_bytes()).unwrap();
+    assert_eq!(r.runs, 2);
+    assert_eq!(r.lines.lines, 2 * single.lines.lines);
+    assert_eq!(r.messages, single.messages);
+    assert_eq!(r.phases, single.phases);
+    assert_eq!(r.elections, single.elections);
+    assert_eq!(r.median_us, single.median_us);
+}

@@ -1,0 +1,304 @@
+//! `kvdash report`: a hand-made recording against figures computed by
+//! hand, and a real run against run.py's own statistics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dashboard::report::{self, compare, Percentiles};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn p(count: u64, p50: u64, p90: u64, p99: u64, max: u64) -> Percentiles {
+    // p99.9 is max for every sample here (n < 1000).
+    Percentiles {
+        count,
+        p50,
+        p90,
+        p99,
+        p999: max,
+        max,
+    }
+}
+
+/// tests/fixtures/hand-made.jsonl: 3 replicas, 13 answers, a partition
+/// from 1.0 s to 2.0 s, the leader 0000 killed at 3.0 s. Percentiles are
+/// nearest rank: the ceil(q * n)-th smallest value (all values < 2048 µs,
+/// where the histogram is exact).
+#[test]
+fn hand_made_recording_matches_hand_computed_figures() {
+    let r = report::from_path(&fixture("hand-made.jsonl")).unwrap();
+    // Lines: 31, of which one not JSON, one version 2, one unknown kind.
+    assert_eq!(r.lines.lines, 31);
+    assert_eq!(r.lines.events, 28);
+    assert_eq!(
+        (
+            r.lines.malformed,
+            r.lines.other_version,
+            r.lines.unknown_kind
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(r.duration_us, 4_000_000);
+    assert!(r.verdict.as_ref().unwrap().passed);
+
+    // All answers sorted: 100 120 200 250 300 400 500 600 700 800 900
+    // 1000 1500; run.py's median is element 13 / 2 = 6: 500.
+    assert_eq!(r.median_us, Some(500));
+    // n=13: p50 7th, p90 ceil(11.7)=12th, p99 13th.
+    assert_eq!(r.latency.all, p(13, 500, 1000, 1500, 1500));
+    // ok gets 100 120 200 250 300 400: p50 3rd, p90 ceil(5.4)=6th.
+    assert_eq!(r.latency.get, p(6, 200, 400, 400, 400));
+    // ok puts 500 600 700 800 900: p50 ceil(2.5)=3rd, p90 ceil(4.5)=5th.
+    assert_eq!(r.latency.put, p(5, 700, 900, 900, 900));
+    // redirect 1000 and fail 1500: p50 1st, p90 ceil(1.8)=2nd.
+    assert_eq!(r.latency.redirected, p(2, 1000, 1500, 1500, 1500));
+
+    let names: Vec<&str> = r.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "before faults",
+            "partition 1",
+            "after heal 1",
+            "after kill 1 (0000)"
+        ]
+    );
+    let bounds: Vec<(u64, u64)> = r.phases.iter().map(|p| (p.from_us, p.to_us)).collect();
+    assert_eq!(
+        bounds,
+        [
+            (0, 1_000_000),
+            (1_000_000, 2_000_000),
+            (2_000_000, 3_000_000),
+            (3_000_000, 4_000_000)
+        ]
+    );
+    // Before: 100 200 300 400 | 500 600 | 1000.
+    let b = &r.phases[0].latency;
+    assert_eq!(b.all, p(7, 400, 1000, 1000, 1000));
+    assert_eq!(b.get, p(4, 200, 400, 400, 400));
+    assert_eq!(b.put, p(2, 500, 600, 600, 600));
+    assert_eq!(b.redirected, p(1, 1000, 1000, 1000, 1000));
+    // Partition: puts 700 900, a failed get 1500.
+    let d = &r.phases[1].latency;
+    assert_eq!(d.all, p(3, 900, 1500, 1500, 1500));
+    assert_eq!(d.get, Percentiles::default());
+    assert_eq!(d.put, p(2, 700, 900, 900, 900));
+    assert_eq!(d.redirected, p(1, 1500, 1500, 1500, 1500));
+    assert_eq!(r.phases[2].latency.all, p(1, 250, 250, 250, 250));
+    // After the kill: put 800, get 120.
+    let k = &r.phases[3].latency;
+    assert_eq!(k.all, p(2, 120, 800, 800, 800));
+    assert_eq!(k.get, p(1, 120, 120, 120, 120));
+    assert_eq!(k.put, p(1, 800, 800, 800, 800));
+
+    // Messages: windows of 2 + 2 + 6 + 2 + 3 between replicas; the
+    // client row does not count.
+    let m = &r.messages;
+    assert_eq!(m.total_msgs, 15);
+    let by_type: Vec<(&str, u64)> = m.by_type.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(by_type, [("append", 7), ("vote", 5), ("voted", 3)]);
+    let by_rep: Vec<(&str, u64)> = m.by_replica.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(by_rep, [("0000", 7), ("0001", 5), ("0002", 3)]);
+    // 1 dropped + 3 partitioned + 1 to the dead 0000.
+    assert_eq!(m.lost, 5);
+    assert_eq!(m.to_clients, 1);
+    // 15 messages / 5 ok puts.
+    assert_eq!(m.per_committed_put, Some(3.0));
+
+    // Leaderless 0 to 0.2 s (first leader 0000), 3.0 s (kill) to 3.4 s
+    // (0001 named).
+    let e = &r.elections;
+    assert_eq!(e.count, 2);
+    let w: Vec<(u64, Option<u64>, u64)> = e
+        .windows
+        .iter()
+        .map(|w| (w.from_us, w.to_us, w.duration_us))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (0, Some(200_000), 200_000),
+            (3_000_000, Some(3_400_000), 400_000)
+        ]
+    );
+    assert_eq!(e.leaderless_us, 600_000);
+    assert_eq!(e.leader_changes, 1);
+    assert_eq!(e.leaders, ["0000", "0001"]);
+    let re = r.replica_elections.as_ref().unwrap();
+    assert_eq!((re.started, re.won, re.leader_changes), (1, 1, 0));
+
+    assert_eq!((r.requests.redirects, r.requests.fails), (2, 1));
+    assert_eq!((r.requests.ok_get, r.requests.ok_put), (6, 5));
+    assert_eq!(r.events_dropped_sim, Some(2));
+    assert_eq!(r.events_dropped_replicas, 3);
+}
+
+#[test]
+fn text_and_json_hold_the_figures() {
+    let r = report::from_path(&fixture("hand-made.jsonl")).unwrap();
+    let text = report::text::render(&r);
+    for needle in [
+        "median (run.py's definition): 0.500 ms",
+        "phase partition 1",
+        "phase after kill 1 (0000)",
+        "total 15 (lost 5), per committed put 3.00",
+        "elections (leaderless windows) 2",
+        "events dropped: run.py 2, replicas 3",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["messages"]["total_msgs"], 15);
+    assert_eq!(json["median_us"], 500);
+    assert_eq!(json["phases"][1]["latency"]["put"]["p90"], 900);
+    assert_eq!(json["elections"]["windows"][1]["duration_us"], 400_000);
+}
+
+#[test]
+fn compare_shows_the_relative_change() {
+    let a = report::from_path(&fixture("hand-made.jsonl")).unwrap();
+    let mut b = a.clone();
+    b.messages.total_msgs = 30;
+    b.median_us = Some(250);
+    let rows = compare::compare(&a, &b);
+    let row = |n: &str| rows.iter().find(|r| r.figure == n).unwrap().clone();
+    assert_eq!(row("total_msgs").change_pct, Some(100.0));
+    assert_eq!(row("median_latency_us").change_pct, Some(-50.0));
+    assert_eq!(row("elections").change_pct, Some(0.0));
+    let t = compare::text("a.jsonl", "b.jsonl", &rows);
+    assert!(t.contains("+100.0%"), "{t}");
+    assert!(t.contains("-50.0%"), "{t}");
+}
+
+/// A real run: the report's total and median agree with run.py's JSON.
+#[test]
+fn report_agrees_with_run_py_statistics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    if !root.join("3700kvstore").exists() {
+        eprintln!("skipped: ./3700kvstore is not built (make build)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kvdash-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rec, json) = (dir.join("r.jsonl"), dir.join("r.json"));
+    let out = Command::new("./run.py")
+        .current_dir(root)
+        .args(["configs/ci/simple.json", "-s", "--seed", "5", "--record"])
+        .arg(&rec)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run.py runs");
+    assert!(
+        out.status.code().is_some() && json.exists(),
+        "run.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report::from_path(&rec).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        r.messages.total_msgs,
+        j["counters"]["total_msgs"].as_u64().unwrap()
+    );
+    let median_us = j["latency"]["median"].as_f64().unwrap() * 1e6;
+    let ours = r.median_us.expect("answers recorded") as f64;
+    assert!(
+        (ours - median_us).abs() <= 1.0,
+        "report median {ours} µs, run.py {median_us} µs"
+    );
+    assert_eq!(r.latency.all.count, j["latency"]["count"].as_u64().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The text of every `<text>` element of an SVG document.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim().to_string())
+        })
+        .collect()
+}
+
+/// Checks that `svg` is one `<svg>` element whose tags all balance.
+fn assert_balanced_svg(name: &str, svg: &str) {
+    let svg = svg.trim();
+    assert!(svg.starts_with("<svg"), "{name}: does not start with <svg");
+    assert!(svg.ends_with("</svg>"), "{name}: does not end with </svg>");
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find('<') {
+        let end = rest[i..].find('>').map(|j| i + j).expect("tag closed");
+        let tag = &rest[i + 1..end];
+        if let Some(closing) = tag.strip_prefix('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(closing.trim()),
+                "{name}: unbalanced"
+            );
+        } else if !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!') {
+            let tname = tag.split_whitespace().next().unwrap_or("").to_string();
+            stack.push(tname);
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(stack.is_empty(), "{name}: unclosed {stack:?}");
+}
+
+#[test]
+fn plots_are_svg_files_holding_the_expected_series() {
+    let r = report::from_path(&fixture("hand-made.jsonl")).unwrap();
+    let dir = std::env::temp_dir().join(format!("kvdash-plots-{}", std::process::id()));
+    let written = report::plots::write_all(&r, &dir).unwrap();
+    assert_eq!(written.len(), report::plots::FILES.len());
+    let expect: [(&str, &[&str]); 4] = [
+        ("latency-histogram.svg", &["get", "put", "redirected"]),
+        (
+            "latency-over-time.svg",
+            &["get", "put", "redirected", "partition", "kill"],
+        ),
+        (
+            "message-rate.svg",
+            &["append", "vote", "voted", "partition", "kill"],
+        ),
+        (
+            "leader-timeline.svg",
+            &["0000", "0001", "0002", "none", "leader", "no leader"],
+        ),
+    ];
+    for (file, labels) in expect {
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_balanced_svg(file, &svg);
+        let texts = svg_texts(&svg);
+        for l in labels {
+            assert!(
+                texts.iter().any(|t| t == l),
+                "{file}: no label {l:?} in {texts:?}"
+            );
+        }
+    }
+    // One line per message type (the only 2-px polylines of more than
+    // two points: axes and legend marks have two), a point per second.
+    let rate = std::fs::read_to_string(dir.join("message-rate.svg")).unwrap();
+    let lines: Vec<usize> = rate
+        .lines()
+        .filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""))
+        .map(|l| {
+            let pts = l.split("points=\"").nth(1).unwrap();
+            pts[..pts.find('"').unwrap()].split_whitespace().count()
+        })
+        .filter(|n| *n > 2)
+        .collect();
+    assert_eq!(lines, [4, 4, 4], "append, vote, voted over 4 seconds");
+    // One dot per answer (13), plus one legend dot per category.
+    let lot = std::fs::read_to_string(dir.join("latency-over-time.svg")).unwrap();
+    assert_eq!(lot.matches("<circle").count(), 13 + 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
