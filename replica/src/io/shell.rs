@@ -137,6 +137,10 @@ impl<T: Transport> Shell<T> {
             self.step(now, Input::Tick);
             let out = self.node.flush(now);
             self.enqueue(out);
+            // Answers first: events must never delay a packet.
+            if let Err(reason) = self.write_queue() {
+                return Exit::Closed(reason);
+            }
             self.report(now);
         }
     }
