@@ -43,7 +43,7 @@ The replica exits on SIGTERM or when the simulator closes its socket.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
-    /// Connect to the socket file named by our id, as given.
+    /// Connect to the socket file named by our id (4 upper-case hex digits).
     Classic,
     Udp {
         port: u16,
