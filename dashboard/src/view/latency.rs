@@ -154,15 +154,5 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             dim,
         ));
     }
-    let scroll = ui
-        .scroll(Panel::Latency)
-        .min(lines.len().saturating_sub(inner.height as usize));
-    for (i, line) in lines
-        .iter()
-        .skip(scroll)
-        .take(inner.height as usize)
-        .enumerate()
-    {
-        buf.set_line(inner.x, inner.y + i as u16, line, inner.width);
-    }
+    super::draw_scrolled(inner, buf, &lines, ui.scroll(Panel::Latency));
 }

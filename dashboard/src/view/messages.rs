@@ -233,14 +233,6 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             .clamp(4, 12);
         let mut lines = types.lines(name_w);
         lines.extend(reps.lines(name_w));
-        let skip = scroll.min(lines.len().saturating_sub(body.height as usize));
-        for (i, line) in lines
-            .iter()
-            .skip(skip)
-            .take(body.height as usize)
-            .enumerate()
-        {
-            buf.set_line(body.x, body.y + i as u16, line, body.width);
-        }
+        super::draw_scrolled(body, buf, &lines, scroll);
     }
 }

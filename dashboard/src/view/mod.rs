@@ -207,6 +207,16 @@ pub fn panel_block<'a>(p: Panel, ui: &Ui, extra: &str) -> Block<'a> {
         .title(Line::from(title))
 }
 
+/// Draws `lines` into `area`, starting `scroll` lines down (clamped so the
+/// last line stays at the bottom).
+pub fn draw_scrolled(area: Rect, buf: &mut Buffer, lines: &[Line], scroll: usize) {
+    let height = area.height as usize;
+    let skip = scroll.min(lines.len().saturating_sub(height));
+    for (i, line) in lines.iter().skip(skip).take(height).enumerate() {
+        buf.set_line(area.x, area.y + i as u16, line, area.width);
+    }
+}
+
 /// A dim explanation in an empty panel.
 pub fn explain(area: Rect, buf: &mut Buffer, lines: &[&str]) {
     let text: Vec<Line> = lines
