@@ -17,6 +17,15 @@ use super::log::entry_wire_size;
 use super::node::{Node, Role};
 use super::Micros;
 
+/// How a request is answered (the `type` of the reply).
+#[derive(Debug)]
+enum Answer {
+    /// `ok`, with the value for a get.
+    Ok(Option<String>),
+    Redirect,
+    Fail,
+}
+
 /// A client request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Request {
@@ -165,27 +174,11 @@ impl Node {
     fn lead_get(&mut self, now: Micros, client: Addr, mid: String, key: String, arrived: Micros) {
         if self.lease_valid(now) {
             let value = self.kv.get(&key).to_string();
-            self.answer(
-                now,
-                client,
-                mid,
-                Op::Get,
-                Outcome::Ok,
-                Some(arrived),
-                Some(value),
-            );
+            self.answer(now, client, mid, Op::Get, Answer::Ok(Some(value)), arrived);
             return;
         }
         if self.pending_reads.len() >= self.cfg.max_queued_requests {
-            self.answer(
-                now,
-                client,
-                mid,
-                Op::Get,
-                Outcome::Redirect,
-                Some(arrived),
-                None,
-            );
+            self.answer(now, client, mid, Op::Get, Answer::Redirect, arrived);
             return;
         }
         self.pending_reads.push_back(PendingRead {
@@ -222,15 +215,7 @@ impl Node {
         };
         if entry_wire_size(&entry) > self.cfg.max_entry_bytes {
             self.counters.oversized_requests += 1;
-            self.answer(
-                now,
-                client,
-                mid,
-                Op::Put,
-                Outcome::Fail,
-                Some(arrived),
-                None,
-            );
+            self.answer(now, client, mid, Op::Put, Answer::Fail, arrived);
             return;
         }
         let index = self.log.append(entry);
@@ -268,9 +253,8 @@ impl Node {
                 r.client,
                 r.mid,
                 Op::Get,
-                Outcome::Ok,
-                Some(r.arrived),
-                Some(value),
+                Answer::Ok(Some(value)),
+                r.arrived,
             );
         }
     }
@@ -313,48 +297,45 @@ impl Node {
             .collect();
         for key in owed_here {
             let o = self.owed.remove(&key).expect("key from the same map");
-            let outcome = if o.term == term {
-                Outcome::Ok
+            let answer = if o.term == term {
+                Answer::Ok(None)
             } else {
-                Outcome::Redirect
+                Answer::Redirect
             };
-            self.answer(
-                now,
-                o.client,
-                o.mid,
-                Op::Put,
-                outcome,
-                Some(o.arrived),
-                None,
-            );
+            self.answer(now, o.client, o.mid, Op::Put, answer, o.arrived);
         }
     }
 
-    /// Sends a client its answer and reports it.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends a client its answer and reports it, with the time the
+    /// request has spent here since it `arrived`.
     fn answer(
         &mut self,
         now: Micros,
         client: Addr,
         mid: String,
         op: Op,
-        outcome: Outcome,
-        arrived: Option<Micros>,
-        value: Option<String>,
+        answer: Answer,
+        arrived: Micros,
     ) {
+        let (outcome, body) = match answer {
+            Answer::Ok(value) => (
+                Outcome::Ok,
+                Body::Ok {
+                    mid: mid.clone(),
+                    value,
+                },
+            ),
+            Answer::Redirect => (Outcome::Redirect, Body::Redirect { mid: mid.clone() }),
+            Answer::Fail => (Outcome::Fail, Body::Fail { mid: mid.clone() }),
+        };
         let event = Event::ClientAnswer {
-            mid: mid.clone(),
+            mid,
             client: client.to_string(),
             op,
             outcome,
-            latency_us: arrived.map(|a| now.saturating_sub(a)),
+            latency_us: Some(now.saturating_sub(arrived)),
         };
         self.emit(now, event);
-        let body = match outcome {
-            Outcome::Ok => Body::Ok { mid, value },
-            Outcome::Fail => Body::Fail { mid },
-            Outcome::Redirect | Outcome::Forwarded => Body::Redirect { mid },
-        };
         self.send(client, body);
     }
 
@@ -363,7 +344,7 @@ impl Node {
         let mid = match req {
             Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
         };
-        self.answer(now, client, mid, op, Outcome::Redirect, Some(arrived), None);
+        self.answer(now, client, mid, op, Answer::Redirect, arrived);
     }
 
     fn hold(&mut self, now: Micros, client: Addr, req: Request) {
