@@ -776,6 +776,28 @@ class Sink(unittest.TestCase):
         self.assertEqual(sink.sent, 4)
         self.assertEqual([len(parse_lines(d)) for d in self.read_all(s)], [1, 3])
 
+    def test_busy_passes_hold_events_until_an_idle_one_or_the_delay(self):
+        s = self.bind()
+        sink = run.EventSink(self.path)
+        sink.open()
+        self.addCleanup(sink.close)
+        sink.request_sent(1, "M1", "c001", "get", "k", "0001")
+        sink.flush(idle=False)               # packets are waiting: held
+        self.assertEqual(sink.sent, 0)
+        sink.flush(idle=True)                # a quiet moment: sent
+        self.assertEqual(sink.sent, 1)
+        time.sleep(run.EVENT_SEND_INTERVAL)
+        sink.request_answered(2, "M1", "c001", "get", "ok", 250, "0001")
+        t0 = time.monotonic()
+        while sink.sent < 2 and time.monotonic() - t0 < 5:
+            sink.flush(idle=False)           # never idle: the delay bounds the wait
+            time.sleep(0.01)
+        self.assertGreaterEqual(time.monotonic() - t0, run.EVENT_SEND_DELAY * 0.9)
+        self.assertEqual(sink.sent, 2)
+        events = [e for d in self.read_all(s) for e in parse_lines(d)]
+        self.assertEqual([e["kind"] for e in events], ["request_sent", "request_answered"])
+        self.assertEqual(events[1]["latency_us"], 250)
+
     def test_nobody_listening(self):
         sink = run.EventSink(self.path)
         sink.open()
@@ -871,9 +893,9 @@ class Capture(run.EventSink):
         super().__init__()
         self.events = []
 
-    def _put(self, line):
+    def _put(self, item):
         self.emitted += 1
-        self.events.append(json.loads(line))
+        self.events.append(json.loads(self._format(item)))
 
 
 def packet(src, dst, leader="FFFF", mtype="append", **extra) -> bytes:

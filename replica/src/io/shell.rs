@@ -141,7 +141,12 @@ impl<T: Transport> Shell<T> {
             if let Err(reason) = self.write_queue() {
                 return Exit::Closed(reason);
             }
-            self.report(now);
+            // Events are serialized and sent in passes a timer woke, while
+            // no packet is in flight through us, or at the latest with the
+            // status that is due every STATUS_EVERY.
+            if !readable || now >= self.next_status {
+                self.report(now);
+            }
         }
     }
 
