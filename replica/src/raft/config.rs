@@ -11,9 +11,11 @@ pub struct Config {
     /// A leader sends an AppendEntries to a follower that has been sent
     /// nothing for this long.
     pub heartbeat_interval: Micros,
-    /// Unacknowledged entries, and unanswered vote requests, are resent
-    /// after this long without an answer.
+    /// Unanswered vote requests are resent after this long (then backing
+    /// off). Unacknowledged entries are resent after four smoothed round
+    /// trips, but never sooner than `retransmit_min` nor later than this.
     pub retransmit_interval: Micros,
+    pub retransmit_min: Micros,
     /// The read lease lasts `election_timeout_min * lease_percent / 100`
     /// from the send time of the last AppendEntries a quorum acknowledged.
     pub lease_percent: u64,
@@ -37,12 +39,13 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            election_timeout_min: 800_000,
-            election_timeout_max: 1_600_000,
-            heartbeat_interval: 200_000,
+            election_timeout_min: 1_000_000,
+            election_timeout_max: 2_000_000,
+            heartbeat_interval: 300_000,
             retransmit_interval: 25_000,
+            retransmit_min: 2_000,
             lease_percent: 85,
-            hold_timeout: 2_000_000,
+            hold_timeout: 3_000_000,
             bounce_window: 20_000,
             max_batch_bytes: 12 * 1024,
             max_entry_bytes: 4 * 1024,

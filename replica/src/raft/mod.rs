@@ -7,6 +7,7 @@
 //!   packet ─ parse ─> Input::Message ─>  Node::handle(now, input)
 //!   timer  ─────────> Input::Tick    ─>    election.rs    votes, pre-votes, timeouts
 //!                                          replication.rs AppendEntries, commit, apply
+//!                                          fanout.rs      which followers get entries first
 //!                                          client.rs      gets, puts, held requests
 //!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
 //!   send each Outgoing, stamped with   (AppendEntries are built here, so
@@ -21,6 +22,7 @@
 mod client;
 mod config;
 mod election;
+mod fanout;
 mod log;
 mod node;
 mod replication;

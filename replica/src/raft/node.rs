@@ -47,6 +47,16 @@ pub(super) struct Progress {
     pub acked_ts: Micros,
     /// Send at the next flush even if there is nothing new.
     pub send_now: bool,
+    /// When we first sent it something that no reply has answered yet:
+    /// a follower silent for a retransmission interval after that is
+    /// passed over for new entries.
+    pub waiting_since: Option<Micros>,
+    /// That wait was already counted as a lost round trip.
+    pub timed_out: bool,
+    /// Retransmissions since its last answer: each doubles the wait before
+    /// the next, so a follower that died or was cut off costs a handful of
+    /// messages, not one per retransmission timeout.
+    pub backoff: u32,
 }
 
 /// Counts of inputs the core ignored, by reason, and of what it did.
@@ -119,6 +129,13 @@ pub struct Node {
     pub(super) leader_since: Micros,
     /// Index of this leader's no-op: reads wait until it is committed.
     pub(super) term_start: u64,
+    /// Estimated share of AppendEntries round trips that fail to come
+    /// back within a retransmission interval, and how many followers new
+    /// entries therefore go to at once (see `fanout.rs`).
+    pub(super) round_trip_loss: f64,
+    pub(super) eager_count: usize,
+    /// Smoothed AppendEntries round-trip time (`None` before the first).
+    pub(super) srtt: Option<Micros>,
     pub(super) pending_reads: VecDeque<PendingRead>,
 
     // Client bookkeeping for every role.
@@ -188,6 +205,9 @@ impl Node {
             progress: BTreeMap::new(),
             leader_since: 0,
             term_start: 0,
+            round_trip_loss: 0.0,
+            eager_count: 0,
+            srtt: None,
             pending_reads: VecDeque::new(),
             held: VecDeque::new(),
             owed: BTreeMap::new(),

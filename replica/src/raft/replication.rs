@@ -114,6 +114,8 @@ impl Node {
             return;
         };
         p.last_reply = now;
+        self.note_answer(from, r.ts, now);
+        let p = self.progress.get_mut(&from).expect("checked above");
         if r.success {
             // A reply cannot acknowledge a message sent after now: a corrupt
             // `ts` must neither stretch the read lease nor overflow the
@@ -163,12 +165,16 @@ impl Node {
     }
 
     /// When `p` is next due an AppendEntries even with nothing new: a
-    /// retransmission for a live follower missing entries, else a heartbeat
-    /// (which also probes followers that stopped answering).
-    fn due_at(&self, p: &Progress, now: Micros) -> Micros {
-        let live = now < p.last_reply + self.cfg.election_timeout_min;
-        if live && p.matched < self.log.last_index() {
-            p.last_sent.max(p.last_reply) + self.cfg.retransmit_interval
+    /// retransmission for an eager live follower missing entries, else a
+    /// heartbeat (which also carries the entries a lazy follower misses,
+    /// and probes followers that stopped answering).
+    fn due_at(&self, p: &Progress, eager: bool, now: Micros) -> Micros {
+        if eager && self.is_live(p, now) && p.matched < self.log.last_index() {
+            let wait = self
+                .retransmit_timeout()
+                .saturating_mul(1 << p.backoff.min(16))
+                .min(self.cfg.heartbeat_interval);
+            p.last_sent.max(p.last_reply) + wait
         } else {
             p.last_sent + self.cfg.heartbeat_interval
         }
@@ -183,10 +189,12 @@ impl Node {
             self.become_follower(now, self.term, None, RoleReason::CheckQuorumLost);
             return;
         }
+        self.note_timeouts(now);
+        let eager = self.eager_followers(now);
         let due: Vec<Addr> = self
             .progress
             .iter()
-            .filter(|(_, p)| now >= self.due_at(p, now))
+            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), now))
             .map(|(a, _)| *a)
             .collect();
         for peer in due {
@@ -194,31 +202,35 @@ impl Node {
             // Resend whatever is unacknowledged: it may have been dropped.
             p.next = p.matched + 1;
             p.send_now = true;
+            if p.waiting_since.is_some() {
+                p.backoff = p.backoff.saturating_add(1);
+            }
         }
     }
 
-    /// When the leader next needs a tick: a heartbeat, a retransmission or
-    /// the check-quorum deadline.
+    /// When the leader next needs a tick: a heartbeat, a retransmission,
+    /// or the check-quorum deadline.
     pub(super) fn leader_deadline(&self, now: Micros) -> Micros {
         let check = self.quorum_contact().max(self.leader_since) + self.cfg.election_timeout_min;
+        let eager = self.eager_followers(now);
         self.progress
-            .values()
-            .map(|p| self.due_at(p, now))
+            .iter()
+            .map(|(a, p)| self.due_at(p, eager.contains(a), now))
             .fold(check, Micros::min)
     }
 
-    /// Sends an AppendEntries to each follower that has new entries (when it
-    /// is keeping up), or is due a heartbeat or retransmission.
+    /// Sends an AppendEntries to each eager follower that has new entries
+    /// (see `fanout.rs`), and to each one due a heartbeat or retransmission.
     pub(super) fn send_due_appends(&mut self, now: Micros) {
         let last = self.log.last_index();
-        let live_window = self.cfg.election_timeout_min;
+        let eager = self.eager_followers(now);
         let peers: Vec<Addr> = self.progress.keys().copied().collect();
         for peer in peers {
             let p = &self.progress[&peer];
-            // Pipeline new entries only to followers that answer; probe the
-            // others at heartbeat pace.
-            let live = now < p.last_reply + live_window;
-            let has_new = p.next <= last && live;
+            // Pipeline new entries only to eager followers that answer; a
+            // silent one gets them with its (backed-off) retransmission,
+            // the others with their heartbeats.
+            let has_new = p.next <= last && eager.contains(&peer) && !self.is_slow(p, now);
             if !(p.send_now || has_new) {
                 continue;
             }
@@ -236,6 +248,10 @@ impl Node {
             let p = self.progress.get_mut(&peer).expect("key from the same map");
             p.next = prev_index + ae.entries.len() as u64 + 1;
             p.last_sent = now;
+            if p.waiting_since.is_none() {
+                p.waiting_since = Some(now);
+                p.timed_out = false;
+            }
             p.send_now = false;
             self.send(peer, Body::AppendEntries(ae));
         }
@@ -246,7 +262,7 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, A, B, C};
+    use crate::raft::testkit::{deliver, tick, A, B, C};
     use shared::{Entry, Message, PutCmd};
 
     fn put(term: u64, key: &str, value: &str) -> Entry {
@@ -469,6 +485,182 @@ mod tests {
         assert!(out
             .iter()
             .all(|o| matches!(&o.body, Body::AppendEntries(ae) if ae.entries.is_empty())));
+    }
+
+    const D: Addr = Addr(3);
+    const E: Addr = Addr(4);
+
+    /// A leader of term 1 for {A, B, C, D, E} whose no-op every follower
+    /// has acknowledged, at time 2_000_100.
+    fn leader_of_five() -> Node {
+        let mut a = Node::new(A, vec![B, C, D, E], Config::default(), 1, 0);
+        a.handle(2_000_000, Input::Tick);
+        for pre in [true, false] {
+            for from in [B, C] {
+                let body = Body::VoteReply(shared::VoteReply {
+                    term: 1,
+                    granted: true,
+                    pre,
+                });
+                deliver(&mut a, 2_000_000, from, body);
+            }
+        }
+        assert_eq!(a.role(), Role::Leader);
+        a.flush(2_000_000);
+        for f in [B, C, D, E] {
+            deliver(&mut a, 2_000_100, f, ack(1, 2_000_000));
+        }
+        assert_eq!(a.commit_index(), 1);
+        a
+    }
+
+    /// A successful reply to the AppendEntries sent at `ts`.
+    fn ack(index: u64, ts: Micros) -> Body {
+        Body::AppendReply(AppendReply {
+            term: 1,
+            success: true,
+            index,
+            conflict_term: None,
+            ts,
+        })
+    }
+
+    fn client_put(a: &mut Node, now: Micros, key: &str) -> Vec<Outgoing> {
+        let body = Body::Put {
+            mid: format!("M-{key}"),
+            key: key.into(),
+            value: "v".into(),
+        };
+        deliver(a, now, Addr(0x13), body)
+    }
+
+    fn appends_to(out: &[Outgoing]) -> Vec<Addr> {
+        out.iter()
+            .filter(|o| matches!(&o.body, Body::AppendEntries(ae) if !ae.entries.is_empty()))
+            .map(|o| o.to)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_entry_goes_to_a_quorum_first_and_to_the_rest_with_the_heartbeat() {
+        let mut a = leader_of_five();
+        let out = client_put(&mut a, 2_000_200, "k");
+        assert_eq!(
+            appends_to(&out),
+            vec![B, C],
+            "two followers make a quorum of five"
+        );
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        let out = deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
+        assert_eq!(a.commit_index(), 2);
+        assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
+        // D and E hear of it with their next heartbeat, not before.
+        let hb = a.cfg.heartbeat_interval;
+        assert!(appends_to(&tick(&mut a, 2_000_000 + hb - 1)).is_empty());
+        assert_eq!(appends_to(&tick(&mut a, 2_000_000 + hb)), vec![D, E]);
+    }
+
+    #[test]
+    fn an_eager_follower_that_stops_answering_is_passed_over() {
+        let mut a = leader_of_five();
+        client_put(&mut a, 2_000_200, "k1");
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
+        // C goes silent.
+        let out = client_put(&mut a, 2_001_000, "k2");
+        assert_eq!(appends_to(&out), vec![B, C]);
+        deliver(&mut a, 2_001_100, B, ack(3, 2_001_000));
+        let r = a.cfg.retransmit_interval;
+        let out = tick(&mut a, 2_001_000 + r);
+        let to = appends_to(&out);
+        assert!(
+            to.contains(&D) || to.contains(&E),
+            "a lazy follower steps in: {to:?}"
+        );
+        let helper = to.iter().copied().find(|f| *f == D || *f == E).unwrap();
+        deliver(&mut a, 2_001_000 + r + 100, helper, ack(3, 2_001_000 + r));
+        assert_eq!(a.commit_index(), 3);
+        // From now on C is not among the first two.
+        let out = client_put(&mut a, 2_001_000 + r + 200, "k3");
+        let to = appends_to(&out);
+        assert_eq!(to.len(), 2);
+        assert!(!to.contains(&C), "{to:?}");
+    }
+
+    #[test]
+    fn silent_eager_followers_are_replaced_by_the_others() {
+        let mut a = leader_of_five();
+        client_put(&mut a, 2_000_200, "k");
+        // Neither B nor C answers (dropped packets).
+        let r = a.cfg.retransmit_interval;
+        assert!(a.next_deadline(2_000_200) <= 2_000_200 + r);
+        let to = appends_to(&tick(&mut a, 2_000_200 + r));
+        assert_eq!(to, vec![D, E]);
+        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r));
+        deliver(&mut a, 2_000_300 + r, E, ack(2, 2_000_200 + r));
+        assert_eq!(a.commit_index(), 2);
+    }
+
+    #[test]
+    fn sustained_loss_sends_new_entries_to_more_followers() {
+        let mut a = leader_of_five();
+        let r = a.cfg.retransmit_interval;
+        let mut now = 2_001_000;
+        // Every other round trip is lost: each put goes to two followers,
+        // one of which never answers.
+        for i in 0..40 {
+            let out = client_put(&mut a, now, &format!("k{i}"));
+            let to = appends_to(&out);
+            if to.len() > 2 {
+                assert!(i > 3, "widened only after losses were seen");
+                return;
+            }
+            let last = a.log().last_index();
+            deliver(&mut a, now + 100, to[0], ack(last, now));
+            now += r;
+            a.handle(now, Input::Tick);
+            for f in [B, C, D, E] {
+                deliver(&mut a, now + 100, f, ack(last, now));
+            }
+            now += 1_000;
+        }
+        panic!("half the round trips lost, yet entries still go to two followers");
+    }
+
+    #[test]
+    fn followers_cut_off_get_ever_fewer_retransmissions() {
+        let mut a = leader_of_five();
+        let mut to_cut_off = 0;
+        let mut now = 2_001_000;
+        // D and E never answer again. B and C answer within 0.5 ms in
+        // even-numbered 30 ms periods and lose everything in odd ones, so
+        // that half the round trips are lost and entries go to every
+        // follower at once. A put every 30 ms for three seconds.
+        for i in 0..100 {
+            let mut out = client_put(&mut a, now, &format!("k{i}"));
+            for step in 1..30 {
+                let t = now + step * 1_000;
+                for o in std::mem::take(&mut out) {
+                    if let Body::AppendEntries(ae) = &o.body {
+                        if o.to == D || o.to == E {
+                            to_cut_off += 1;
+                        } else if i % 2 == 0 {
+                            let index = ae.prev_index + ae.entries.len() as u64;
+                            out.extend(deliver(&mut a, t - 500, o.to, ack(index, ae.ts)));
+                        }
+                    }
+                }
+                out.extend(tick(&mut a, t));
+            }
+            now += 30_000;
+        }
+        assert_eq!(a.role(), Role::Leader);
+        assert_eq!(
+            a.eager_count, 4,
+            "loss widened the fan-out to every follower"
+        );
+        // Two followers for 3 s: backed-off retransmissions, then heartbeats.
+        assert!(to_cut_off <= 40, "{to_cut_off} AppendEntries to D and E");
     }
 
     #[test]

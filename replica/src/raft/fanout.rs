@@ -1,0 +1,186 @@
+//! Quorum-first replication: which followers get a new entry at once.
+//!
+//! Sending each entry to every follower costs 2(N-1) messages per put, yet
+//! a commit needs answers from only a quorum. The leader sends new entries
+//! right away to just enough "eager" followers that, at the round-trip loss
+//! rate it observes, their answers alone usually commit the entry within a
+//! retransmission interval; the other followers get the entries with their
+//! next heartbeat. An eager follower that stops answering is passed over
+//! within a retransmission interval, so a dead or cut-off follower costs a
+//! put at most that much.
+
+use shared::Addr;
+
+use super::node::{Node, Progress};
+use super::Micros;
+
+/// Weight of each new round-trip outcome in the loss estimate (about the
+/// last 20 outcomes count).
+const LOSS_WEIGHT: f64 = 0.05;
+
+/// The eager followers alone should commit an entry on time with at least
+/// this probability. A put that misses waits a retransmission interval;
+/// as long as fewer than half the requests wait, the median latency stays
+/// that of an undisturbed put, and every extra eager follower costs two
+/// messages per put.
+const ON_TIME_TARGET: f64 = 0.6;
+
+impl Node {
+    /// The followers new entries go to at once: `eager_count` live,
+    /// answering followers, the most up to date first (then by id, so the
+    /// choice is stable).
+    pub(super) fn eager_followers(&self, now: Micros) -> Vec<Addr> {
+        let mut ranked: Vec<(bool, std::cmp::Reverse<u64>, Addr)> = self
+            .progress
+            .iter()
+            .map(|(&a, p)| (self.is_slow(p, now), std::cmp::Reverse(p.matched), a))
+            .collect();
+        ranked.sort_unstable();
+        ranked
+            .into_iter()
+            .take(self.eager_count)
+            .map(|(_, _, a)| a)
+            .collect()
+    }
+
+    /// It answered within the last election timeout.
+    pub(super) fn is_live(&self, p: &Progress, now: Micros) -> bool {
+        now < p.last_reply + self.cfg.election_timeout_min
+    }
+
+    /// Dead, or silent for a retransmission interval since we sent it
+    /// something.
+    pub(super) fn is_slow(&self, p: &Progress, now: Micros) -> bool {
+        !self.is_live(p, now)
+            || p.waiting_since
+                .is_some_and(|t| now >= t + self.retransmit_timeout())
+    }
+
+    /// `from` answered the AppendEntries sent at `ts`: a round trip on
+    /// time unless it was already counted as lost.
+    pub(super) fn note_answer(&mut self, from: Addr, ts: Micros, now: Micros) {
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        let on_time = p.waiting_since.is_some() && !p.timed_out;
+        if ts <= now {
+            let rtt = now - ts;
+            self.srtt = Some(match self.srtt {
+                Some(s) => s - s / 8 + rtt / 8,
+                None => rtt,
+            });
+        }
+        let Some(p) = self.progress.get_mut(&from) else {
+            return;
+        };
+        // An answer to the newest thing we sent leaves nothing outstanding;
+        // an older one shows the follower is alive: restart the clock.
+        p.waiting_since = (ts < p.last_sent).then_some(now);
+        p.timed_out = false;
+        p.backoff = 0;
+        if on_time {
+            self.note_round_trip(false);
+        }
+    }
+
+    /// Counts, once each, the live followers that have left something
+    /// unanswered for a retransmission interval. Followers that stopped
+    /// answering altogether are dead or cut off, not lossy, and are not
+    /// counted.
+    pub(super) fn note_timeouts(&mut self, now: Micros) {
+        let interval = self.retransmit_timeout();
+        let live_window = self.cfg.election_timeout_min;
+        let mut lost = 0;
+        for p in self.progress.values_mut() {
+            let live = now < p.last_reply + live_window;
+            if live && !p.timed_out && p.waiting_since.is_some_and(|t| now >= t + interval) {
+                p.timed_out = true;
+                lost += 1;
+            }
+        }
+        for _ in 0..lost {
+            self.note_round_trip(true);
+        }
+    }
+
+    /// How long an AppendEntries may go unanswered before it counts as
+    /// lost and is resent: four smoothed round trips (as TCP's RTO, without
+    /// the variance term), within `[retransmit_min, retransmit_interval]`.
+    pub(super) fn retransmit_timeout(&self) -> Micros {
+        match self.srtt {
+            Some(s) => s
+                .saturating_mul(4)
+                .clamp(self.cfg.retransmit_min, self.cfg.retransmit_interval),
+            None => self.cfg.retransmit_interval,
+        }
+    }
+
+    fn note_round_trip(&mut self, lost: bool) {
+        let x = if lost { 1.0 } else { 0.0 };
+        self.round_trip_loss += (x - self.round_trip_loss) * LOSS_WEIGHT;
+        self.eager_count =
+            eager_count(self.round_trip_loss, self.quorum() - 1, self.progress.len());
+    }
+}
+
+/// The fewest followers (at least `needed`, at most `max`) whose round
+/// trips, each lost with probability `loss`, include `needed` successes
+/// with probability `ON_TIME_TARGET`; `max` if none does.
+pub(super) fn eager_count(loss: f64, needed: usize, max: usize) -> usize {
+    let success = (1.0 - loss).clamp(0.0, 1.0);
+    (needed..=max)
+        .find(|&k| at_least(needed, k, success) >= ON_TIME_TARGET)
+        .unwrap_or(max)
+}
+
+/// P(at least `needed` of `k` independent trials succeed), each with
+/// probability `p`.
+fn at_least(needed: usize, k: usize, p: f64) -> f64 {
+    let mut total = 0.0;
+    let mut choose = 1.0; // C(k, i), built up as i grows
+    for i in 0..=k {
+        if i > 0 {
+            choose = choose * (k - i + 1) as f64 / i as f64;
+        }
+        if i >= needed {
+            total += choose * p.powi(i as i32) * (1.0 - p).powi((k - i) as i32);
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_loss_a_bare_quorum_is_enough() {
+        assert_eq!(eager_count(0.0, 2, 4), 2);
+        assert_eq!(eager_count(0.0, 10, 20), 10);
+        assert_eq!(eager_count(0.0, 1, 2), 1);
+    }
+
+    #[test]
+    fn more_loss_takes_more_followers_up_to_all() {
+        // five replicas: two answers needed from four followers
+        assert_eq!(eager_count(0.10, 2, 4), 2); // 0.81 on time
+        assert_eq!(eager_count(0.19, 2, 4), 2); // 0.66
+        assert_eq!(eager_count(0.28, 2, 4), 3); // 0.52 with two, 0.81 with three
+        assert_eq!(eager_count(0.51, 2, 4), 4); // even four are on time only 0.67
+        assert_eq!(eager_count(0.90, 2, 4), 4);
+        let mut last = 0;
+        for step in 0..=100 {
+            let k = eager_count(step as f64 / 100.0, 3, 6);
+            assert!(k >= last && (3..=6).contains(&k));
+            last = k;
+        }
+    }
+
+    #[test]
+    fn binomial_tail() {
+        assert!((at_least(2, 2, 0.9) - 0.81).abs() < 1e-12);
+        assert!((at_least(2, 3, 0.5) - 0.5).abs() < 1e-12);
+        assert!((at_least(0, 4, 0.3) - 1.0).abs() < 1e-12);
+        assert!((at_least(1, 2, 0.49) - (1.0 - 0.51 * 0.51)).abs() < 1e-12);
+    }
+}
