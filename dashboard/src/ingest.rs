@@ -274,11 +274,27 @@ pub async fn run<T: From<Batch> + Send + 'static>(
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A scratch directory, removed when the test ends (pass or fail).
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmp(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("kvdash-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        Scratch(dir)
     }
 
     #[test]
