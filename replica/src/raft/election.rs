@@ -196,8 +196,7 @@ impl Node {
                 (p, fresh)
             })
             .collect();
-        self.eager_count =
-            super::fanout::eager_count(self.round_trip_loss, self.quorum() - 1, self.peers.len());
+        self.refresh_eager_count();
         self.term_start = self.log.append(Entry {
             term: self.term,
             put: None,

@@ -63,6 +63,11 @@ impl Node {
             return;
         };
         let on_time = p.waiting_since.is_some() && !p.timed_out;
+        // An answer to the newest thing we sent leaves nothing outstanding;
+        // an older one shows the follower is alive: restart the clock.
+        p.waiting_since = (ts < p.last_sent).then_some(now);
+        p.timed_out = false;
+        p.backoff = 0;
         if ts <= now {
             let rtt = now - ts;
             self.srtt = Some(match self.srtt {
@@ -70,14 +75,6 @@ impl Node {
                 None => rtt,
             });
         }
-        let Some(p) = self.progress.get_mut(&from) else {
-            return;
-        };
-        // An answer to the newest thing we sent leaves nothing outstanding;
-        // an older one shows the follower is alive: restart the clock.
-        p.waiting_since = (ts < p.last_sent).then_some(now);
-        p.timed_out = false;
-        p.backoff = 0;
         if on_time {
             self.note_round_trip(false);
         }
@@ -118,6 +115,12 @@ impl Node {
     fn note_round_trip(&mut self, lost: bool) {
         let x = if lost { 1.0 } else { 0.0 };
         self.round_trip_loss += (x - self.round_trip_loss) * LOSS_WEIGHT;
+        self.refresh_eager_count();
+    }
+
+    /// How many followers new entries go to at once, for the current loss
+    /// estimate (also on election, for the new set of followers).
+    pub(super) fn refresh_eager_count(&mut self) {
         self.eager_count =
             eager_count(self.round_trip_loss, self.quorum() - 1, self.progress.len());
     }
