@@ -43,7 +43,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 # --------------------------------------------------------------------------
 # Constants of the contract
@@ -1113,6 +1113,14 @@ def _valid_event(obj: Any) -> bool:
             and type(obj.get("kind")) is str)
 
 
+class _TrafficWindow(NamedTuple):
+    """A traffic window queued for formatting at flush time."""
+    ts: int
+    window_us: int
+    leader: str
+    counts: Dict[Tuple[str, str, str, str], int]
+
+
 class EventSink:
     """Where the simulator's state events go, without ever blocking it.
 
@@ -1308,7 +1316,23 @@ class EventSink:
 
     def traffic(self, ts: int, window_us: int, leader: str,
                 counts: Dict[Tuple[str, str, str, str], int]) -> None:
-        """One window's rows; split into several events if they would not fit a datagram."""
+        """One window's counts (the caller hands the dict over), formatted
+        when the batch is flushed, as several events if they would not fit
+        one datagram."""
+        self._put(_TrafficWindow(ts, window_us, leader, counts))
+
+    def _lines(self, item: Any) -> List[bytes]:
+        """The lines of a queued event (a traffic window may take several)."""
+        if type(item) is _TrafficWindow:
+            lines = self._traffic_lines(*item)
+            self.emitted += len(lines) - 1
+            return lines
+        return [self._format(item)]
+
+    @staticmethod
+    def _traffic_lines(ts: int, window_us: int, leader: str,
+                       counts: Dict[Tuple[str, str, str, str], int]) -> List[bytes]:
+        lines: List[bytes] = []
         agg: Dict[Tuple[str, str, str, str], int] = {}
         for (src, dst, mtype, fate), n in counts.items():
             if len(mtype) > TRAFFIC_TYPE_MAX:
@@ -1323,12 +1347,13 @@ class EventSink:
             row = (f'{{"src":{_jstr(src)},"dst":{_jstr(dst)},"type":{_jstr(mtype)},'
                    f'"fate":"{fate}","count":{n}}}')
             if rows and size + len(row) > TRAFFIC_CHUNK:
-                self._put((head + ",".join(rows) + "]}").encode("ascii"))
+                lines.append((head + ",".join(rows) + "]}").encode("ascii"))
                 rows = []
                 size = 0
             rows.append(row)
             size += len(row) + 1
-        self._put((head + ",".join(rows) + "]}").encode("ascii"))
+        lines.append((head + ",".join(rows) + "]}").encode("ascii"))
+        return lines
 
     def flush(self, idle: bool = True, force: bool = False) -> None:
         """Format, send and write the queued events when it is time.
@@ -1348,8 +1373,7 @@ class EventSink:
                         or (idle and now >= self._next_send)):
             self._next_send = now + EVENT_SEND_INTERVAL
             self._pending = []
-            fmt = self._format
-            lines = [fmt(item) for item in pending]
+            lines = [line for item in pending for line in self._lines(item)]
             for line in lines:
                 if self._file is None:
                     break
@@ -2122,7 +2146,7 @@ class Simulation:
         leader = self.leader
         if tr or leader != self._win_leader or final:
             ev.traffic(ev.at_us(self.t0 + end), window_us, leader, tr)
-            tr.clear()
+            self._traffic = {}
             self._win_leader = leader
         self._win_idx = idx
 

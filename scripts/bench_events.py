@@ -109,6 +109,12 @@ def median(rows: List[Dict[str, Any]], label: str) -> float:
     return statistics.median(r[label] for r in rows)
 
 
+def paired_ratio(rows: Dict[bool, List[Dict[str, Any]]], label: str) -> str:
+    """The median over rounds of with/without for one figure."""
+    ratios = [w[label] / wo[label] for w, wo in zip(rows[True], rows[False]) if wo[label] > 0]
+    return f"{statistics.median(ratios):.3f}" if ratios else "n/a"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="bench_events.py",
@@ -150,12 +156,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print()
-    print(f"{'median over runs':<18} {'without':>12} {'with events':>12} {'ratio':>8}")
+    print(f"{'median over runs':<18} {'without':>12} {'with events':>12} {'ratio':>8} {'paired':>8}")
     for label, _, _, unit in FIGURES:
         without = median(rows[False], label)
         with_ev = median(rows[True], label)
         ratio = f"{with_ev / without:.3f}" if without > 0 else "n/a"
-        print(f"{label:<18} {without:>10.4f}{unit:<2} {with_ev:>10.4f}{unit:<2} {ratio:>8}")
+        print(f"{label:<18} {without:>10.4f}{unit:<2} {with_ev:>10.4f}{unit:<2} {ratio:>8} "
+              f"{paired_ratio(rows, label):>8}")
+    print("paired: the median over rounds of with/without within a round (the two runs of a "
+          "round are back to back, so a machine that speeds up or slows down over the bench "
+          "moves both)")
     dropped = [r["dropped"] for r in rows[True]]
     received = [r["received"] for r in rows[True]]
     print(f"events received per run: median {statistics.median(received):.0f}; "

@@ -895,7 +895,7 @@ class Capture(run.EventSink):
 
     def _put(self, item):
         self.emitted += 1
-        self.events.append(json.loads(self._format(item)))
+        self.events.extend(json.loads(line) for line in self._lines(item))
 
 
 def packet(src, dst, leader="FFFF", mtype="append", **extra) -> bytes:
