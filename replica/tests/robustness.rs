@@ -112,6 +112,7 @@ mod hostile {
                 prev_term: number(rng),
                 commit: number(rng),
                 ts: number(rng),
+                heartbeat: number(rng),
                 entries: (0..rng.range(0, 4)).map(|_| entry(rng)).collect(),
             }),
             _ => Body::AppendReply(AppendReply {
@@ -574,6 +575,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             prev_term: 0,
             commit: x,
             ts: x,
+            heartbeat: x,
             entries: vec![Entry { term: x, put: None }],
         }));
         bodies.push(Body::AppendEntries(AppendEntries {
@@ -582,6 +584,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             prev_term: x,
             commit: x,
             ts: x,
+            heartbeat: 0,
             entries: vec![Entry { term: 1, put: None }],
         }));
         bodies.push(Body::AppendReply(AppendReply {

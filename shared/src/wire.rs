@@ -192,6 +192,12 @@ pub struct AppendEntries {
     #[serde(rename = "c")]
     pub commit: u64,
     pub ts: u64,
+    /// The longest the leader means to leave this follower without an
+    /// AppendEntries, when longer than the standard heartbeat (0): a
+    /// follower that gets entries only with its heartbeats is sent fewer,
+    /// and waits that much longer before it suspects the leader.
+    #[serde(rename = "hb", default, skip_serializing_if = "is_zero")]
+    pub heartbeat: u64,
     #[serde(rename = "e", default, skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<Entry>,
 }
@@ -236,6 +242,10 @@ pub struct PutCmd {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]
@@ -314,6 +324,7 @@ mod tests {
                 prev_term: 2,
                 commit: 4,
                 ts: 77,
+                heartbeat: 900_000,
                 entries: vec![
                     Entry { term: 3, put: None },
                     Entry {

@@ -375,9 +375,10 @@ impl Node {
         }
     }
 
+    /// Heard from the leader within one heartbeat after it was due.
     fn leader_is_fresh(&self, now: Micros) -> bool {
         self.last_leader_contact
-            .is_some_and(|t| now < t + 2 * self.cfg.heartbeat_interval)
+            .is_some_and(|t| now < t + self.leader_interval + self.cfg.heartbeat_interval)
     }
 
     /// A leader is known again: send the held requests its way.
@@ -532,6 +533,7 @@ mod tests {
             prev_term: 1,
             commit: 1,
             ts: 0,
+            heartbeat: 0,
             entries: vec![],
         };
         let out = deliver(&mut a, late + 5, B, Body::AppendEntries(ae));
@@ -555,6 +557,7 @@ mod tests {
             prev_term: 0,
             commit: 0,
             ts: 0,
+            heartbeat: 0,
             entries: vec![],
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
@@ -578,6 +581,7 @@ mod tests {
             prev_term: 0,
             commit: 0,
             ts: 0,
+            heartbeat: 0,
             entries: vec![],
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
@@ -599,6 +603,7 @@ mod tests {
             prev_term: 0,
             commit: 0,
             ts: 0,
+            heartbeat: 0,
             entries: vec![],
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
@@ -619,6 +624,7 @@ mod tests {
             prev_term: 0,
             commit: 0,
             ts: 0,
+            heartbeat: 0,
             entries: vec![],
         };
         let out = deliver(&mut b, 20, A, Body::AppendEntries(ae));
@@ -678,6 +684,7 @@ mod tests {
             prev_term: 1,
             commit: 2,
             ts: 0,
+            heartbeat: 0,
             entries,
         };
         let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
@@ -703,6 +710,7 @@ mod tests {
             prev_term: 1,
             commit: 3,
             ts: 0,
+            heartbeat: 0,
             entries,
         };
         let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
@@ -740,6 +748,7 @@ mod tests {
             prev_term: 0,
             commit: 1,
             ts: 0,
+            heartbeat: 0,
             entries,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
@@ -821,6 +830,7 @@ mod tests {
             prev_term: 1,
             commit: 1,
             ts: 0,
+            heartbeat: 0,
             entries: vec![Entry { term: 2, put: None }],
         };
         deliver(&mut a, T0 + 100, B, Body::AppendEntries(ae));

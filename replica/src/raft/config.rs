@@ -11,6 +11,10 @@ pub struct Config {
     /// A leader sends an AppendEntries to a follower that has been sent
     /// nothing for this long.
     pub heartbeat_interval: Micros,
+    /// The same for followers that get new entries only with their
+    /// heartbeats (see `fanout.rs`); they are told so, and stretch their
+    /// election timeout by the difference.
+    pub lazy_heartbeat_interval: Micros,
     /// Unanswered vote requests are resent after this long (then backing
     /// off). Unacknowledged entries are resent after four smoothed round
     /// trips, but never sooner than `retransmit_min` nor later than this.
@@ -42,6 +46,7 @@ impl Default for Config {
             election_timeout_min: 1_000_000,
             election_timeout_max: 2_000_000,
             heartbeat_interval: 300_000,
+            lazy_heartbeat_interval: 1_000_000,
             retransmit_interval: 25_000,
             retransmit_min: 2_000,
             lease_percent: 85,

@@ -43,9 +43,16 @@ impl Node {
             .collect()
     }
 
-    /// It answered within the last election timeout.
+    /// It answered within the last election timeout (or, if longer, within
+    /// a heartbeat after a lazy follower's last was due).
     pub(super) fn is_live(&self, p: &Progress, now: Micros) -> bool {
-        now < p.last_reply + self.cfg.election_timeout_min
+        now < p.last_reply + self.live_window()
+    }
+
+    fn live_window(&self) -> Micros {
+        let cfg = &self.cfg;
+        cfg.election_timeout_min
+            .max(cfg.lazy_heartbeat_interval + cfg.heartbeat_interval)
     }
 
     /// Dead, or silent for a retransmission interval since we sent it
@@ -86,7 +93,7 @@ impl Node {
     /// counted.
     pub(super) fn note_timeouts(&mut self, now: Micros) {
         let interval = self.retransmit_timeout();
-        let live_window = self.cfg.election_timeout_min;
+        let live_window = self.live_window();
         let mut lost = 0;
         for p in self.progress.values_mut() {
             let live = now < p.last_reply + live_window;

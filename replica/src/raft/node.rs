@@ -57,6 +57,10 @@ pub(super) struct Progress {
     /// the next, so a follower that died or was cut off costs a handful of
     /// messages, not one per retransmission timeout.
     pub backoff: u32,
+    /// Our last AppendEntries told it to expect the lazy heartbeat
+    /// interval. A follower that leaves the eager set still gets one
+    /// standard heartbeat first: its election timer was set for that.
+    pub told_lazy: bool,
 }
 
 /// Counts of inputs the core ignored, by reason, and of what it did.
@@ -117,6 +121,9 @@ pub struct Node {
     /// confirmed by a quorum): votes are refused for `election_timeout_min`
     /// after it (thesis §4.2.3), which is what makes the read lease safe.
     pub(super) last_leader_contact: Option<Micros>,
+    /// The longest our leader said it would stay silent (its heartbeat
+    /// interval for us).
+    pub(super) leader_interval: Micros,
     pub(super) votes: BTreeSet<Addr>,
     /// Peers that answered this campaign, either way.
     pub(super) answered: BTreeSet<Addr>,
@@ -183,6 +190,7 @@ impl Node {
         peers.sort();
         peers.dedup();
         let mid_memory = cfg.mid_memory;
+        let heartbeat = cfg.heartbeat_interval;
         let mut node = Node {
             id,
             peers,
@@ -198,6 +206,7 @@ impl Node {
             leader: None,
             election_deadline: 0,
             last_leader_contact: None,
+            leader_interval: heartbeat,
             votes: BTreeSet::new(),
             answered: BTreeSet::new(),
             votes_resend_at: 0,
@@ -394,6 +403,16 @@ impl Node {
     pub(super) fn reset_election_deadline(&mut self, now: Micros) {
         let (lo, hi) = (self.cfg.election_timeout_min, self.cfg.election_timeout_max);
         self.election_deadline = now + self.rng.range(lo, hi);
+    }
+
+    /// Heard from the leader, which will be silent for up to `interval`:
+    /// the election timeout runs from now, stretched by however much longer
+    /// than the standard heartbeat that is.
+    pub(super) fn heard_from_leader(&mut self, now: Micros, interval: Micros) {
+        self.last_leader_contact = Some(now);
+        self.leader_interval = interval;
+        self.reset_election_deadline(now);
+        self.election_deadline += interval.saturating_sub(self.cfg.heartbeat_interval);
     }
 
     fn handle_message(&mut self, now: Micros, msg: Message) {

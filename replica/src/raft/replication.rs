@@ -33,8 +33,12 @@ impl Node {
             };
             self.become_follower(now, ae.term, Some(from), reason);
         }
-        self.last_leader_contact = Some(now);
-        self.reset_election_deadline(now);
+        // Bounded: a corrupt hint must not silence our election timer.
+        let cfg = &self.cfg;
+        let interval = ae
+            .heartbeat
+            .clamp(cfg.heartbeat_interval, cfg.election_timeout_max);
+        self.heard_from_leader(now, interval);
         if !self.held.is_empty() {
             self.release_held(now);
         }
@@ -175,8 +179,11 @@ impl Node {
                 .saturating_mul(1 << p.backoff.min(16))
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
-        } else {
+        } else if eager || !p.told_lazy {
+            // Eager, or lazy but last promised the standard interval.
             p.last_sent + self.cfg.heartbeat_interval
+        } else {
+            p.last_sent + self.cfg.lazy_heartbeat_interval
         }
     }
 
@@ -237,17 +244,24 @@ impl Node {
             let next = p.next;
             let entries = self.log.batch(next, self.cfg.max_batch_bytes);
             let prev_index = next - 1;
+            let lazy = !eager.contains(&peer);
             let ae = AppendEntries {
                 term: self.term,
                 prev_index,
                 prev_term: self.log.term(prev_index).unwrap_or(0),
                 commit: self.commit,
                 ts: now,
+                heartbeat: if lazy {
+                    self.cfg.lazy_heartbeat_interval
+                } else {
+                    0
+                },
                 entries,
             };
             let p = self.progress.get_mut(&peer).expect("key from the same map");
             p.next = prev_index + ae.entries.len() as u64 + 1;
             p.last_sent = now;
+            p.told_lazy = lazy;
             if p.waiting_since.is_none() {
                 p.waiting_since = Some(now);
                 p.timed_out = false;
@@ -264,6 +278,7 @@ mod tests {
     use super::*;
     use crate::raft::testkit::{deliver, tick, A, B, C};
     use shared::{Entry, Message, PutCmd};
+    use std::collections::BTreeMap;
 
     fn put(term: u64, key: &str, value: &str) -> Entry {
         Entry {
@@ -284,6 +299,7 @@ mod tests {
             prev_term: prev.1,
             commit,
             ts: 5,
+            heartbeat: 0,
             entries,
         })
     }
@@ -477,11 +493,25 @@ mod tests {
         a.flush(2_000_000);
         deliver(&mut a, 2_000_100, B, reply(1, true, 1, None));
         deliver(&mut a, 2_000_100, C, reply(1, true, 1, None));
-        let hb = a.cfg.heartbeat_interval;
+        // One follower is a quorum of three: it gets the standard
+        // heartbeat, the other the lazy one.
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
         assert!(a.next_deadline(2_000_100) <= 2_000_000 + hb);
-        a.handle(2_000_000 + hb, Input::Tick);
-        let out = a.flush(2_000_000 + hb);
-        assert_eq!(out.len(), 2);
+        let out = tick(&mut a, 2_000_000 + hb);
+        assert_eq!(out.len(), 1);
+        let eager = out[0].to;
+        let confirm = AppendReply {
+            term: 1,
+            success: true,
+            index: 1,
+            conflict_term: None,
+            ts: 2_000_000 + hb,
+        };
+        deliver(&mut a, 2_000_100 + hb, eager, Body::AppendReply(confirm));
+        let out = tick(&mut a, 2_000_000 + lazy - 1);
+        assert!(out.iter().all(|o| o.to == eager), "{out:?}");
+        let out = tick(&mut a, 2_000_000 + lazy);
+        assert!(out.iter().any(|o| o.to != eager), "{out:?}");
         assert!(out
             .iter()
             .all(|o| matches!(&o.body, Body::AppendEntries(ae) if ae.entries.is_empty())));
@@ -554,10 +584,80 @@ mod tests {
         let out = deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
         assert_eq!(a.commit_index(), 2);
         assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
-        // D and E hear of it with their next heartbeat, not before.
-        let hb = a.cfg.heartbeat_interval;
-        assert!(appends_to(&tick(&mut a, 2_000_000 + hb - 1)).is_empty());
-        assert_eq!(appends_to(&tick(&mut a, 2_000_000 + hb)), vec![D, E]);
+        // D and E hear of it with their next (lazy) heartbeat, not before.
+        let lazy = a.cfg.lazy_heartbeat_interval;
+        assert!(appends_to(&tick(&mut a, 2_000_000 + lazy - 1)).is_empty());
+        assert_eq!(appends_to(&tick(&mut a, 2_000_000 + lazy)), vec![D, E]);
+    }
+
+    #[test]
+    fn lazy_followers_get_fewer_heartbeats_and_are_told_so() {
+        let mut a = leader_of_five();
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+        let mut sent: BTreeMap<Addr, Vec<Micros>> = BTreeMap::new();
+        // Three idle seconds; every follower answers at once.
+        let mut now = 2_000_100;
+        while now < 5_000_000 {
+            now = a.next_deadline(now).max(now + 1);
+            for o in tick(&mut a, now) {
+                if let Body::AppendEntries(ae) = &o.body {
+                    sent.entry(o.to).or_default().push(ae.heartbeat);
+                    let index = ae.prev_index + ae.entries.len() as u64;
+                    deliver(&mut a, now + 100, o.to, ack(index, ae.ts));
+                }
+            }
+        }
+        assert_eq!(a.role(), Role::Leader);
+        for f in [B, C] {
+            assert_eq!(sent[&f].len() as u64, 3_000_000 / hb, "{f}: {sent:?}");
+            assert!(
+                sent[&f].iter().all(|&h| h == 0),
+                "told the standard interval"
+            );
+        }
+        for f in [D, E] {
+            assert_eq!(sent[&f].len() as u64, 3_000_000 / lazy, "{f}: {sent:?}");
+            assert!(
+                sent[&f].iter().all(|&h| h == lazy),
+                "told the lazy interval"
+            );
+        }
+    }
+
+    #[test]
+    fn a_follower_told_of_a_long_heartbeat_waits_that_much_longer() {
+        let cfg = Config::default();
+        let (min, max, hb) = (
+            cfg.election_timeout_min,
+            cfg.election_timeout_max,
+            cfg.heartbeat_interval,
+        );
+        for (heartbeat, extra) in [
+            (0, 0),
+            (
+                cfg.lazy_heartbeat_interval,
+                cfg.lazy_heartbeat_interval - hb,
+            ),
+            // A corrupt hint is bounded.
+            (u64::MAX, max - hb),
+        ] {
+            let mut b = Node::new(B, vec![A, C], Config::default(), 7, 0);
+            let ae = AppendEntries {
+                term: 1,
+                prev_index: 0,
+                prev_term: 0,
+                commit: 0,
+                ts: 1_000,
+                heartbeat,
+                entries: vec![],
+            };
+            deliver(&mut b, 1_000, A, Body::AppendEntries(ae));
+            let deadline = b.next_deadline(1_000);
+            assert!(
+                (1_000 + min + extra..=1_000 + max + extra).contains(&deadline),
+                "hint {heartbeat}: deadline {deadline}"
+            );
+        }
     }
 
     #[test]
