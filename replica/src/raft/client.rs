@@ -163,6 +163,7 @@ impl Node {
             self.counters.duplicate_mids += 1;
             return;
         }
+        self.note_request(matches!(req, Request::Get { .. }));
         match req {
             Request::Get { mid, key } => self.lead_get(now, client, mid, key, arrived),
             Request::Put { mid, key, value } => {

@@ -18,12 +18,19 @@ use super::Micros;
 /// last 20 outcomes count).
 const LOSS_WEIGHT: f64 = 0.05;
 
-/// The eager followers alone should commit an entry on time with at least
-/// this probability. A put that misses waits a retransmission interval;
-/// as long as fewer than half the requests wait, the median latency stays
-/// that of an undisturbed put, and every extra eager follower costs two
-/// messages per put.
-const ON_TIME_TARGET: f64 = 0.6;
+/// How likely the eager followers alone must be to commit an entry on
+/// time. A put that misses waits a retransmission interval, and every
+/// extra eager follower costs two messages per put. The median answer
+/// stays fast while more than half the answers are: gets, answered from
+/// the read lease, always are, so the fewer puts there are, the more of
+/// them may wait. The target aims at `FAST_SHARE` of all answers being
+/// fast (a margin over half), but never lets more than half the puts wait.
+const FAST_SHARE: f64 = 0.6;
+const MIN_ON_TIME: f64 = 0.5;
+
+/// Weight of each request in the estimate of the share of gets (about the
+/// last 50 requests count).
+const GET_SHARE_WEIGHT: f64 = 0.02;
 
 impl Node {
     /// The followers new entries go to at once: `eager_count` live,
@@ -125,21 +132,41 @@ impl Node {
         self.refresh_eager_count();
     }
 
-    /// How many followers new entries go to at once, for the current loss
-    /// estimate (also on election, for the new set of followers).
-    pub(super) fn refresh_eager_count(&mut self) {
-        self.eager_count =
-            eager_count(self.round_trip_loss, self.quorum() - 1, self.progress.len());
+    /// A client request reached us as leader.
+    pub(super) fn note_request(&mut self, is_get: bool) {
+        let x = if is_get { 1.0 } else { 0.0 };
+        self.get_share += (x - self.get_share) * GET_SHARE_WEIGHT;
+        self.refresh_eager_count();
     }
+
+    /// How many followers new entries go to at once, for the current loss
+    /// and request mix estimates (also on election, for the new set of
+    /// followers).
+    pub(super) fn refresh_eager_count(&mut self) {
+        self.eager_count = eager_count(
+            self.round_trip_loss,
+            self.quorum() - 1,
+            self.progress.len(),
+            on_time_target(self.get_share),
+        );
+    }
+}
+
+/// The chance of committing on the first round trip that makes
+/// `FAST_SHARE` of all answers fast when a share `gets` of the requests
+/// are gets, within `[MIN_ON_TIME, FAST_SHARE]`.
+pub(super) fn on_time_target(gets: f64) -> f64 {
+    let gets = gets.clamp(0.0, 0.99);
+    ((FAST_SHARE - gets) / (1.0 - gets)).clamp(MIN_ON_TIME, FAST_SHARE)
 }
 
 /// The fewest followers (at least `needed`, at most `max`) whose round
 /// trips, each lost with probability `loss`, include `needed` successes
-/// with probability `ON_TIME_TARGET`; `max` if none does.
-pub(super) fn eager_count(loss: f64, needed: usize, max: usize) -> usize {
+/// with probability `target`; `max` if none does.
+pub(super) fn eager_count(loss: f64, needed: usize, max: usize, target: f64) -> usize {
     let success = (1.0 - loss).clamp(0.0, 1.0);
     (needed..=max)
-        .find(|&k| at_least(needed, k, success) >= ON_TIME_TARGET)
+        .find(|&k| at_least(needed, k, success) >= target)
         .unwrap_or(max)
 }
 
@@ -165,24 +192,38 @@ mod tests {
 
     #[test]
     fn without_loss_a_bare_quorum_is_enough() {
-        assert_eq!(eager_count(0.0, 2, 4), 2);
-        assert_eq!(eager_count(0.0, 10, 20), 10);
-        assert_eq!(eager_count(0.0, 1, 2), 1);
+        assert_eq!(eager_count(0.0, 2, 4, 0.6), 2);
+        assert_eq!(eager_count(0.0, 10, 20, 0.6), 10);
+        assert_eq!(eager_count(0.0, 1, 2, 0.6), 1);
     }
 
     #[test]
     fn more_loss_takes_more_followers_up_to_all() {
         // five replicas: two answers needed from four followers
-        assert_eq!(eager_count(0.10, 2, 4), 2); // 0.81 on time
-        assert_eq!(eager_count(0.19, 2, 4), 2); // 0.66
-        assert_eq!(eager_count(0.28, 2, 4), 3); // 0.52 with two, 0.81 with three
-        assert_eq!(eager_count(0.51, 2, 4), 4); // even four are on time only 0.67
-        assert_eq!(eager_count(0.90, 2, 4), 4);
+        assert_eq!(eager_count(0.10, 2, 4, 0.6), 2); // 0.81 on time
+        assert_eq!(eager_count(0.19, 2, 4, 0.6), 2); // 0.66
+        assert_eq!(eager_count(0.28, 2, 4, 0.6), 3); // 0.52 with two, 0.81 with three
+        assert_eq!(eager_count(0.28, 2, 4, 0.5), 2); // ...unless 0.52 will do
+        assert_eq!(eager_count(0.51, 2, 4, 0.6), 4); // even four are on time only 0.67
+        assert_eq!(eager_count(0.90, 2, 4, 0.6), 4);
         let mut last = 0;
         for step in 0..=100 {
-            let k = eager_count(step as f64 / 100.0, 3, 6);
+            let k = eager_count(step as f64 / 100.0, 3, 6, 0.6);
             assert!(k >= last && (3..=6).contains(&k));
             last = k;
+        }
+    }
+
+    #[test]
+    fn the_more_gets_the_more_puts_may_wait_but_never_most() {
+        assert!((on_time_target(0.0) - FAST_SHARE).abs() < 1e-12);
+        assert!((on_time_target(0.1) - 5.0 / 9.0).abs() < 1e-12);
+        assert!((on_time_target(0.2) - 0.5).abs() < 1e-12);
+        assert!((on_time_target(0.8) - MIN_ON_TIME).abs() < 1e-12);
+        for gets in [0.0, 0.1, 0.2, 0.5] {
+            // with the target met, at least FAST_SHARE of answers are fast
+            let fast = gets + (1.0 - gets) * on_time_target(gets);
+            assert!(fast >= FAST_SHARE - 1e-12, "{gets}: {fast}");
         }
     }
 

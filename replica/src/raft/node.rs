@@ -140,6 +140,8 @@ pub struct Node {
     /// back within a retransmission interval, and how many followers new
     /// entries therefore go to at once (see `fanout.rs`).
     pub(super) round_trip_loss: f64,
+    /// Estimated share of gets among the requests we lead.
+    pub(super) get_share: f64,
     pub(super) eager_count: usize,
     /// Smoothed AppendEntries round-trip time (`None` before the first).
     pub(super) srtt: Option<Micros>,
@@ -215,6 +217,7 @@ impl Node {
             leader_since: 0,
             term_start: 0,
             round_trip_loss: 0.0,
+            get_share: 0.0,
             eager_count: 0,
             srtt: None,
             pending_reads: VecDeque::new(),
