@@ -34,19 +34,23 @@ const GET_SHARE_WEIGHT: f64 = 0.02;
 
 impl Node {
     /// The followers new entries go to at once: `eager_count` live,
-    /// answering followers, the most up to date first (then by id, so the
-    /// choice is stable).
+    /// answering followers, the most up to date first, then those already
+    /// eager (a follower that was passed over and caught up does not take
+    /// its place back: every change costs a heartbeat), then by id.
     pub(super) fn eager_followers(&self, now: Micros) -> Vec<Addr> {
-        let mut ranked: Vec<(bool, std::cmp::Reverse<u64>, Addr)> = self
+        let mut ranked: Vec<(bool, std::cmp::Reverse<u64>, bool, Addr)> = self
             .progress
             .iter()
-            .map(|(&a, p)| (self.is_slow(p, now), std::cmp::Reverse(p.matched), a))
+            .map(|(&a, p)| {
+                let slow = self.is_slow(p, now);
+                (slow, std::cmp::Reverse(p.matched), p.told_lazy, a)
+            })
             .collect();
         ranked.sort_unstable();
         ranked
             .into_iter()
             .take(self.eager_count)
-            .map(|(_, _, a)| a)
+            .map(|(_, _, _, a)| a)
             .collect()
     }
 

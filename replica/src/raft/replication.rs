@@ -37,7 +37,8 @@ impl Node {
         let cfg = &self.cfg;
         let interval = ae
             .heartbeat
-            .clamp(cfg.heartbeat_interval, cfg.election_timeout_max);
+            .min(cfg.election_timeout_max)
+            .max(cfg.heartbeat_interval);
         self.heard_from_leader(now, interval);
         if !self.held.is_empty() {
             self.release_held(now);
@@ -622,6 +623,45 @@ mod tests {
                 "told the lazy interval"
             );
         }
+    }
+
+    #[test]
+    fn a_follower_leaving_the_eager_set_first_gets_the_heartbeat_it_expects() {
+        let mut a = leader_of_five();
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+        // C stops answering a put; D takes its place among the eager.
+        let out = client_put(&mut a, 2_000_200, "k");
+        assert_eq!(appends_to(&out), vec![B, C]);
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        let r = a.cfg.retransmit_interval;
+        let to = appends_to(&tick(&mut a, 2_000_200 + r));
+        assert!(to.contains(&D), "{to:?}");
+        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r));
+        assert_eq!(a.commit_index(), 2);
+        // C was last told the standard interval (by 2_000_200 + r): it gets
+        // a heartbeat within that, now telling it to be lazy, then lazy ones
+        // (and keeps out of the eager set once it has caught up).
+        // Everyone answers at once from here on.
+        let mut to_c = Vec::new();
+        let mut now = 2_000_300 + r;
+        while now < 2_000_200 + hb + 2 * lazy + 10_000 {
+            now += 1_000;
+            for o in tick(&mut a, now) {
+                if let Body::AppendEntries(ae) = &o.body {
+                    if o.to == C {
+                        to_c.push((now, ae.heartbeat));
+                    }
+                    let index = ae.prev_index + ae.entries.len() as u64;
+                    deliver(&mut a, now, o.to, ack(index, ae.ts));
+                }
+            }
+        }
+        assert_eq!(a.role(), Role::Leader);
+        let (first, told) = to_c[0];
+        assert!(first <= 2_000_200 + r + hb, "{to_c:?}");
+        assert_eq!(told, lazy);
+        let rest: Vec<Micros> = to_c[1..].iter().map(|(t, _)| t - first).collect();
+        assert_eq!(rest, vec![lazy, 2 * lazy], "{to_c:?}");
     }
 
     #[test]
