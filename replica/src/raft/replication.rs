@@ -173,19 +173,28 @@ impl Node {
     /// retransmission for an eager live follower missing entries, else a
     /// heartbeat (which also carries the entries a lazy follower misses,
     /// and probes followers that stopped answering).
-    fn due_at(&self, p: &Progress, eager: bool, now: Micros) -> Micros {
+    fn due_at(&self, p: &Progress, eager: bool, wide: bool, now: Micros) -> Micros {
         if eager && self.is_live(p, now) && p.matched < self.log.last_index() {
             let wait = self
                 .retransmit_timeout()
                 .saturating_mul(1 << p.backoff.min(16))
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
-        } else if eager || !p.told_lazy {
-            // Eager, or lazy but last promised the standard interval.
+        } else if eager || wide || !p.told_lazy {
+            // Eager; or lazy but last promised the standard interval, or
+            // needed to confirm us.
             p.last_sent + self.cfg.heartbeat_interval
         } else {
             p.last_sent + self.cfg.lazy_heartbeat_interval
         }
+    }
+
+    /// The quorum's confirmation is two heartbeats old (a few eager
+    /// answers were lost): every follower gets the standard heartbeat until
+    /// it is fresh again, so that lost answers from the eager followers
+    /// alone cannot make us step down (check-quorum) or let the lease lapse.
+    fn heartbeat_all(&self, contact: Micros, now: Micros) -> bool {
+        now >= contact.saturating_add(2 * self.cfg.heartbeat_interval)
     }
 
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
@@ -199,10 +208,11 @@ impl Node {
         }
         self.note_timeouts(now);
         let eager = self.eager_followers(now);
+        let wide = self.heartbeat_all(contact, now);
         let due: Vec<Addr> = self
             .progress
             .iter()
-            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), now))
+            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), wide, now))
             .map(|(a, _)| *a)
             .collect();
         for peer in due {
@@ -219,12 +229,17 @@ impl Node {
     /// When the leader next needs a tick: a heartbeat, a retransmission,
     /// or the check-quorum deadline.
     pub(super) fn leader_deadline(&self, now: Micros) -> Micros {
-        let check = self.quorum_contact().max(self.leader_since) + self.cfg.election_timeout_min;
+        let contact = self.quorum_contact().max(self.leader_since);
+        let check = contact + self.cfg.election_timeout_min;
+        let widen = contact.saturating_add(2 * self.cfg.heartbeat_interval);
+        let wide = self.heartbeat_all(contact, now);
         let eager = self.eager_followers(now);
         self.progress
             .iter()
-            .map(|(a, p)| self.due_at(p, eager.contains(a), now))
+            .map(|(a, p)| self.due_at(p, eager.contains(a), wide, now))
             .fold(check, Micros::min)
+            // lazy followers become due when the confirmation gets old
+            .min(if wide { Micros::MAX } else { widen.max(now) })
     }
 
     /// Sends an AppendEntries to each eager follower that has new entries
@@ -509,8 +524,15 @@ mod tests {
             ts: 2_000_000 + hb,
         };
         deliver(&mut a, 2_000_100 + hb, eager, Body::AppendReply(confirm));
-        let out = tick(&mut a, 2_000_000 + lazy - 1);
-        assert!(out.iter().all(|o| o.to == eager), "{out:?}");
+        // The eager follower answers its heartbeats; the other hears
+        // nothing until its own is due.
+        let mut t = 2_000_000 + hb;
+        while t + hb < 2_000_000 + lazy {
+            t += hb;
+            let out = tick(&mut a, t);
+            assert!(out.iter().all(|o| o.to == eager), "{out:?}");
+            ack_all(&mut a, t, &out);
+        }
         let out = tick(&mut a, 2_000_000 + lazy);
         assert!(out.iter().any(|o| o.to != eager), "{out:?}");
         assert!(out
@@ -585,10 +607,67 @@ mod tests {
         let out = deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
         assert_eq!(a.commit_index(), 2);
         assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
-        // D and E hear of it with their next (lazy) heartbeat, not before.
-        let lazy = a.cfg.lazy_heartbeat_interval;
-        assert!(appends_to(&tick(&mut a, 2_000_000 + lazy - 1)).is_empty());
+        // D and E hear of it with their next (lazy) heartbeat, not before,
+        // while B and C answer theirs.
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+        let mut t = 2_000_200;
+        while t + hb < 2_000_000 + lazy {
+            t += hb;
+            let out = tick(&mut a, t);
+            assert!(appends_to(&out).is_empty(), "{out:?}");
+            ack_all(&mut a, t, &out);
+        }
         assert_eq!(appends_to(&tick(&mut a, 2_000_000 + lazy)), vec![D, E]);
+    }
+
+    #[test]
+    fn when_the_quorum_confirmation_ages_every_follower_gets_heartbeats() {
+        let mut a = leader_of_five();
+        let hb = a.cfg.heartbeat_interval;
+        // B and C (the eager pair) stop answering: within two heartbeats D
+        // and E are asked too, and their answers keep us leader.
+        let mut asked = BTreeMap::new();
+        let mut t = 2_000_100;
+        while t < 2_000_000 + 3 * hb {
+            t = a.next_deadline(t).max(t + 1);
+            let out = tick(&mut a, t);
+            for o in &out {
+                *asked.entry(o.to).or_insert(0) += 1;
+            }
+            let answered: Vec<Outgoing> =
+                out.into_iter().filter(|o| o.to == D || o.to == E).collect();
+            ack_all(&mut a, t, &answered);
+        }
+        assert!(
+            asked.contains_key(&D) && asked.contains_key(&E),
+            "{asked:?}"
+        );
+        let timeout = a.cfg.election_timeout_min;
+        while t < 2_000_000 + 2 * timeout {
+            t = a.next_deadline(t).max(t + 1);
+            let out: Vec<Outgoing> = tick(&mut a, t)
+                .into_iter()
+                .filter(|o| o.to == D || o.to == E)
+                .collect();
+            ack_all(&mut a, t, &out);
+        }
+        assert_eq!(a.role(), Role::Leader);
+    }
+
+    /// Acknowledges, at `now`, every AppendEntries in `out`.
+    fn ack_all(a: &mut Node, now: Micros, out: &[Outgoing]) {
+        for o in out {
+            if let Body::AppendEntries(ae) = &o.body {
+                let reply = AppendReply {
+                    term: ae.term,
+                    success: true,
+                    index: ae.prev_index + ae.entries.len() as u64,
+                    conflict_term: None,
+                    ts: ae.ts,
+                };
+                deliver(a, now, o.to, Body::AppendReply(reply));
+            }
+        }
     }
 
     #[test]
