@@ -2154,6 +2154,10 @@ class Simulation:
         ev = self.ev
         if ev is None:
             return
+        # Queued events are formatted (a traffic window may become several)
+        # and sent first, so that the counts below are complete but for
+        # run_end itself.
+        ev.flush(force=True)
         result.events = ev.summary()
         stats: Dict[str, float] = dict(result_counters(result))
         if result.latencies:

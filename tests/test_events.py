@@ -832,6 +832,7 @@ class Sink(unittest.TestCase):
         events = [e for d in datagrams for e in parse_lines(d)]
         self.assertGreater(len(events), 1)
         self.assertEqual(sink.dropped, 0)
+        self.assertEqual((sink.emitted, sink.sent), (len(events), len(events)))
         for e in events:
             self.assertIsNone(schema_problem(e))
             self.assertEqual((e["ts"], e["window_us"], e["leader"]), (123, 100000, "0001"))
