@@ -57,7 +57,7 @@ impl Node {
     /// It answered within the last election timeout (or, if longer, within
     /// a heartbeat after a lazy follower's last was due).
     pub(super) fn is_live(&self, p: &Progress, now: Micros) -> bool {
-        now < p.last_reply + self.live_window()
+        p.answered_within(self.live_window(), now)
     }
 
     fn live_window(&self) -> Micros {
@@ -107,8 +107,10 @@ impl Node {
         let live_window = self.live_window();
         let mut lost = 0;
         for p in self.progress.values_mut() {
-            let live = now < p.last_reply + live_window;
-            if live && !p.timed_out && p.waiting_since.is_some_and(|t| now >= t + interval) {
+            if p.answered_within(live_window, now)
+                && !p.timed_out
+                && p.waiting_since.is_some_and(|t| now >= t + interval)
+            {
                 p.timed_out = true;
                 lost += 1;
             }
@@ -131,15 +133,13 @@ impl Node {
     }
 
     fn note_round_trip(&mut self, lost: bool) {
-        let x = if lost { 1.0 } else { 0.0 };
-        self.round_trip_loss += (x - self.round_trip_loss) * LOSS_WEIGHT;
+        nudge(&mut self.round_trip_loss, lost, LOSS_WEIGHT);
         self.refresh_eager_count();
     }
 
     /// A client request reached us as leader.
     pub(super) fn note_request(&mut self, is_get: bool) {
-        let x = if is_get { 1.0 } else { 0.0 };
-        self.get_share += (x - self.get_share) * GET_SHARE_WEIGHT;
+        nudge(&mut self.get_share, is_get, GET_SHARE_WEIGHT);
         self.refresh_eager_count();
     }
 
@@ -154,6 +154,20 @@ impl Node {
             on_time_target(self.get_share),
         );
     }
+}
+
+impl Progress {
+    /// It answered within `window` before `now`.
+    fn answered_within(&self, window: Micros, now: Micros) -> bool {
+        now < self.last_reply + window
+    }
+}
+
+/// Moves the running share `share` (an exponentially weighted average) of
+/// samples that were `true` toward this one by `weight`.
+fn nudge(share: &mut f64, sample: bool, weight: f64) {
+    let x = if sample { 1.0 } else { 0.0 };
+    *share += (x - *share) * weight;
 }
 
 /// The chance of committing on the first round trip that makes

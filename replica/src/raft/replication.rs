@@ -189,12 +189,13 @@ impl Node {
         }
     }
 
-    /// The quorum's confirmation is two heartbeats old (a few eager
-    /// answers were lost): every follower gets the standard heartbeat until
-    /// it is fresh again, so that lost answers from the eager followers
-    /// alone cannot make us step down (check-quorum) or let the lease lapse.
-    fn heartbeat_all(&self, contact: Micros, now: Micros) -> bool {
-        now >= contact.saturating_add(2 * self.cfg.heartbeat_interval)
+    /// From when, with the quorum's last confirmation at `contact`, every
+    /// follower gets the standard heartbeat: once it is two heartbeats old
+    /// (a few eager answers were lost), until it is fresh again, so that
+    /// lost answers from the eager followers alone cannot make us step down
+    /// (check-quorum) or let the lease lapse.
+    fn heartbeat_all_from(&self, contact: Micros) -> Micros {
+        contact.saturating_add(2 * self.cfg.heartbeat_interval)
     }
 
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
@@ -208,7 +209,7 @@ impl Node {
         }
         self.note_timeouts(now);
         let eager = self.eager_followers(now);
-        let wide = self.heartbeat_all(contact, now);
+        let wide = now >= self.heartbeat_all_from(contact);
         let due: Vec<Addr> = self
             .progress
             .iter()
@@ -231,15 +232,15 @@ impl Node {
     pub(super) fn leader_deadline(&self, now: Micros) -> Micros {
         let contact = self.quorum_contact().max(self.leader_since);
         let check = contact + self.cfg.election_timeout_min;
-        let widen = contact.saturating_add(2 * self.cfg.heartbeat_interval);
-        let wide = self.heartbeat_all(contact, now);
+        let widen = self.heartbeat_all_from(contact);
+        let wide = now >= widen;
         let eager = self.eager_followers(now);
+        // Until then, lazy followers become due when the confirmation gets old.
+        let start = if wide { check } else { check.min(widen) };
         self.progress
             .iter()
             .map(|(a, p)| self.due_at(p, eager.contains(a), wide, now))
-            .fold(check, Micros::min)
-            // lazy followers become due when the confirmation gets old
-            .min(if wide { Micros::MAX } else { widen.max(now) })
+            .fold(start, Micros::min)
     }
 
     /// Sends an AppendEntries to each eager follower that has new entries
@@ -253,14 +254,14 @@ impl Node {
             // Pipeline new entries only to eager followers that answer; a
             // silent one gets them with its (backed-off) retransmission,
             // the others with their heartbeats.
-            let has_new = p.next <= last && eager.contains(&peer) && !self.is_slow(p, now);
+            let lazy = !eager.contains(&peer);
+            let has_new = p.next <= last && !lazy && !self.is_slow(p, now);
             if !(p.send_now || has_new) {
                 continue;
             }
             let next = p.next;
             let entries = self.log.batch(next, self.cfg.max_batch_bytes);
             let prev_index = next - 1;
-            let lazy = !eager.contains(&peer);
             let ae = AppendEntries {
                 term: self.term,
                 prev_index,
@@ -516,14 +517,7 @@ mod tests {
         let out = tick(&mut a, 2_000_000 + hb);
         assert_eq!(out.len(), 1);
         let eager = out[0].to;
-        let confirm = AppendReply {
-            term: 1,
-            success: true,
-            index: 1,
-            conflict_term: None,
-            ts: 2_000_000 + hb,
-        };
-        deliver(&mut a, 2_000_100 + hb, eager, Body::AppendReply(confirm));
+        deliver(&mut a, 2_000_100 + hb, eager, ack(1, 2_000_000 + hb));
         // The eager follower answers its heartbeats; the other hears
         // nothing until its own is due.
         let mut t = 2_000_000 + hb;
@@ -658,14 +652,8 @@ mod tests {
     fn ack_all(a: &mut Node, now: Micros, out: &[Outgoing]) {
         for o in out {
             if let Body::AppendEntries(ae) = &o.body {
-                let reply = AppendReply {
-                    term: ae.term,
-                    success: true,
-                    index: ae.prev_index + ae.entries.len() as u64,
-                    conflict_term: None,
-                    ts: ae.ts,
-                };
-                deliver(a, now, o.to, Body::AppendReply(reply));
+                let index = ae.prev_index + ae.entries.len() as u64;
+                deliver(a, now, o.to, ack(index, ae.ts));
             }
         }
     }
@@ -679,13 +667,13 @@ mod tests {
         let mut now = 2_000_100;
         while now < 5_000_000 {
             now = a.next_deadline(now).max(now + 1);
-            for o in tick(&mut a, now) {
+            let out = tick(&mut a, now);
+            for o in &out {
                 if let Body::AppendEntries(ae) = &o.body {
                     sent.entry(o.to).or_default().push(ae.heartbeat);
-                    let index = ae.prev_index + ae.entries.len() as u64;
-                    deliver(&mut a, now + 100, o.to, ack(index, ae.ts));
                 }
             }
+            ack_all(&mut a, now + 100, &out);
         }
         assert_eq!(a.role(), Role::Leader);
         for f in [B, C] {
@@ -725,15 +713,13 @@ mod tests {
         let mut now = 2_000_300 + r;
         while now < 2_000_200 + hb + 2 * lazy + 10_000 {
             now += 1_000;
-            for o in tick(&mut a, now) {
-                if let Body::AppendEntries(ae) = &o.body {
-                    if o.to == C {
-                        to_c.push((now, ae.heartbeat));
-                    }
-                    let index = ae.prev_index + ae.entries.len() as u64;
-                    deliver(&mut a, now, o.to, ack(index, ae.ts));
+            let out = tick(&mut a, now);
+            for o in &out {
+                if let (C, Body::AppendEntries(ae)) = (o.to, &o.body) {
+                    to_c.push((now, ae.heartbeat));
                 }
             }
+            ack_all(&mut a, now, &out);
         }
         assert_eq!(a.role(), Role::Leader);
         let (first, told) = to_c[0];
