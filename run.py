@@ -2154,11 +2154,7 @@ class Simulation:
         ev = self.ev
         if ev is None:
             return
-        # Queued events are formatted (a traffic window may become several)
-        # and sent first, so that the counts below are complete but for
-        # run_end itself.
-        ev.flush(force=True)
-        result.events = ev.summary()
+        result.events = ev.summary()     # _teardown flushed every queued event
         stats: Dict[str, float] = dict(result_counters(result))
         if result.latencies:
             stats["mean_latency"] = result.mean_latency
