@@ -4,11 +4,18 @@
 //! candidate's term, so a replica returning from a partition cannot depose
 //! a healthy leader, and the leader's read lease holds.
 
+use std::collections::BTreeSet;
+
 use shared::events::{Event, RoleReason};
 use shared::{Addr, Body, Entry, RequestVote, VoteReply};
 
 use super::node::{Node, Progress, Role};
 use super::Micros;
+
+/// Unanswered vote requests are resent this many times per campaign (after
+/// 1, 3 and 7 retransmit intervals): at 30% drops, all four round trips
+/// to a reachable peer fail about once in 15 campaigns.
+const VOTE_RESENDS: u32 = 3;
 
 impl Node {
     /// Election timeout: ask for pre-votes for term + 1 without changing
@@ -16,6 +23,16 @@ impl Node {
     pub(super) fn start_pre_vote(&mut self, now: Micros) {
         // The leader belief stays: a pre-vote only asks whether the leader
         // is gone, and most often (a few lost heartbeats) it is not.
+        let campaigning = matches!(self.role, Role::PreCandidate | Role::Candidate);
+        self.silent = if campaigning {
+            self.peers
+                .iter()
+                .copied()
+                .filter(|p| !self.answered.contains(p))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         self.role = Role::PreCandidate;
         self.votes.clear();
         self.votes.insert(self.id);
@@ -24,15 +41,18 @@ impl Node {
         self.answered.clear();
         self.vote_backoff = self.cfg.retransmit_interval;
         self.note_role(now, RoleReason::ElectionTimeout);
-        self.request_votes(now);
+        self.request_votes(now, true);
     }
 
     /// Sends our RequestVote to every peer that has not answered this
-    /// campaign yet. Called when a campaign starts and again after a
-    /// retransmit interval that doubles each time: on a lossy network,
-    /// waiting a whole election timeout for a lost vote makes failover slow,
-    /// but a replica cut off by a partition should not keep shouting.
-    fn request_votes(&mut self, now: Micros) {
+    /// campaign yet. Called when a campaign starts and resent after a
+    /// retransmit interval that doubles each time, `VOTE_RESENDS` times at
+    /// most: on a lossy network, waiting a whole election timeout for a
+    /// lost vote makes failover slow, but a replica cut off by a partition
+    /// should not keep shouting (each request counts as a message whether
+    /// or not it arrives). Peers silent through the previous campaign get
+    /// no resends.
+    fn request_votes(&mut self, now: Micros, first: bool) {
         let pre = self.role == Role::PreCandidate;
         let rv = RequestVote {
             term: if pre { self.term + 1 } else { self.term },
@@ -40,13 +60,17 @@ impl Node {
             last_term: self.log.last_term(),
             pre,
         };
-        self.votes_resend_at = now + self.vote_backoff;
+        self.votes_resend_at = if self.vote_backoff < self.cfg.retransmit_interval << VOTE_RESENDS {
+            now + self.vote_backoff
+        } else {
+            Micros::MAX
+        };
         self.vote_backoff = self.vote_backoff.saturating_mul(2);
         let waiting: Vec<Addr> = self
             .peers
             .iter()
             .copied()
-            .filter(|p| !self.answered.contains(p))
+            .filter(|p| !self.answered.contains(p) && (first || !self.silent.contains(p)))
             .collect();
         for p in waiting {
             self.send(p, Body::RequestVote(rv));
@@ -61,7 +85,7 @@ impl Node {
         } else if matches!(self.role, Role::PreCandidate | Role::Candidate)
             && now >= self.votes_resend_at
         {
-            self.request_votes(now);
+            self.request_votes(now, false);
         }
     }
 
@@ -86,7 +110,7 @@ impl Node {
         self.reset_election_deadline(now);
         self.vote_backoff = self.cfg.retransmit_interval;
         self.note_role(now, RoleReason::PreVoteWon);
-        self.request_votes(now);
+        self.request_votes(now, true);
     }
 
     /// Within the minimum election timeout of hearing from a live leader.
@@ -440,6 +464,51 @@ mod tests {
         assert_eq!(a.next_deadline(resend), again);
         assert!(tick(&mut a, again - 1).is_empty());
         assert_eq!(tick(&mut a, again).len(), 1);
+    }
+
+    /// The peers `out` asks for a vote.
+    fn asked(out: &[Outgoing]) -> Vec<Addr> {
+        out.iter()
+            .filter(|o| matches!(o.body, Body::RequestVote(_)))
+            .map(|o| o.to)
+            .collect()
+    }
+
+    #[test]
+    fn vote_requests_are_resent_three_times_then_wait_for_the_next_campaign() {
+        // A replica cut off by a partition: nobody ever answers.
+        let mut a = node(A);
+        let start = 2_000_000;
+        assert_eq!(asked(&tick(&mut a, start)), vec![B, C]);
+        let r = a.cfg.retransmit_interval;
+        for after in [r, 3 * r, 7 * r] {
+            assert_eq!(a.next_deadline(start + 1), start + after);
+            assert_eq!(asked(&tick(&mut a, start + after)), vec![B, C]);
+        }
+        let deadline = a.election_deadline;
+        assert!(deadline > start + 7 * r);
+        assert_eq!(a.next_deadline(start + 7 * r), deadline);
+        assert!(asked(&tick(&mut a, deadline - 1)).is_empty());
+        assert_eq!(asked(&tick(&mut a, deadline)), vec![B, C]);
+    }
+
+    #[test]
+    fn a_peer_silent_through_a_campaign_gets_no_resends_in_the_next() {
+        let mut a = node(A);
+        let start = 2_000_000;
+        tick(&mut a, start);
+        // B refuses (it still hears from a leader); C never answers.
+        deliver(&mut a, start + 100, B, vote_reply(0, false, true));
+        let next = a.election_deadline;
+        assert_eq!(asked(&tick(&mut a, next)), vec![B, C]);
+        // B may just have lost this campaign's request: it is asked again.
+        let r = a.cfg.retransmit_interval;
+        assert_eq!(asked(&tick(&mut a, next + r)), vec![B]);
+        // Hearing from a leader ends the streak: C is a peer like any other.
+        a.become_follower(next + r + 1, 0, Some(B), RoleReason::LeaderFound);
+        let third = a.election_deadline;
+        tick(&mut a, third);
+        assert_eq!(asked(&tick(&mut a, third + r)), vec![B, C]);
     }
 
     #[test]

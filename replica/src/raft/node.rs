@@ -130,6 +130,10 @@ pub struct Node {
     /// When unanswered vote requests go out again, and the wait after that.
     pub(super) votes_resend_at: Micros,
     pub(super) vote_backoff: Micros,
+    /// Peers that did not answer our previous campaign, when this one
+    /// follows it without a leader in between: cut off or dead, most
+    /// likely, so they get this campaign's first request but no resends.
+    pub(super) silent: BTreeSet<Addr>,
 
     // Leader state.
     pub(super) progress: BTreeMap<Addr, Progress>,
@@ -213,6 +217,7 @@ impl Node {
             answered: BTreeSet::new(),
             votes_resend_at: 0,
             vote_backoff: 0,
+            silent: BTreeSet::new(),
             progress: BTreeMap::new(),
             leader_since: 0,
             term_start: 0,
