@@ -180,9 +180,11 @@ impl Node {
                 .saturating_mul(1 << p.backoff.min(16))
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
-        } else if eager || wide || !p.told_lazy {
-            // Eager; or lazy but last promised the standard interval, or
-            // needed to confirm us.
+        } else if eager {
+            p.last_sent + self.eager_heartbeat_interval()
+        } else if wide || !p.told_lazy {
+            // Lazy but last promised a shorter interval, or needed to
+            // confirm us.
             p.last_sent + self.cfg.heartbeat_interval
         } else {
             p.last_sent + self.cfg.lazy_heartbeat_interval
@@ -190,12 +192,13 @@ impl Node {
     }
 
     /// From when, with the quorum's last confirmation at `contact`, every
-    /// follower gets the standard heartbeat: once it is two heartbeats old
-    /// (a few eager answers were lost), until it is fresh again, so that
-    /// lost answers from the eager followers alone cannot make us step down
-    /// (check-quorum) or let the lease lapse.
+    /// follower gets the standard heartbeat: once it is a heartbeat older
+    /// than the eager followers' heartbeats keep it (a few eager answers
+    /// were lost), until it is fresh again, so that lost answers from the
+    /// eager followers alone cannot make us step down (check-quorum) or let
+    /// the lease lapse.
     fn heartbeat_all_from(&self, contact: Micros) -> Micros {
-        contact.saturating_add(2 * self.cfg.heartbeat_interval)
+        contact.saturating_add(self.eager_heartbeat_interval() + self.cfg.heartbeat_interval)
     }
 
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
@@ -248,6 +251,10 @@ impl Node {
     pub(super) fn send_due_appends(&mut self, now: Micros) {
         let last = self.log.last_index();
         let eager = self.eager_followers(now);
+        // The standard interval goes without saying (0 on the wire).
+        let told_eager = Some(self.eager_heartbeat_interval())
+            .filter(|&i| i > self.cfg.heartbeat_interval)
+            .unwrap_or(0);
         let peers: Vec<Addr> = self.progress.keys().copied().collect();
         for peer in peers {
             let p = &self.progress[&peer];
@@ -271,7 +278,7 @@ impl Node {
                 heartbeat: if lazy {
                     self.cfg.lazy_heartbeat_interval
                 } else {
-                    0
+                    told_eager
                 },
                 entries,
             };
@@ -510,19 +517,19 @@ mod tests {
         a.flush(2_000_000);
         deliver(&mut a, 2_000_100, B, reply(1, true, 1, None));
         deliver(&mut a, 2_000_100, C, reply(1, true, 1, None));
-        // One follower is a quorum of three: it gets the standard
-        // heartbeat, the other the lazy one.
-        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
-        assert!(a.next_deadline(2_000_100) <= 2_000_000 + hb);
-        let out = tick(&mut a, 2_000_000 + hb);
+        // One follower is a quorum of three: it gets the eager heartbeat,
+        // the other the lazy one.
+        let (beat, lazy) = (a.eager_heartbeat_interval(), a.cfg.lazy_heartbeat_interval);
+        assert!(a.next_deadline(2_000_100) <= 2_000_000 + beat);
+        let out = tick(&mut a, 2_000_000 + beat);
         assert_eq!(out.len(), 1);
         let eager = out[0].to;
-        deliver(&mut a, 2_000_100 + hb, eager, ack(1, 2_000_000 + hb));
+        deliver(&mut a, 2_000_100 + beat, eager, ack(1, 2_000_000 + beat));
         // The eager follower answers its heartbeats; the other hears
         // nothing until its own is due.
-        let mut t = 2_000_000 + hb;
-        while t + hb < 2_000_000 + lazy {
-            t += hb;
+        let mut t = 2_000_000 + beat;
+        while t + beat < 2_000_000 + lazy {
+            t += beat;
             let out = tick(&mut a, t);
             assert!(out.iter().all(|o| o.to == eager), "{out:?}");
             ack_all(&mut a, t, &out);
@@ -658,24 +665,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lazy_followers_get_fewer_heartbeats_and_are_told_so() {
-        let mut a = leader_of_five();
-        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+    /// The heartbeat interval each follower is told over three idle
+    /// seconds in which every follower answers at once.
+    fn idle_heartbeats(a: &mut Node) -> BTreeMap<Addr, Vec<Micros>> {
         let mut sent: BTreeMap<Addr, Vec<Micros>> = BTreeMap::new();
         // Three idle seconds; every follower answers at once.
         let mut now = 2_000_100;
         while now < 5_000_000 {
             now = a.next_deadline(now).max(now + 1);
-            let out = tick(&mut a, now);
+            let out = tick(a, now);
             for o in &out {
                 if let Body::AppendEntries(ae) = &o.body {
                     sent.entry(o.to).or_default().push(ae.heartbeat);
                 }
             }
-            ack_all(&mut a, now + 100, &out);
+            ack_all(a, now + 100, &out);
         }
         assert_eq!(a.role(), Role::Leader);
+        sent
+    }
+
+    #[test]
+    fn lazy_followers_get_fewer_heartbeats_and_are_told_so() {
+        let mut a = leader_of_five();
+        // Lossy: the eager get the standard heartbeat.
+        a.round_trip_loss = 0.1;
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+        let sent = idle_heartbeats(&mut a);
         for f in [B, C] {
             assert_eq!(sent[&f].len() as u64, 3_000_000 / hb, "{f}: {sent:?}");
             assert!(
@@ -690,6 +706,25 @@ mod tests {
                 "told the lazy interval"
             );
         }
+    }
+
+    #[test]
+    fn on_a_quiet_network_eager_followers_get_fewer_heartbeats_and_are_told_so() {
+        let mut a = leader_of_five();
+        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
+        let beat = a.eager_heartbeat_interval();
+        assert!(beat > hb && 2 * beat <= a.cfg.election_timeout_min);
+        let sent = idle_heartbeats(&mut a);
+        for f in [B, C] {
+            assert_eq!(sent[&f].len() as u64, 3_000_000 / beat, "{f}: {sent:?}");
+            assert!(sent[&f].iter().all(|&h| h == beat), "{sent:?}");
+        }
+        for f in [D, E] {
+            assert_eq!(sent[&f].len() as u64, 3_000_000 / lazy, "{f}: {sent:?}");
+        }
+        // The first loss brings the standard heartbeat back.
+        a.note_round_trip(true);
+        assert_eq!(a.eager_heartbeat_interval(), hb);
     }
 
     #[test]
