@@ -181,7 +181,7 @@ impl Node {
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
         } else if eager {
-            p.last_sent + self.eager_heartbeat_interval()
+            p.last_sent + self.eager_heartbeat_interval(now)
         } else if wide || !p.told_lazy {
             // Lazy but last promised a shorter interval, or needed to
             // confirm us.
@@ -192,13 +192,13 @@ impl Node {
     }
 
     /// From when, with the quorum's last confirmation at `contact`, every
-    /// follower gets the standard heartbeat: once it is a heartbeat older
-    /// than the eager followers' heartbeats keep it (a few eager answers
-    /// were lost), until it is fresh again, so that lost answers from the
-    /// eager followers alone cannot make us step down (check-quorum) or let
-    /// the lease lapse.
+    /// follower gets the standard heartbeat: once it is two standard
+    /// heartbeats old (a few eager answers were lost or are late; a quiet
+    /// network's longer eager heartbeat keeps it under that), until it is
+    /// fresh again, so that lost answers from the eager followers alone
+    /// cannot make us step down (check-quorum) or let the lease lapse.
     fn heartbeat_all_from(&self, contact: Micros) -> Micros {
-        contact.saturating_add(self.eager_heartbeat_interval() + self.cfg.heartbeat_interval)
+        contact.saturating_add(2 * self.cfg.heartbeat_interval)
     }
 
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
@@ -252,7 +252,7 @@ impl Node {
         let last = self.log.last_index();
         let eager = self.eager_followers(now);
         // The standard interval goes without saying (0 on the wire).
-        let told_eager = Some(self.eager_heartbeat_interval())
+        let told_eager = Some(self.eager_heartbeat_interval(now))
             .filter(|&i| i > self.cfg.heartbeat_interval)
             .unwrap_or(0);
         let peers: Vec<Addr> = self.progress.keys().copied().collect();
@@ -519,7 +519,10 @@ mod tests {
         deliver(&mut a, 2_000_100, C, reply(1, true, 1, None));
         // One follower is a quorum of three: it gets the eager heartbeat,
         // the other the lazy one.
-        let (beat, lazy) = (a.eager_heartbeat_interval(), a.cfg.lazy_heartbeat_interval);
+        let (beat, lazy) = (
+            a.eager_heartbeat_interval(2_000_100),
+            a.cfg.lazy_heartbeat_interval,
+        );
         assert!(a.next_deadline(2_000_100) <= 2_000_000 + beat);
         let out = tick(&mut a, 2_000_000 + beat);
         assert_eq!(out.len(), 1);
@@ -610,10 +613,13 @@ mod tests {
         assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
         // D and E hear of it with their next (lazy) heartbeat, not before,
         // while B and C answer theirs.
-        let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
-        let mut t = 2_000_200;
-        while t + hb < 2_000_000 + lazy {
-            t += hb;
+        let lazy = a.cfg.lazy_heartbeat_interval;
+        let mut t = 2_000_300;
+        loop {
+            t = a.next_deadline(t).max(t + 1);
+            if t >= 2_000_000 + lazy {
+                break;
+            }
             let out = tick(&mut a, t);
             assert!(appends_to(&out).is_empty(), "{out:?}");
             ack_all(&mut a, t, &out);
@@ -712,7 +718,7 @@ mod tests {
     fn on_a_quiet_network_eager_followers_get_fewer_heartbeats_and_are_told_so() {
         let mut a = leader_of_five();
         let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
-        let beat = a.eager_heartbeat_interval();
+        let beat = a.eager_heartbeat_interval(2_000_100);
         assert!(beat > hb && 2 * beat <= a.cfg.election_timeout_min);
         let sent = idle_heartbeats(&mut a);
         for f in [B, C] {
@@ -724,7 +730,21 @@ mod tests {
         }
         // The first loss brings the standard heartbeat back.
         a.note_round_trip(true);
-        assert_eq!(a.eager_heartbeat_interval(), hb);
+        assert_eq!(a.eager_heartbeat_interval(5_000_000), hb);
+    }
+
+    #[test]
+    fn without_a_spare_live_follower_eager_followers_keep_the_standard_heartbeat() {
+        let mut a = leader_of_five();
+        let now = 9_000_000;
+        for (f, last_reply) in [(B, now), (C, now), (D, now), (E, 0)] {
+            a.progress.get_mut(&f).expect("a follower").last_reply = last_reply;
+        }
+        // D is live and not needed for a quorum: the quiet interval.
+        assert!(a.eager_heartbeat_interval(now) > a.cfg.heartbeat_interval);
+        // D dies too: B and C are the whole quorum, each answer counts.
+        a.progress.get_mut(&D).expect("a follower").last_reply = 0;
+        assert_eq!(a.eager_heartbeat_interval(now), a.cfg.heartbeat_interval);
     }
 
     #[test]
