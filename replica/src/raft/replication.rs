@@ -173,7 +173,9 @@ impl Node {
     /// retransmission for an eager live follower missing entries, else a
     /// heartbeat (which also carries the entries a lazy follower misses,
     /// and probes followers that stopped answering).
-    fn due_at(&self, p: &Progress, eager: bool, wide: bool, now: Micros) -> Micros {
+    /// `beat` is the eager followers' heartbeat interval
+    /// (`eager_heartbeat_interval`, computed once per pass).
+    fn due_at(&self, p: &Progress, eager: bool, wide: bool, beat: Micros, now: Micros) -> Micros {
         if eager && self.is_live(p, now) && p.matched < self.log.last_index() {
             let wait = self
                 .retransmit_timeout()
@@ -181,7 +183,7 @@ impl Node {
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
         } else if eager {
-            p.last_sent + self.eager_heartbeat_interval(now)
+            p.last_sent + beat
         } else if wide || !p.told_lazy {
             // Lazy but last promised a shorter interval, or needed to
             // confirm us.
@@ -213,10 +215,11 @@ impl Node {
         self.note_timeouts(now);
         let eager = self.eager_followers(now);
         let wide = now >= self.heartbeat_all_from(contact);
+        let beat = self.eager_heartbeat_interval(now);
         let due: Vec<Addr> = self
             .progress
             .iter()
-            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), wide, now))
+            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), wide, beat, now))
             .map(|(a, _)| *a)
             .collect();
         for peer in due {
@@ -238,11 +241,12 @@ impl Node {
         let widen = self.heartbeat_all_from(contact);
         let wide = now >= widen;
         let eager = self.eager_followers(now);
+        let beat = self.eager_heartbeat_interval(now);
         // Until then, lazy followers become due when the confirmation gets old.
         let start = if wide { check } else { check.min(widen) };
         self.progress
             .iter()
-            .map(|(a, p)| self.due_at(p, eager.contains(a), wide, now))
+            .map(|(a, p)| self.due_at(p, eager.contains(a), wide, beat, now))
             .fold(start, Micros::min)
     }
 
