@@ -534,13 +534,8 @@ mod tests {
         deliver(&mut a, 2_000_100 + beat, eager, ack(1, 2_000_000 + beat));
         // The eager follower answers its heartbeats; the other hears
         // nothing until its own is due.
-        let mut t = 2_000_000 + beat;
-        while t + beat < 2_000_000 + lazy {
-            t += beat;
-            let out = tick(&mut a, t);
-            assert!(out.iter().all(|o| o.to == eager), "{out:?}");
-            ack_all(&mut a, t, &out);
-        }
+        let sent = run_idle(&mut a, 2_000_100 + beat, 2_000_000 + lazy);
+        assert!(sent.iter().all(|(_, o)| o.to == eager), "{sent:?}");
         let out = tick(&mut a, 2_000_000 + lazy);
         assert!(out.iter().any(|o| o.to != eager), "{out:?}");
         assert!(out
@@ -618,16 +613,9 @@ mod tests {
         // D and E hear of it with their next (lazy) heartbeat, not before,
         // while B and C answer theirs.
         let lazy = a.cfg.lazy_heartbeat_interval;
-        let mut t = 2_000_300;
-        loop {
-            t = a.next_deadline(t).max(t + 1);
-            if t >= 2_000_000 + lazy {
-                break;
-            }
-            let out = tick(&mut a, t);
-            assert!(appends_to(&out).is_empty(), "{out:?}");
-            ack_all(&mut a, t, &out);
-        }
+        let sent = run_idle(&mut a, 2_000_300, 2_000_000 + lazy);
+        let out: Vec<Outgoing> = sent.into_iter().map(|(_, o)| o).collect();
+        assert!(appends_to(&out).is_empty(), "{out:?}");
         assert_eq!(appends_to(&tick(&mut a, 2_000_000 + lazy)), vec![D, E]);
     }
 
@@ -675,24 +663,33 @@ mod tests {
         }
     }
 
+    /// Ticks `a` at each of its own deadlines after `from` and before
+    /// `until`, every follower answering at once; what it sent, and when.
+    fn run_idle(a: &mut Node, from: Micros, until: Micros) -> Vec<(Micros, Outgoing)> {
+        let mut sent = Vec::new();
+        let mut now = from;
+        loop {
+            now = a.next_deadline(now).max(now + 1);
+            if now >= until {
+                return sent;
+            }
+            let out = tick(a, now);
+            ack_all(a, now, &out);
+            sent.extend(out.into_iter().map(|o| (now, o)));
+        }
+    }
+
     /// The heartbeat interval each follower is told over three idle
     /// seconds in which every follower answers at once.
     fn idle_heartbeats(a: &mut Node) -> BTreeMap<Addr, Vec<Micros>> {
-        let mut sent: BTreeMap<Addr, Vec<Micros>> = BTreeMap::new();
-        // Three idle seconds; every follower answers at once.
-        let mut now = 2_000_100;
-        while now < 5_000_000 {
-            now = a.next_deadline(now).max(now + 1);
-            let out = tick(a, now);
-            for o in &out {
-                if let Body::AppendEntries(ae) = &o.body {
-                    sent.entry(o.to).or_default().push(ae.heartbeat);
-                }
+        let mut told: BTreeMap<Addr, Vec<Micros>> = BTreeMap::new();
+        for (_, o) in run_idle(a, 2_000_100, 5_000_001) {
+            if let Body::AppendEntries(ae) = &o.body {
+                told.entry(o.to).or_default().push(ae.heartbeat);
             }
-            ack_all(a, now + 100, &out);
         }
         assert_eq!(a.role(), Role::Leader);
-        sent
+        told
     }
 
     #[test]
