@@ -5,9 +5,12 @@
 //! right away to just enough "eager" followers that, at the round-trip loss
 //! rate it observes, their answers alone usually commit the entry within a
 //! retransmission interval; the other followers get the entries with their
-//! next heartbeat. An eager follower that stops answering is passed over
-//! within a retransmission interval, so a dead or cut-off follower costs a
-//! put at most that much.
+//! next heartbeat. Every AppendEntries starts right after what the
+//! follower acknowledged, so a lost one is repaired by the next. An eager
+//! follower that leaves an entry a commit waits on unanswered gets it again
+//! after a retransmission interval; one that leaves two AppendEntries in a
+//! row unanswered is passed over, so a dead or cut-off follower costs a
+//! put about two retransmission intervals, and a lossy one keeps its place.
 
 use shared::Addr;
 
@@ -41,16 +44,17 @@ const GET_SHARE_WEIGHT: f64 = 0.02;
 
 impl Node {
     /// The followers new entries go to at once: `eager_count` live,
-    /// answering followers, the most up to date first, then those already
-    /// eager (a follower that was passed over and caught up does not take
-    /// its place back: every change costs a heartbeat), then by id.
+    /// answering followers, those already eager first (every change costs
+    /// a heartbeat, and each AppendEntries carries whatever the follower
+    /// has not acknowledged, so one a lost round trip left behind is as
+    /// good as any), then the most up to date, then by id.
     pub(super) fn eager_followers(&self, now: Micros) -> Vec<Addr> {
-        let mut ranked: Vec<(bool, std::cmp::Reverse<u64>, bool, Addr)> = self
+        let mut ranked: Vec<(bool, bool, std::cmp::Reverse<u64>, Addr)> = self
             .progress
             .iter()
             .map(|(&a, p)| {
                 let slow = self.is_slow(p, now);
-                (slow, std::cmp::Reverse(p.matched), p.told_lazy, a)
+                (slow, p.told_lazy, std::cmp::Reverse(p.matched), a)
             })
             .collect();
         ranked.sort_unstable();
@@ -73,12 +77,13 @@ impl Node {
             .max(cfg.lazy_heartbeat_interval + cfg.heartbeat_interval)
     }
 
-    /// Dead, or silent for a retransmission interval since we sent it
-    /// something.
+    /// Dead, or left the last two things we sent unanswered, the latter
+    /// for a retransmission interval: a single lost round trip is loss,
+    /// and passing over a live follower for it would cost a heartbeat when
+    /// it leaves the eager set.
     pub(super) fn is_slow(&self, p: &Progress, now: Micros) -> bool {
         !self.is_live(p, now)
-            || p.waiting_since
-                .is_some_and(|t| now >= t + self.retransmit_timeout())
+            || (p.unanswered >= 2 && now >= p.last_sent + self.retransmit_timeout())
     }
 
     /// `from` answered the AppendEntries sent at `ts`: a round trip on
@@ -91,6 +96,7 @@ impl Node {
         // An answer to the newest thing we sent leaves nothing outstanding;
         // an older one shows the follower is alive: restart the clock.
         p.waiting_since = (ts < p.last_sent).then_some(now);
+        p.unanswered = u32::from(ts < p.last_sent);
         p.timed_out = false;
         p.backoff = 0;
         if ts <= now {

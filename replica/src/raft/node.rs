@@ -61,6 +61,15 @@ pub(super) struct Progress {
     /// interval. A follower that leaves the eager set still gets one
     /// standard heartbeat first: its election timer was set for that.
     pub told_lazy: bool,
+    /// The highest index ever sent to it in this term (for `Counters`).
+    pub sent_up_to: u64,
+    /// It acknowledged entries in this term, so `matched` is known to be
+    /// in its log: every AppendEntries can then start right after it, and
+    /// carry whatever a lost one carried.
+    pub acked: bool,
+    /// AppendEntries sent since its last answer: one lost round trip is
+    /// loss, two in a row look like a dead or cut-off follower.
+    pub unanswered: u32,
 }
 
 /// Counts of inputs the core ignored, by reason, and of what it did.
@@ -82,6 +91,11 @@ pub struct Counters {
     pub events_overflowed: u64,
     pub elections_started: u64,
     pub terms_won: u64,
+    /// AppendEntries sent as leader: carrying an entry never sent to that
+    /// follower before, carrying only entries sent before, and empty.
+    pub appends_new: u64,
+    pub appends_resent: u64,
+    pub appends_empty: u64,
 }
 
 /// Raft messages with a higher term are ignored (see `handle_message`);

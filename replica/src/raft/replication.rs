@@ -126,6 +126,7 @@ impl Node {
             // `ts` must neither stretch the read lease nor overflow the
             // check-quorum deadline (found by tests/robustness.rs).
             p.acked_ts = p.acked_ts.max(r.ts.min(now));
+            p.acked = true;
             if r.index > p.matched {
                 p.matched = r.index.min(last);
             }
@@ -176,7 +177,11 @@ impl Node {
     /// `beat` is the eager followers' heartbeat interval
     /// (`eager_heartbeat_interval`, computed once per pass).
     fn due_at(&self, p: &Progress, eager: bool, wide: bool, beat: Micros, now: Micros) -> Micros {
-        if eager && self.is_live(p, now) && p.matched < self.log.last_index() {
+        let last = self.log.last_index();
+        // Only entries a commit waits on are worth a retransmission: entries
+        // already committed reach a follower with the next AppendEntries,
+        // which starts after what it acknowledged.
+        if eager && self.is_live(p, now) && p.matched < last && self.commit < last {
             let wait = self
                 .retransmit_timeout()
                 .saturating_mul(1 << p.backoff.min(16))
@@ -270,7 +275,7 @@ impl Node {
             if !(p.send_now || has_new) {
                 continue;
             }
-            let next = p.next;
+            let next = if p.acked { p.matched + 1 } else { p.next };
             let entries = self.log.batch(next, self.cfg.max_batch_bytes);
             let prev_index = next - 1;
             let ae = AppendEntries {
@@ -290,11 +295,20 @@ impl Node {
             p.next = prev_index + ae.entries.len() as u64 + 1;
             p.last_sent = now;
             p.told_lazy = lazy;
+            p.unanswered = p.unanswered.saturating_add(1);
             if p.waiting_since.is_none() {
                 p.waiting_since = Some(now);
                 p.timed_out = false;
             }
             p.send_now = false;
+            let top = prev_index + ae.entries.len() as u64;
+            let c = &mut self.counters;
+            match ae.entries.len() {
+                0 => c.appends_empty += 1,
+                _ if top > p.sent_up_to => c.appends_new += 1,
+                _ => c.appends_resent += 1,
+            }
+            p.sent_up_to = p.sent_up_to.max(top);
             self.send(peer, Body::AppendEntries(ae));
         }
     }
@@ -757,17 +771,20 @@ mod tests {
         assert_eq!(appends_to(&out), vec![B, C]);
         deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
         let r = a.cfg.retransmit_interval;
-        let to = appends_to(&tick(&mut a, 2_000_200 + r));
+        let rto = a.retransmit_timeout();
+        assert_eq!(appends_to(&tick(&mut a, 2_000_200 + r)), vec![C]);
+        let to = appends_to(&tick(&mut a, 2_000_200 + r + rto));
         assert!(to.contains(&D), "{to:?}");
-        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r));
+        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r + rto));
         assert_eq!(a.commit_index(), 2);
-        // C was last told the standard interval (by 2_000_200 + r): it gets
-        // a heartbeat within that, now telling it to be lazy, then lazy ones
+        // C was last told the standard interval (its resend at 2_000_200 +
+        // r): it gets a heartbeat within that (on the next 1 ms tick), now
+        // telling it to be lazy, then lazy ones
         // (and keeps out of the eager set once it has caught up).
         // Everyone answers at once from here on.
         let mut to_c = Vec::new();
         let mut now = 2_000_300 + r;
-        while now < 2_000_200 + hb + 2 * lazy + 10_000 {
+        while now < 2_000_200 + r + hb + 2 * lazy + 10_000 {
             now += 1_000;
             let out = tick(&mut a, now);
             for o in &out {
@@ -779,7 +796,7 @@ mod tests {
         }
         assert_eq!(a.role(), Role::Leader);
         let (first, told) = to_c[0];
-        assert!(first <= 2_000_200 + r + hb, "{to_c:?}");
+        assert!(first < 2_000_200 + r + hb + 1_000, "{to_c:?}");
         assert_eq!(told, lazy);
         let rest: Vec<Micros> = to_c[1..].iter().map(|(t, _)| t - first).collect();
         assert_eq!(rest, vec![lazy, 2 * lazy], "{to_c:?}");
@@ -832,14 +849,22 @@ mod tests {
         assert_eq!(appends_to(&out), vec![B, C]);
         deliver(&mut a, 2_001_100, B, ack(3, 2_001_000));
         let r = a.cfg.retransmit_interval;
-        let out = tick(&mut a, 2_001_000 + r);
+        let rto = a.retransmit_timeout();
+        // One resend: a single lost round trip is only loss.
+        assert_eq!(appends_to(&tick(&mut a, 2_001_000 + r)), vec![C]);
+        let out = tick(&mut a, 2_001_000 + r + rto);
         let to = appends_to(&out);
         assert!(
             to.contains(&D) || to.contains(&E),
             "a lazy follower steps in: {to:?}"
         );
         let helper = to.iter().copied().find(|f| *f == D || *f == E).unwrap();
-        deliver(&mut a, 2_001_000 + r + 100, helper, ack(3, 2_001_000 + r));
+        deliver(
+            &mut a,
+            2_001_000 + r + 100,
+            helper,
+            ack(3, 2_001_000 + r + rto),
+        );
         assert_eq!(a.commit_index(), 3);
         // From now on C is not among the first two.
         let out = client_put(&mut a, 2_001_000 + r + 200, "k3");
@@ -854,12 +879,89 @@ mod tests {
         client_put(&mut a, 2_000_200, "k");
         // Neither B nor C answers (dropped packets).
         let r = a.cfg.retransmit_interval;
+        let rto = a.retransmit_timeout();
         assert!(a.next_deadline(2_000_200) <= 2_000_200 + r);
-        let to = appends_to(&tick(&mut a, 2_000_200 + r));
+        assert_eq!(appends_to(&tick(&mut a, 2_000_200 + r)), vec![B, C]);
+        // Their resends are lost too: a retransmission interval later,
+        // the others step in.
+        let to = appends_to(&tick(&mut a, 2_000_200 + r + rto));
         assert_eq!(to, vec![D, E]);
-        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r));
-        deliver(&mut a, 2_000_300 + r, E, ack(2, 2_000_200 + r));
+        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r + rto));
+        deliver(&mut a, 2_000_300 + r, E, ack(2, 2_000_200 + r + rto));
         assert_eq!(a.commit_index(), 2);
+    }
+
+    #[test]
+    fn a_lost_append_is_repaired_by_the_next_one() {
+        let mut a = leader_of_five();
+        client_put(&mut a, 2_000_200, "k1");
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        // C's copy of k1 is lost; k2's AppendEntries carries both, from
+        // right after what C acknowledged, so no rejection round trip.
+        let out = client_put(&mut a, 2_000_400, "k2");
+        let to_c = out
+            .iter()
+            .find_map(|o| match &o.body {
+                Body::AppendEntries(ae) if o.to == C => Some(ae.clone()),
+                _ => None,
+            })
+            .expect("k2 goes to C");
+        assert_eq!((to_c.prev_index, to_c.entries.len()), (1, 2));
+        deliver(&mut a, 2_000_500, C, ack(3, 2_000_400));
+        deliver(&mut a, 2_000_500, B, ack(3, 2_000_400));
+        assert_eq!(a.commit_index(), 3);
+    }
+
+    #[test]
+    fn entries_already_committed_are_not_resent() {
+        let mut a = leader_of_five();
+        // Lossy enough for three eager followers: two answers commit.
+        a.round_trip_loss = 0.3;
+        a.eager_count = 3;
+        let out = client_put(&mut a, 2_000_200, "k");
+        assert_eq!(appends_to(&out), vec![B, C, D]);
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
+        assert_eq!(a.commit_index(), 2);
+        // D's answer is lost: it hears of the entry with its heartbeat.
+        let beat = a.eager_heartbeat_interval(2_000_300);
+        assert_eq!(a.next_deadline(2_000_300), 2_000_200 + beat);
+        let out = tick(&mut a, 2_000_200 + beat);
+        assert!(appends_to(&out).contains(&D), "{out:?}");
+    }
+
+    #[test]
+    fn an_entry_a_commit_waits_on_is_resent_after_the_retransmission_timeout() {
+        let mut a = leader_of_five();
+        client_put(&mut a, 2_000_200, "k");
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        // C's answer is lost and the entry is not committed without it.
+        let rto = a.retransmit_timeout();
+        assert!((a.cfg.retransmit_min..=a.cfg.retransmit_interval).contains(&rto));
+        assert_eq!(a.next_deadline(2_000_300), 2_000_200 + rto);
+        let out = tick(&mut a, 2_000_200 + rto);
+        assert_eq!(appends_to(&out), vec![C]);
+        deliver(&mut a, 2_000_300 + rto, C, ack(2, 2_000_200 + rto));
+        assert_eq!(a.commit_index(), 2);
+    }
+
+    #[test]
+    fn one_lost_round_trip_keeps_a_follower_eager_two_do_not() {
+        let mut a = leader_of_five();
+        let r = a.cfg.retransmit_interval;
+        client_put(&mut a, 2_000_200, "k1");
+        deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
+        // C lost k1: still eager for k2, which carries k1 too.
+        let out = client_put(&mut a, 2_000_200 + r, "k2");
+        assert_eq!(appends_to(&out), vec![B, C]);
+        deliver(&mut a, 2_000_300 + r, B, ack(3, 2_000_200 + r));
+        // C lost that too: two in a row, and a lazy follower steps in.
+        let out = tick(&mut a, 2_000_200 + 2 * r);
+        let to = appends_to(&out);
+        assert!(
+            !to.contains(&C) && (to.contains(&D) || to.contains(&E)),
+            "{to:?}"
+        );
     }
 
     #[test]
