@@ -77,10 +77,13 @@ def main() -> int:
     totals = {m: {} for m in METRICS}
     for name in args.scenarios:
         config = run.load_config(name)
-        ours = [one_run(config, args.replica, args.seed + i) for i in range(args.runs)]
-        no_drops = not config.drops
-        floor = ([one_run(config, args.floor, args.seed + i) for i in range(args.runs)]
-                 if args.floor and no_drops else [])
+        # Ours and the floor alternate, seed by seed, so that a machine
+        # whose speed drifts during the bench skews neither side's medians.
+        ours, floor = [], []
+        for i in range(args.runs):
+            ours.append(one_run(config, args.replica, args.seed + i))
+            if args.floor and not config.drops:
+                floor.append(one_run(config, args.floor, args.seed + i))
         correct = sum(1 for r in ours if r["correctness"]["passed"])
         figures = {m: median([r["performance"][m]["value"] for r in ours]) for m in METRICS}
         tiers = {m: tier(config, m, figures[m]) for m in METRICS}
