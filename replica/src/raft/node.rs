@@ -48,8 +48,8 @@ pub(super) struct Progress {
     /// Send at the next flush even if there is nothing new.
     pub send_now: bool,
     /// When we first sent it something that no reply has answered yet:
-    /// a follower silent for a retransmission interval after that is
-    /// passed over for new entries.
+    /// silent for a retransmission interval after that, it counts as a
+    /// lost round trip in the loss estimate.
     pub waiting_since: Option<Micros>,
     /// That wait was already counted as a lost round trip.
     pub timed_out: bool,
