@@ -95,8 +95,9 @@ impl Node {
         let on_time = p.waiting_since.is_some() && !p.timed_out;
         // An answer to the newest thing we sent leaves nothing outstanding;
         // an older one shows the follower is alive: restart the clock.
-        p.waiting_since = (ts < p.last_sent).then_some(now);
-        p.unanswered = u32::from(ts < p.last_sent);
+        let newer_outstanding = ts < p.last_sent;
+        p.waiting_since = newer_outstanding.then_some(now);
+        p.unanswered = u32::from(newer_outstanding);
         p.timed_out = false;
         p.backoff = 0;
         if ts <= now {

@@ -292,7 +292,9 @@ impl Node {
                 entries,
             };
             let p = self.progress.get_mut(&peer).expect("key from the same map");
-            p.next = prev_index + ae.entries.len() as u64 + 1;
+            // The last index this AppendEntries carries.
+            let top = prev_index + ae.entries.len() as u64;
+            p.next = top + 1;
             p.last_sent = now;
             p.told_lazy = lazy;
             p.unanswered = p.unanswered.saturating_add(1);
@@ -301,7 +303,6 @@ impl Node {
                 p.timed_out = false;
             }
             p.send_now = false;
-            let top = prev_index + ae.entries.len() as u64;
             let c = &mut self.counters;
             match ae.entries.len() {
                 0 => c.appends_empty += 1,
@@ -775,7 +776,7 @@ mod tests {
         assert_eq!(appends_to(&tick(&mut a, 2_000_200 + r)), vec![C]);
         let to = appends_to(&tick(&mut a, 2_000_200 + r + rto));
         assert!(to.contains(&D), "{to:?}");
-        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r + rto));
+        deliver(&mut a, 2_000_300 + r + rto, D, ack(2, 2_000_200 + r + rto));
         assert_eq!(a.commit_index(), 2);
         // C was last told the standard interval (its resend at 2_000_200 +
         // r): it gets a heartbeat within that (on the next 1 ms tick), now
@@ -783,7 +784,7 @@ mod tests {
         // (and keeps out of the eager set once it has caught up).
         // Everyone answers at once from here on.
         let mut to_c = Vec::new();
-        let mut now = 2_000_300 + r;
+        let mut now = 2_000_300 + r + rto;
         while now < 2_000_200 + r + hb + 2 * lazy + 10_000 {
             now += 1_000;
             let out = tick(&mut a, now);
@@ -861,13 +862,13 @@ mod tests {
         let helper = to.iter().copied().find(|f| *f == D || *f == E).unwrap();
         deliver(
             &mut a,
-            2_001_000 + r + 100,
+            2_001_100 + r + rto,
             helper,
             ack(3, 2_001_000 + r + rto),
         );
         assert_eq!(a.commit_index(), 3);
         // From now on C is not among the first two.
-        let out = client_put(&mut a, 2_001_000 + r + 200, "k3");
+        let out = client_put(&mut a, 2_001_200 + r + rto, "k3");
         let to = appends_to(&out);
         assert_eq!(to.len(), 2);
         assert!(!to.contains(&C), "{to:?}");
@@ -886,8 +887,8 @@ mod tests {
         // the others step in.
         let to = appends_to(&tick(&mut a, 2_000_200 + r + rto));
         assert_eq!(to, vec![D, E]);
-        deliver(&mut a, 2_000_300 + r, D, ack(2, 2_000_200 + r + rto));
-        deliver(&mut a, 2_000_300 + r, E, ack(2, 2_000_200 + r + rto));
+        deliver(&mut a, 2_000_300 + r + rto, D, ack(2, 2_000_200 + r + rto));
+        deliver(&mut a, 2_000_300 + r + rto, E, ack(2, 2_000_200 + r + rto));
         assert_eq!(a.commit_index(), 2);
     }
 
