@@ -15,7 +15,8 @@ use replica::io::codec::{decode, encode};
 use replica::raft::{Config, Input, Micros, Node, Role};
 use replica::rng::Rng;
 use shared::{
-    Addr, AppendEntries, AppendReply, Body, Entry, Message, PutCmd, RequestVote, VoteReply,
+    Addr, AppendEntries, AppendReply, Body, Entry, Message, PutCmd, RelayAck, Relayed, RequestVote,
+    VoteReply,
 };
 
 /// Replicas `0000`..`0002`; clients use the course simulator's `N + 16` on.
@@ -114,6 +115,11 @@ mod hostile {
                 ts: number(rng),
                 heartbeat: number(rng),
                 entries: (0..rng.range(0, 4)).map(|_| entry(rng)).collect(),
+                relay_to: rng.chance(0.3).then(|| addr(rng)),
+                relayed: rng.chance(0.3).then(|| Relayed {
+                    leader: addr(rng),
+                    index: number(rng),
+                }),
             }),
             _ => Body::AppendReply(AppendReply {
                 term: number(rng),
@@ -121,6 +127,10 @@ mod hostile {
                 index: number(rng),
                 conflict_term: rng.chance(0.5).then(|| number(rng)),
                 ts: number(rng),
+                relay_ack: rng.chance(0.3).then(|| RelayAck {
+                    from: addr(rng),
+                    index: number(rng),
+                }),
             }),
         }
     }
@@ -577,6 +587,8 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             ts: x,
             heartbeat: x,
             entries: vec![Entry { term: x, put: None }],
+            relay_to: None,
+            relayed: None,
         }));
         bodies.push(Body::AppendEntries(AppendEntries {
             term: 1,
@@ -586,6 +598,8 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             ts: x,
             heartbeat: 0,
             entries: vec![Entry { term: 1, put: None }],
+            relay_to: None,
+            relayed: None,
         }));
         bodies.push(Body::AppendReply(AppendReply {
             term: 1,
@@ -593,6 +607,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: x,
             conflict_term: None,
             ts: x,
+            relay_ack: None,
         }));
         bodies.push(Body::AppendReply(AppendReply {
             term: 1,
@@ -600,6 +615,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: x,
             conflict_term: Some(x),
             ts: x,
+            relay_ack: None,
         }));
         bodies.push(Body::AppendReply(AppendReply {
             term: x,
@@ -607,6 +623,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: 0,
             conflict_term: None,
             ts: 0,
+            relay_ack: None,
         }));
         bodies.push(Body::RequestVote(RequestVote {
             term: x,

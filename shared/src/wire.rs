@@ -200,6 +200,36 @@ pub struct AppendEntries {
     pub heartbeat: u64,
     #[serde(rename = "e", default, skip_serializing_if = "Vec::is_empty")]
     pub entries: Vec<Entry>,
+    /// Relay: once it has appended the entries, the follower passes this
+    /// AppendEntries on to `relay_to` instead of answering, and that
+    /// follower answers the leader for both (three messages where two
+    /// round trips take four).
+    #[serde(rename = "rt", default, skip_serializing_if = "Option::is_none")]
+    pub relay_to: Option<Addr>,
+    /// Set by the follower that relays it.
+    #[serde(rename = "rl", default, skip_serializing_if = "Option::is_none")]
+    pub relayed: Option<Relayed>,
+}
+
+/// What a relaying follower adds to the AppendEntries it passes on: who
+/// leads (the packet comes from the relayer) and the last index the
+/// relayer now shares with the leader.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relayed {
+    #[serde(rename = "l")]
+    pub leader: Addr,
+    #[serde(rename = "i")]
+    pub index: u64,
+}
+
+/// In the answer to a relayed AppendEntries: the relayer's acknowledgement
+/// (the last index it shares with the leader, in the reply's term).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayAck {
+    #[serde(rename = "f")]
+    pub from: Addr,
+    #[serde(rename = "i")]
+    pub index: u64,
 }
 
 /// The answer to AppendEntries. On success `index` is the last index the
@@ -216,6 +246,9 @@ pub struct AppendReply {
     #[serde(rename = "ct", default, skip_serializing_if = "Option::is_none")]
     pub conflict_term: Option<u64>,
     pub ts: u64,
+    /// Answering a relayed AppendEntries: the relayer's acknowledgement.
+    #[serde(rename = "ra", default, skip_serializing_if = "Option::is_none")]
+    pub relay_ack: Option<RelayAck>,
 }
 
 /// A log entry: a no-op (written by every new leader) or a client put.
@@ -337,6 +370,8 @@ mod tests {
                         }),
                     },
                 ],
+                relay_to: None,
+                relayed: None,
             }),
             Body::AppendReply(AppendReply {
                 term: 3,
@@ -344,6 +379,32 @@ mod tests {
                 index: 2,
                 conflict_term: Some(1),
                 ts: 77,
+                relay_ack: None,
+            }),
+            Body::AppendEntries(AppendEntries {
+                term: 3,
+                prev_index: 4,
+                prev_term: 2,
+                commit: 4,
+                ts: 77,
+                heartbeat: 0,
+                entries: vec![Entry { term: 3, put: None }],
+                relay_to: Some(Addr(3)),
+                relayed: Some(Relayed {
+                    leader: Addr(1),
+                    index: 5,
+                }),
+            }),
+            Body::AppendReply(AppendReply {
+                term: 3,
+                success: true,
+                index: 5,
+                conflict_term: None,
+                ts: 77,
+                relay_ack: Some(RelayAck {
+                    from: Addr(2),
+                    index: 5,
+                }),
             }),
         ];
         for body in bodies {

@@ -440,6 +440,7 @@ mod tests {
             index,
             conflict_term: None,
             ts,
+            relay_ack: None,
         })
     }
 
@@ -536,6 +537,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![],
+            relay_to: None,
+            relayed: None,
         };
         let out = deliver(&mut a, late + 5, B, Body::AppendEntries(ae));
         assert_eq!(a.role(), Role::Follower);
@@ -560,6 +563,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![],
+            relay_to: None,
+            relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
         let out = deliver(&mut b, 20, CLIENT, put("M1", "k", "v"));
@@ -584,6 +589,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![],
+            relay_to: None,
+            relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         let quiet = 10 + 2 * b.cfg.heartbeat_interval;
@@ -606,6 +613,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![],
+            relay_to: None,
+            relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         assert_eq!(deliver(&mut b, 20, CLIENT, get("G1", "k")).len(), 1);
@@ -627,6 +636,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![],
+            relay_to: None,
+            relayed: None,
         };
         let out = deliver(&mut b, 20, A, Body::AppendEntries(ae));
         assert!(out.contains(&Outgoing {
@@ -687,6 +698,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries,
+            relay_to: None,
+            relayed: None,
         };
         let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
         assert_eq!(
@@ -713,6 +726,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries,
+            relay_to: None,
+            relayed: None,
         };
         let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
         assert_eq!(
@@ -751,6 +766,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries,
+            relay_to: None,
+            relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
         // A dies; B wins term 2 and commits its no-op, and with it index 2.
@@ -833,6 +850,8 @@ mod tests {
             ts: 0,
             heartbeat: 0,
             entries: vec![Entry { term: 2, put: None }],
+            relay_to: None,
+            relayed: None,
         };
         deliver(&mut a, T0 + 100, B, Body::AppendEntries(ae));
         assert_eq!(a.log().last_index(), 2);

@@ -53,6 +53,9 @@ pub(super) struct Progress {
     pub waiting_since: Option<Micros>,
     /// That wait was already counted as a lost round trip.
     pub timed_out: bool,
+    /// The wait is for a relayed AppendEntries: three hops, not a round
+    /// trip, so its outcome stays out of the loss estimate.
+    pub relayed: bool,
     /// Retransmissions since its last answer: each doubles the wait before
     /// the next, so a follower that died or was cut off costs a handful of
     /// messages, not one per retransmission timeout.
@@ -96,6 +99,8 @@ pub struct Counters {
     pub appends_new: u64,
     pub appends_resent: u64,
     pub appends_empty: u64,
+    /// Of those, AppendEntries a follower was asked to relay to another.
+    pub appends_relayed: u64,
 }
 
 /// Raft messages with a higher term are ignored (see `handle_message`);

@@ -4,7 +4,7 @@
 //! check-quorum and read lease timing.
 
 use shared::events::RoleReason;
-use shared::{Addr, AppendEntries, AppendReply, Body};
+use shared::{Addr, AppendEntries, AppendReply, Body, RelayAck, Relayed};
 
 use super::node::{Node, Progress, Role};
 use super::Micros;
@@ -13,25 +13,37 @@ impl Node {
     // ---- follower side -------------------------------------------------
 
     pub(super) fn handle_append_entries(&mut self, now: Micros, from: Addr, ae: AppendEntries) {
+        // A relayed AppendEntries comes from the relaying follower, and
+        // names the leader it comes from (see `fanout.rs`).
+        let leader = match ae.relayed {
+            None => from,
+            Some(r) if r.leader != self.id && self.is_peer(r.leader) => r.leader,
+            Some(_) => {
+                self.counters.not_from_peer += 1;
+                return;
+            }
+        };
         if ae.term < self.term {
             self.counters.stale += 1;
+            // No relay acknowledgement: it was for an older term than ours.
             let reply = AppendReply {
                 term: self.term,
                 success: false,
                 index: 0,
                 conflict_term: None,
                 ts: ae.ts,
+                relay_ack: None,
             };
-            self.send(from, Body::AppendReply(reply));
+            self.send(leader, Body::AppendReply(reply));
             return;
         }
-        if ae.term > self.term || self.role != Role::Follower || self.leader != Some(from) {
+        if ae.term > self.term || self.role != Role::Follower || self.leader != Some(leader) {
             let reason = if ae.term > self.term {
                 RoleReason::HigherTerm
             } else {
                 RoleReason::LeaderFound
             };
-            self.become_follower(now, ae.term, Some(from), reason);
+            self.become_follower(now, ae.term, Some(leader), reason);
         }
         // Bounded: a corrupt hint must not silence our election timer.
         let cfg = &self.cfg;
@@ -44,8 +56,36 @@ impl Node {
             self.release_held(now);
         }
 
-        let reply = self.append_from_leader(now, &ae);
-        self.send(from, Body::AppendReply(reply));
+        let mut reply = self.append_from_leader(now, &ae);
+        match ae.relay_to {
+            // Pass it on instead of answering: the next follower answers
+            // for both. One hop only, and never back to the leader.
+            Some(next)
+                if reply.success
+                    && ae.relayed.is_none()
+                    && next != self.id
+                    && next != leader
+                    && self.is_peer(next) =>
+            {
+                let relayed = Relayed {
+                    leader,
+                    index: reply.index,
+                };
+                let onward = AppendEntries {
+                    relay_to: None,
+                    relayed: Some(relayed),
+                    ..ae
+                };
+                self.send(next, Body::AppendEntries(onward));
+            }
+            _ => {
+                reply.relay_ack = ae.relayed.map(|r| RelayAck {
+                    from,
+                    index: r.index,
+                });
+                self.send(leader, Body::AppendReply(reply));
+            }
+        }
     }
 
     /// The consistency check and append; returns the reply to send.
@@ -56,6 +96,7 @@ impl Node {
             index: 0,
             conflict_term: None,
             ts: ae.ts,
+            relay_ack: None,
         };
         // Entries up to our commit index are already known to match.
         let skip = self.commit.saturating_sub(ae.prev_index);
@@ -106,6 +147,19 @@ impl Node {
     // ---- leader side ---------------------------------------------------
 
     pub(super) fn handle_append_reply(&mut self, now: Micros, from: Addr, r: AppendReply) {
+        // The answer to a relayed AppendEntries acknowledges the relayer
+        // too, in the same term: it appended before passing it on.
+        if let Some(ack) = r.relay_ack.filter(|a| a.from != from) {
+            let relayer = AppendReply {
+                term: r.term,
+                success: true,
+                index: ack.index,
+                conflict_term: None,
+                ts: r.ts,
+                relay_ack: None,
+            };
+            self.handle_append_reply(now, ack.from, relayer);
+        }
         if r.term > self.term {
             self.become_follower(now, r.term, None, RoleReason::HigherTerm);
             return;
@@ -257,6 +311,8 @@ impl Node {
 
     /// Sends an AppendEntries to each eager follower that has new entries
     /// (see `fanout.rs`), and to each one due a heartbeat or retransmission.
+    /// While relaying, eager followers that only have new entries to get
+    /// go in pairs: one AppendEntries to the first, relayed to the second.
     pub(super) fn send_due_appends(&mut self, now: Micros) {
         let last = self.log.last_index();
         let eager = self.eager_followers(now);
@@ -264,9 +320,10 @@ impl Node {
         let told_eager = Some(self.eager_heartbeat_interval(now))
             .filter(|&i| i > self.cfg.heartbeat_interval)
             .unwrap_or(0);
-        let peers: Vec<Addr> = self.progress.keys().copied().collect();
-        for peer in peers {
-            let p = &self.progress[&peer];
+        let relaying = self.relaying();
+        let mut unpaired: Option<Addr> = None;
+        let mut sends: Vec<(Addr, Option<Addr>, bool)> = Vec::new();
+        for (&peer, p) in &self.progress {
             // Pipeline new entries only to eager followers that answer; a
             // silent one gets them with its (backed-off) retransmission,
             // the others with their heartbeats.
@@ -275,43 +332,97 @@ impl Node {
             if !(p.send_now || has_new) {
                 continue;
             }
-            let next = if p.acked { p.matched + 1 } else { p.next };
-            let entries = self.log.batch(next, self.cfg.max_batch_bytes);
-            let prev_index = next - 1;
-            let ae = AppendEntries {
-                term: self.term,
-                prev_index,
-                prev_term: self.log.term(prev_index).unwrap_or(0),
-                commit: self.commit,
-                ts: now,
-                heartbeat: if lazy {
-                    self.cfg.lazy_heartbeat_interval
-                } else {
-                    told_eager
-                },
-                entries,
+            // Only a follower waiting on nothing is paired: retransmissions
+            // go straight to the follower that missed them.
+            if relaying && has_new && p.acked && p.waiting_since.is_none() {
+                match unpaired.take() {
+                    Some(first) => sends.push((first, Some(peer), false)),
+                    None => unpaired = Some(peer),
+                }
+                continue;
+            }
+            sends.push((peer, None, lazy));
+        }
+        if let Some(peer) = unpaired {
+            sends.push((peer, None, false));
+        }
+        for (peer, relay_to, lazy) in sends {
+            let heartbeat = if lazy {
+                self.cfg.lazy_heartbeat_interval
+            } else {
+                told_eager
             };
-            let p = self.progress.get_mut(&peer).expect("key from the same map");
-            // The last index this AppendEntries carries.
-            let top = prev_index + ae.entries.len() as u64;
+            self.send_append(now, peer, relay_to, lazy, heartbeat);
+        }
+    }
+
+    /// One AppendEntries to `peer` (relayed on to `relay_to`, if any),
+    /// starting right after what the follower(s) acknowledged, or at their
+    /// next index if they have acknowledged nothing in this term.
+    fn send_append(
+        &mut self,
+        now: Micros,
+        peer: Addr,
+        relay_to: Option<Addr>,
+        lazy: bool,
+        heartbeat: Micros,
+    ) {
+        let members: Vec<Addr> = std::iter::once(peer).chain(relay_to).collect();
+        let next = members
+            .iter()
+            .map(|m| {
+                let p = &self.progress[m];
+                if p.acked {
+                    p.matched + 1
+                } else {
+                    p.next
+                }
+            })
+            .min()
+            .expect("at least the peer");
+        let entries = self.log.batch(next, self.cfg.max_batch_bytes);
+        let prev_index = next - 1;
+        let ae = AppendEntries {
+            term: self.term,
+            prev_index,
+            prev_term: self.log.term(prev_index).unwrap_or(0),
+            commit: self.commit,
+            ts: now,
+            heartbeat,
+            entries,
+            relay_to,
+            relayed: None,
+        };
+        // The last index this AppendEntries carries.
+        let top = prev_index + ae.entries.len() as u64;
+        let mut fresh = false;
+        for m in &members {
+            let p = self.progress.get_mut(m).expect("key from the same map");
             p.next = top + 1;
             p.last_sent = now;
             p.told_lazy = lazy;
             p.unanswered = p.unanswered.saturating_add(1);
-            if p.waiting_since.is_none() {
+            // A straight resend after a relayed AppendEntries starts a wait
+            // of its own: a round trip for the loss estimate.
+            if p.waiting_since.is_none() || (p.relayed && relay_to.is_none()) {
                 p.waiting_since = Some(now);
                 p.timed_out = false;
+                p.relayed = relay_to.is_some();
             }
             p.send_now = false;
-            let c = &mut self.counters;
-            match ae.entries.len() {
-                0 => c.appends_empty += 1,
-                _ if top > p.sent_up_to => c.appends_new += 1,
-                _ => c.appends_resent += 1,
-            }
+            fresh |= top > p.sent_up_to;
             p.sent_up_to = p.sent_up_to.max(top);
-            self.send(peer, Body::AppendEntries(ae));
         }
+        let c = &mut self.counters;
+        match ae.entries.len() {
+            0 => c.appends_empty += 1,
+            _ if fresh => c.appends_new += 1,
+            _ => c.appends_resent += 1,
+        }
+        if relay_to.is_some() {
+            c.appends_relayed += 1;
+        }
+        self.send(peer, Body::AppendEntries(ae));
     }
 }
 
@@ -320,7 +431,7 @@ mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
     use crate::raft::testkit::{deliver, tick, A, B, C};
-    use shared::{Entry, Message, PutCmd};
+    use shared::{Entry, Message, PutCmd, RelayAck, Relayed};
     use std::collections::BTreeMap;
 
     fn put(term: u64, key: &str, value: &str) -> Entry {
@@ -344,6 +455,8 @@ mod tests {
             ts: 5,
             heartbeat: 0,
             entries,
+            relay_to: None,
+            relayed: None,
         })
     }
 
@@ -354,6 +467,7 @@ mod tests {
             index,
             conflict_term: ct,
             ts: 5,
+            relay_ack: None,
         })
     }
 
@@ -564,7 +678,19 @@ mod tests {
     /// A leader of term 1 for {A, B, C, D, E} whose no-op every follower
     /// has acknowledged, at time 2_000_100.
     fn leader_of_five() -> Node {
-        let mut a = Node::new(A, vec![B, C, D, E], Config::default(), 1, 0);
+        leader_of_five_with(Config::default())
+    }
+
+    /// For the tests of fan-out to single followers under loss.
+    fn leader_of_five_without_relays() -> Node {
+        leader_of_five_with(Config {
+            relay_loss: f64::INFINITY,
+            ..Config::default()
+        })
+    }
+
+    fn leader_of_five_with(cfg: Config) -> Node {
+        let mut a = Node::new(A, vec![B, C, D, E], cfg, 1, 0);
         a.handle(2_000_000, Input::Tick);
         for pre in [true, false] {
             for from in [B, C] {
@@ -593,6 +719,7 @@ mod tests {
             index,
             conflict_term: None,
             ts,
+            relay_ack: None,
         })
     }
 
@@ -829,6 +956,8 @@ mod tests {
                 ts: 1_000,
                 heartbeat,
                 entries: vec![],
+                relay_to: None,
+                relayed: None,
             };
             deliver(&mut b, 1_000, A, Body::AppendEntries(ae));
             let deadline = b.next_deadline(1_000);
@@ -915,7 +1044,7 @@ mod tests {
 
     #[test]
     fn entries_already_committed_are_not_resent() {
-        let mut a = leader_of_five();
+        let mut a = leader_of_five_without_relays();
         // Lossy enough for three eager followers: two answers commit.
         a.round_trip_loss = 0.3;
         a.eager_count = 3;
@@ -965,9 +1094,171 @@ mod tests {
         );
     }
 
+    /// The AppendEntries in `out`, by destination.
+    fn appends(out: &[Outgoing]) -> Vec<(Addr, AppendEntries)> {
+        out.iter()
+            .filter_map(|o| match &o.body {
+                Body::AppendEntries(ae) => Some((o.to, ae.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_a_lossy_network_a_new_entry_is_relayed_through_a_pair() {
+        let mut a = leader_of_five();
+        a.round_trip_loss = 0.2;
+        a.refresh_eager_count();
+        assert!(a.relaying());
+        // As the shell does it: the put, a tick, then the flush.
+        let put = Message {
+            src: Addr(0x13),
+            dst: A,
+            leader: A,
+            body: Body::Put {
+                mid: "M-k".into(),
+                key: "k".into(),
+                value: "v".into(),
+            },
+        };
+        a.handle(2_000_200, Input::Message(put));
+        let out = tick(&mut a, 2_000_200);
+        let sent = appends(&out);
+        assert_eq!(sent.len(), 1, "one message for the pair: {out:?}");
+        let (to, ae) = &sent[0];
+        assert_eq!((*to, ae.relay_to), (B, Some(C)));
+        assert_eq!((ae.prev_index, ae.entries.len()), (1, 1));
+        // C's answer, carrying B's acknowledgement, commits the entry.
+        let answer = Body::AppendReply(AppendReply {
+            relay_ack: Some(RelayAck { from: B, index: 2 }),
+            ..match ack(2, 2_000_200) {
+                Body::AppendReply(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        deliver(&mut a, 2_000_500, C, answer);
+        assert_eq!(a.commit_index(), 2);
+        assert_eq!(a.counters().appends_relayed, 1);
+    }
+
+    #[test]
+    fn a_quiet_network_sends_new_entries_straight_to_each_follower() {
+        let mut a = leader_of_five();
+        assert!(!a.relaying());
+        let sent = appends(&client_put(&mut a, 2_000_200, "k"));
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()));
+    }
+
+    #[test]
+    fn a_network_too_lossy_for_a_pair_sends_to_more_followers_instead() {
+        let mut a = leader_of_five();
+        // 30% drops per hop: a pair would be on time 0.34 of the time.
+        a.round_trip_loss = 0.51;
+        a.refresh_eager_count();
+        assert!(!a.relaying());
+        let sent = appends(&client_put(&mut a, 2_000_200, "k"));
+        assert_eq!(sent.len(), 4);
+        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()));
+    }
+
+    #[test]
+    fn relayed_round_trips_stay_out_of_the_loss_estimate_resends_count() {
+        let mut a = leader_of_five();
+        a.round_trip_loss = 0.2;
+        a.refresh_eager_count();
+        client_put(&mut a, 2_000_200, "k");
+        // The relay is lost: both wait, but no round trip was lost.
+        let rto = a.retransmit_timeout();
+        let out = tick(&mut a, 2_000_200 + rto);
+        assert_eq!(a.round_trip_loss, 0.2);
+        // The straight resends are round trips: answered, they count.
+        for (to, ae) in appends(&out) {
+            deliver(&mut a, 2_000_300 + rto, to, ack(2, ae.ts));
+        }
+        assert!(a.round_trip_loss < 0.2);
+        assert_eq!(a.commit_index(), 2);
+    }
+
+    #[test]
+    fn a_relayed_entry_lost_on_the_way_is_resent_straight_to_both() {
+        let mut a = leader_of_five();
+        a.round_trip_loss = 0.2;
+        a.refresh_eager_count();
+        client_put(&mut a, 2_000_200, "k");
+        let rto = a.retransmit_timeout();
+        let out = tick(&mut a, 2_000_200 + rto);
+        let sent = appends(&out);
+        let to: Vec<Addr> = sent.iter().map(|(t, _)| *t).collect();
+        assert_eq!(to, vec![B, C], "{out:?}");
+        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()));
+    }
+
+    #[test]
+    fn a_follower_relays_what_it_appended_and_the_next_answers_for_both() {
+        let leader = A;
+        let mut b = Node::new(B, vec![A, C, D, E], Config::default(), 2, 0);
+        let mut c = Node::new(C, vec![A, B, D, E], Config::default(), 3, 0);
+        let Body::AppendEntries(mut first) = ae(1, (0, 0), 0, vec![put(1, "k", "v")]) else {
+            unreachable!()
+        };
+        first.relay_to = Some(C);
+        let out = deliver(&mut b, 10, leader, Body::AppendEntries(first));
+        assert_eq!(out.len(), 1, "B passes it on and does not answer: {out:?}");
+        assert_eq!(out[0].to, C);
+        let Body::AppendEntries(onward) = out[0].body.clone() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(onward.relay_to, None);
+        assert_eq!(onward.relayed, Some(Relayed { leader, index: 1 }));
+        assert_eq!(b.log().last_index(), 1);
+        // C takes it as from the leader, and answers the leader for both.
+        let out = deliver(&mut c, 20, B, Body::AppendEntries(onward));
+        assert_eq!(c.leader_hint(), leader);
+        assert_eq!(c.log().last_index(), 1);
+        let Body::AppendReply(r) = &out[0].body else {
+            panic!("{out:?}")
+        };
+        assert_eq!(out[0].to, leader);
+        assert!(r.success && r.index == 1);
+        assert_eq!(r.relay_ack, Some(RelayAck { from: B, index: 1 }));
+    }
+
+    #[test]
+    fn a_follower_that_cannot_append_answers_the_leader_and_relays_nothing() {
+        let mut b = Node::new(B, vec![A, C, D, E], Config::default(), 2, 0);
+        let Body::AppendEntries(mut gap) = ae(1, (5, 1), 0, vec![put(1, "k", "v")]) else {
+            unreachable!()
+        };
+        gap.relay_to = Some(C);
+        let out = deliver(&mut b, 10, A, Body::AppendEntries(gap));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: A,
+                body: reply(1, false, 1, None)
+            }]
+        );
+    }
+
+    #[test]
+    fn a_relay_naming_no_peer_as_leader_is_ignored() {
+        let mut c = Node::new(C, vec![A, B, D, E], Config::default(), 3, 0);
+        let Body::AppendEntries(mut forged) = ae(1, (0, 0), 0, vec![put(1, "k", "v")]) else {
+            unreachable!()
+        };
+        forged.relayed = Some(Relayed {
+            leader: Addr(0x99),
+            index: 1,
+        });
+        assert!(deliver(&mut c, 10, B, Body::AppendEntries(forged)).is_empty());
+        assert_eq!(c.log().last_index(), 0);
+        assert_eq!(c.counters().not_from_peer, 1);
+    }
+
     #[test]
     fn sustained_loss_sends_new_entries_to_more_followers() {
-        let mut a = leader_of_five();
+        let mut a = leader_of_five_without_relays();
         let r = a.cfg.retransmit_interval;
         let mut now = 2_001_000;
         // Every other round trip is lost: each put goes to two followers,
@@ -993,7 +1284,7 @@ mod tests {
 
     #[test]
     fn followers_cut_off_get_ever_fewer_retransmissions() {
-        let mut a = leader_of_five();
+        let mut a = leader_of_five_without_relays();
         let mut to_cut_off = 0;
         let mut now = 2_001_000;
         // D and E never answer again. B and C answer within 0.5 ms in
@@ -1039,6 +1330,7 @@ mod tests {
             index: 1,
             conflict_term: None,
             ts: u64::MAX,
+            relay_ack: None,
         };
         deliver(&mut a, 2_000_100, B, Body::AppendReply(forged));
         let timeout = a.cfg.election_timeout_min;
