@@ -1104,11 +1104,24 @@ mod tests {
             .collect()
     }
 
+    /// A leader of five whose round-trip loss estimate is `loss`.
+    fn leader_of_five_losing(loss: f64) -> Node {
+        let mut a = leader_of_five();
+        a.round_trip_loss = loss;
+        a.refresh_eager_count();
+        a
+    }
+
+    /// Puts a key; returns how many followers it went to, each directly.
+    fn sent_straight(a: &mut Node) -> usize {
+        let sent = appends(&client_put(a, 2_000_200, "k"));
+        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()), "{sent:?}");
+        sent.len()
+    }
+
     #[test]
     fn on_a_lossy_network_a_new_entry_is_relayed_through_a_pair() {
-        let mut a = leader_of_five();
-        a.round_trip_loss = 0.2;
-        a.refresh_eager_count();
+        let mut a = leader_of_five_losing(0.2);
         assert!(a.relaying());
         // As the shell does it: the put, a tick, then the flush.
         let put = Message {
@@ -1145,28 +1158,20 @@ mod tests {
     fn a_quiet_network_sends_new_entries_straight_to_each_follower() {
         let mut a = leader_of_five();
         assert!(!a.relaying());
-        let sent = appends(&client_put(&mut a, 2_000_200, "k"));
-        assert_eq!(sent.len(), 2);
-        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()));
+        assert_eq!(sent_straight(&mut a), 2);
     }
 
     #[test]
     fn a_network_too_lossy_for_a_pair_sends_to_more_followers_instead() {
-        let mut a = leader_of_five();
         // 30% drops per hop: a pair would be on time 0.34 of the time.
-        a.round_trip_loss = 0.51;
-        a.refresh_eager_count();
+        let mut a = leader_of_five_losing(0.51);
         assert!(!a.relaying());
-        let sent = appends(&client_put(&mut a, 2_000_200, "k"));
-        assert_eq!(sent.len(), 4);
-        assert!(sent.iter().all(|(_, ae)| ae.relay_to.is_none()));
+        assert_eq!(sent_straight(&mut a), 4);
     }
 
     #[test]
     fn relayed_round_trips_stay_out_of_the_loss_estimate_resends_count() {
-        let mut a = leader_of_five();
-        a.round_trip_loss = 0.2;
-        a.refresh_eager_count();
+        let mut a = leader_of_five_losing(0.2);
         client_put(&mut a, 2_000_200, "k");
         // The relay is lost: both wait, but no round trip was lost.
         let rto = a.retransmit_timeout();
@@ -1182,9 +1187,7 @@ mod tests {
 
     #[test]
     fn a_relayed_entry_lost_on_the_way_is_resent_straight_to_both() {
-        let mut a = leader_of_five();
-        a.round_trip_loss = 0.2;
-        a.refresh_eager_count();
+        let mut a = leader_of_five_losing(0.2);
         client_put(&mut a, 2_000_200, "k");
         let rto = a.retransmit_timeout();
         let out = tick(&mut a, 2_000_200 + rto);
