@@ -150,7 +150,11 @@ impl Node {
             // evidently unreachable, and redirecting again would ping-pong
             // until an election ends. Held requests go out with the next
             // word from a leader.
-            (_, Some(_)) if self.leader_is_fresh(now) && !self.bounced(client, now) => {
+            (_, Some(_))
+                if self.leader_is_fresh(now)
+                    && !self.bounced(client, now)
+                    && !self.waits_for_our_put(client, &req) =>
+            {
                 self.note_redirect(client, now);
                 self.redirect(now, client, req, now);
             }
@@ -382,11 +386,36 @@ impl Node {
             .is_some_and(|t| now < t + self.leader_interval + self.cfg.heartbeat_interval)
     }
 
-    /// A leader is known again: send the held requests its way.
+    /// A leader is known again: send the held requests its way, but for
+    /// gets that must wait for a put we owe (`waits_for_our_put`).
     pub(super) fn release_held(&mut self, now: Micros) {
         for h in std::mem::take(&mut self.held) {
-            self.redirect(now, h.client, h.req, h.arrived);
+            if self.waits_for_our_put(h.client, &h.req) {
+                self.held.push_back(h);
+            } else {
+                self.redirect(now, h.client, h.req, h.arrived);
+            }
         }
+    }
+
+    /// A get from `client` on a key whose put from the same client we
+    /// appended as leader and have not answered yet. Passed on to the
+    /// leader, it could be answered with the put's value before our answer
+    /// to the put reaches the client, which would then hold a value it had
+    /// not been told of (the simulator counts that as incorrect; found
+    /// with configs/big-7.json: a hard partition heals, the deposed leader
+    /// hears of the commit and redirects its held gets in the same pass).
+    /// It is held until the put is settled, or its hold expires.
+    fn waits_for_our_put(&self, client: Addr, req: &Request) -> bool {
+        let Request::Get { key, .. } = req else {
+            return false;
+        };
+        self.owed.iter().any(|(&(index, term), o)| {
+            o.client == client
+                && self.log.get(index).is_some_and(|e| {
+                    e.term == term && e.put.as_ref().is_some_and(|p| p.key == *key)
+                })
+        })
     }
 
     /// We became the leader: the held requests are ours to serve.
@@ -397,15 +426,29 @@ impl Node {
     }
 
     /// Requests held too long are redirected (the client then tries another
-    /// replica).
+    /// replica), but for gets that wait for a put we owe: redirected, they
+    /// would reach the leader just as well (a hard partition can keep us
+    /// from settling the put for longer than the hold).
     pub(super) fn expire_held(&mut self, now: Micros) {
-        while let Some(h) = self.held.front() {
-            if now < h.arrived + self.cfg.hold_timeout {
-                break;
-            }
-            let h = self.held.pop_front().expect("front exists");
-            self.redirect(now, h.client, h.req, h.arrived);
+        if self.held_deadline().is_none_or(|at| now < at) {
+            return;
         }
+        let timeout = self.cfg.hold_timeout;
+        for h in std::mem::take(&mut self.held) {
+            if now < h.arrived + timeout || self.waits_for_our_put(h.client, &h.req) {
+                self.held.push_back(h);
+            } else {
+                self.redirect(now, h.client, h.req, h.arrived);
+            }
+        }
+    }
+
+    /// When the first held request that may expire does.
+    pub(super) fn held_deadline(&self) -> Option<Micros> {
+        self.held
+            .iter()
+            .find(|h| !self.waits_for_our_put(h.client, &h.req))
+            .map(|h| h.arrived + self.cfg.hold_timeout)
     }
 }
 
@@ -413,7 +456,7 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, A, B, C};
+    use crate::raft::testkit::{deliver, tick, A, B, C};
     use shared::{AppendEntries, AppendReply, VoteReply};
 
     const CLIENT: Addr = Addr(0x13);
@@ -741,6 +784,61 @@ mod tests {
             }]
         );
         assert_eq!(a.leader_hint(), B);
+    }
+
+    #[test]
+    fn a_get_waits_for_our_answer_to_the_clients_put_on_that_key() {
+        let mut a = leader();
+        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v2"));
+        // B takes over in term 2 with our put in its log, not yet committed.
+        let from_b = |commit: u64, entries: Vec<Entry>, prev: (u64, u64)| {
+            Body::AppendEntries(AppendEntries {
+                term: 2,
+                prev_index: prev.0,
+                prev_term: prev.1,
+                commit,
+                ts: 0,
+                heartbeat: 0,
+                entries,
+                relay_to: None,
+                relayed: None,
+            })
+        };
+        let noop = vec![Entry { term: 2, put: None }];
+        deliver(&mut a, T0 + 100, B, from_b(1, noop, (2, 1)));
+        assert_eq!(a.role(), Role::Follower);
+        // The client's get on k is held, not redirected: B would answer
+        // it with v2 before the client hears that its put took effect.
+        let out = deliver(&mut a, T0 + 200, CLIENT, get("G1", "k"));
+        assert!(client_outputs(&out).is_empty(), "{out:?}");
+        // A get on another key goes to B at once.
+        let out = deliver(&mut a, T0 + 200, CLIENT, get("G2", "other"));
+        assert_eq!(
+            client_outputs(&out),
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Redirect { mid: "G2".into() }
+            }]
+        );
+        // Not even when its hold expires (say B is cut off from us for a
+        // while), and no timer is left set in the past for it.
+        let late = T0 + 200 + a.cfg.hold_timeout;
+        let out = tick(&mut a, late);
+        assert!(client_outputs(&out).is_empty(), "{out:?}");
+        assert!(a.next_deadline(late) > late);
+        // B commits it: our answer to the put goes first, then the get.
+        let out = deliver(&mut a, late + 100, B, from_b(3, vec![], (3, 2)));
+        let answers: Vec<Body> = client_outputs(&out).into_iter().map(|o| o.body).collect();
+        assert_eq!(
+            answers,
+            vec![
+                Body::Ok {
+                    mid: "M1".into(),
+                    value: None
+                },
+                Body::Redirect { mid: "G1".into() }
+            ]
+        );
     }
 
     #[test]

@@ -371,8 +371,8 @@ impl Node {
             Role::Leader => self.leader_deadline(now),
             _ => self.campaign_deadline(),
         };
-        if let Some(h) = self.held.front() {
-            at = at.min(h.arrived + self.cfg.hold_timeout);
+        if let Some(expiry) = self.held_deadline() {
+            at = at.min(expiry);
         }
         at
     }

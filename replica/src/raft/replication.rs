@@ -52,11 +52,12 @@ impl Node {
             .min(cfg.election_timeout_max)
             .max(cfg.heartbeat_interval);
         self.heard_from_leader(now, interval);
+        let mut reply = self.append_from_leader(now, &ae);
+        // After the append: puts it settles are answered before the held
+        // requests go (see `waits_for_our_put`).
         if !self.held.is_empty() {
             self.release_held(now);
         }
-
-        let mut reply = self.append_from_leader(now, &ae);
         match ae.relay_to {
             // Pass it on instead of answering: the next follower answers
             // for both. One hop only, and never back to the leader.
