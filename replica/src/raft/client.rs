@@ -405,7 +405,7 @@ impl Node {
     /// not been told of (the simulator counts that as incorrect; found
     /// with configs/big-7.json: a hard partition heals, the deposed leader
     /// hears of the commit and redirects its held gets in the same pass).
-    /// It is held until the put is settled, or its hold expires.
+    /// It is held until the put is settled, past its hold if need be.
     fn waits_for_our_put(&self, client: Addr, req: &Request) -> bool {
         let Request::Get { key, .. } = req else {
             return false;
@@ -430,8 +430,9 @@ impl Node {
     /// would reach the leader just as well (a hard partition can keep us
     /// from settling the put for longer than the hold).
     pub(super) fn expire_held(&mut self, now: Micros) {
-        if self.held_deadline().is_none_or(|at| now < at) {
-            return;
+        match self.held_deadline() {
+            Some(at) if now >= at => {}
+            _ => return,
         }
         let timeout = self.cfg.hold_timeout;
         for h in std::mem::take(&mut self.held) {
