@@ -1120,6 +1120,14 @@ mod tests {
         a
     }
 
+    /// Puts a key at 2_000_200 whose relay is lost; returns what the
+    /// leader sends once the retransmission timeout passes, and that timeout.
+    fn lose_a_relay(a: &mut Node) -> (Vec<Outgoing>, Micros) {
+        client_put(a, 2_000_200, "k");
+        let rto = a.retransmit_timeout();
+        (tick(a, 2_000_200 + rto), rto)
+    }
+
     /// Puts a key; returns how many followers it went to, each directly.
     fn sent_straight(a: &mut Node) -> usize {
         let sent = appends(&client_put(a, 2_000_200, "k"));
@@ -1180,10 +1188,8 @@ mod tests {
     #[test]
     fn relayed_round_trips_stay_out_of_the_loss_estimate_resends_count() {
         let mut a = leader_of_five_losing(0.2);
-        client_put(&mut a, 2_000_200, "k");
         // The relay is lost: both wait, but no round trip was lost.
-        let rto = a.retransmit_timeout();
-        let out = tick(&mut a, 2_000_200 + rto);
+        let (out, rto) = lose_a_relay(&mut a);
         assert_eq!(a.round_trip_loss, 0.2);
         // The straight resends are round trips: answered, they count.
         for (to, ae) in appends(&out) {
@@ -1196,9 +1202,7 @@ mod tests {
     #[test]
     fn a_relayed_entry_lost_on_the_way_is_resent_straight_to_both() {
         let mut a = leader_of_five_losing(0.2);
-        client_put(&mut a, 2_000_200, "k");
-        let rto = a.retransmit_timeout();
-        let out = tick(&mut a, 2_000_200 + rto);
+        let (out, _) = lose_a_relay(&mut a);
         let sent = appends(&out);
         let to: Vec<Addr> = sent.iter().map(|(t, _)| *t).collect();
         assert_eq!(to, vec![B, C], "{out:?}");
