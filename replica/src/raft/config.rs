@@ -15,6 +15,10 @@ pub struct Config {
     /// heartbeats (see `fanout.rs`); they are told so, and stretch their
     /// election timeout by the difference.
     pub lazy_heartbeat_interval: Micros,
+    /// The lazy interval while the network loses next to nothing (see
+    /// `lazy_heartbeat_interval` in `fanout.rs`): those heartbeats then
+    /// serve only to keep the follower from campaigning and to catch it up.
+    pub quiet_lazy_heartbeat_interval: Micros,
     /// Unanswered vote requests are resent after this long (then backing
     /// off). Unacknowledged entries are resent after four smoothed round
     /// trips, but never sooner than `retransmit_min` nor later than this.
@@ -50,6 +54,7 @@ impl Default for Config {
             election_timeout_max: 2_000_000,
             heartbeat_interval: 300_000,
             lazy_heartbeat_interval: 1_000_000,
+            quiet_lazy_heartbeat_interval: 3_000_000,
             retransmit_interval: 25_000,
             retransmit_min: 2_000,
             lease_percent: 85,

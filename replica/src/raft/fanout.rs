@@ -24,7 +24,7 @@
 use shared::Addr;
 
 use super::node::{Node, Progress};
-use super::Micros;
+use super::{Config, Micros};
 
 /// Weight of each new round-trip outcome in the loss estimate (about the
 /// last 50 outcomes count). A shorter memory made the estimate swing
@@ -74,16 +74,11 @@ impl Node {
             .collect()
     }
 
-    /// It answered within the last election timeout (or, if longer, within
-    /// a heartbeat after a lazy follower's last was due).
+    /// It answered within the last election timeout, or, if longer,
+    /// within a heartbeat after the interval it was last told (a lazy
+    /// follower answers only what it is sent).
     pub(super) fn is_live(&self, p: &Progress, now: Micros) -> bool {
-        p.answered_within(self.live_window(), now)
-    }
-
-    fn live_window(&self) -> Micros {
-        let cfg = &self.cfg;
-        cfg.election_timeout_min
-            .max(cfg.lazy_heartbeat_interval + cfg.heartbeat_interval)
+        p.answered_within(live_window(&self.cfg, p), now)
     }
 
     /// Dead, or left the last two things we sent unanswered, the latter
@@ -127,10 +122,9 @@ impl Node {
     /// counted.
     pub(super) fn note_timeouts(&mut self, now: Micros) {
         let interval = self.retransmit_timeout();
-        let live_window = self.live_window();
         let mut lost = 0;
         for p in self.progress.values_mut() {
-            if p.answered_within(live_window, now)
+            if p.answered_within(live_window(&self.cfg, p), now)
                 && !p.timed_out
                 && p.waiting_since.is_some_and(|t| now >= t + interval)
             {
@@ -157,27 +151,40 @@ impl Node {
 
     /// How often eager followers hear from us when there is nothing new:
     /// the standard heartbeat, or, while the network loses next to nothing
-    /// (`QUIET_LOSS`) and some live follower is not eager, twice that but
-    /// at most half the minimum election timeout. A quiet follower then
-    /// still hears from us twice per election timeout, and is told the
-    /// interval (it stretches its timeout by the difference, as lazy
-    /// followers do). Without a spare follower, the eager ones' answers are
-    /// the only confirmation check-quorum gets: two delayed ones in a row
-    /// would depose us (found by the cluster simulation, seed 5906 of
-    /// `survives_non_leader_kills`: six replicas, two killed).
+    /// (`QUIET_LOSS`) and some live follower is not eager, the longest
+    /// interval (`quiet_eager_interval`) at which a quiet follower still
+    /// hears from us twice before its (stretched) election timeout; it is
+    /// told the interval, as lazy followers are. Without a spare follower,
+    /// the eager ones' answers are the only confirmation check-quorum gets:
+    /// two delayed ones in a row would depose us (found by the cluster
+    /// simulation, seed 5906 of `survives_non_leader_kills`: six replicas,
+    /// two killed).
     pub(super) fn eager_heartbeat_interval(&self, now: Micros) -> Micros {
-        let cfg = &self.cfg;
         let live = self
             .progress
             .values()
             .filter(|p| self.is_live(p, now))
             .count();
         if self.round_trip_loss < QUIET_LOSS && live > self.eager_count {
-            (2 * cfg.heartbeat_interval)
-                .min(cfg.election_timeout_min / 2)
-                .max(cfg.heartbeat_interval)
+            quiet_eager_interval(&self.cfg)
         } else {
-            cfg.heartbeat_interval
+            self.cfg.heartbeat_interval
+        }
+    }
+
+    /// How often lazy followers hear from us: the configured interval, or
+    /// while the network loses next to nothing (`QUIET_LOSS`) the longer
+    /// quiet one. Their heartbeats then only keep them from campaigning
+    /// and bring them up to date; the eager followers' answers confirm us,
+    /// and a crash among those turns to the lazy ones at once (they are
+    /// told the interval and stretch their election timeout to match).
+    pub(super) fn lazy_heartbeat_interval(&self) -> Micros {
+        let cfg = &self.cfg;
+        if self.round_trip_loss < QUIET_LOSS {
+            cfg.quiet_lazy_heartbeat_interval
+                .max(cfg.lazy_heartbeat_interval)
+        } else {
+            cfg.lazy_heartbeat_interval
         }
     }
 
@@ -230,6 +237,30 @@ impl Progress {
     fn answered_within(&self, window: Micros, now: Micros) -> bool {
         now < self.last_reply + window
     }
+}
+
+/// Slack kept by the quiet heartbeat intervals for scheduling delays.
+const QUIET_MARGIN: Micros = 50_000;
+
+/// The quiet eager heartbeat interval `I`: a follower told it waits at
+/// least `election_timeout_min + I - heartbeat_interval`, and hears two
+/// heartbeats in that when `I <= election_timeout_min - heartbeat_interval`
+/// (less a margin); each answer renews the read lease well before it
+/// lapses (`I` is under the lease by more than the margin). Never shorter
+/// than the standard heartbeat.
+pub(super) fn quiet_eager_interval(cfg: &Config) -> Micros {
+    cfg.election_timeout_min
+        .saturating_sub(cfg.heartbeat_interval + QUIET_MARGIN)
+        .min(cfg.lease().saturating_sub(2 * QUIET_MARGIN))
+        .max(cfg.heartbeat_interval)
+}
+
+/// How long a live follower may go without answering: an election
+/// timeout, or a heartbeat beyond the longest interval it may have been
+/// told.
+fn live_window(cfg: &Config, p: &Progress) -> Micros {
+    let told = p.told_interval.max(cfg.lazy_heartbeat_interval);
+    cfg.election_timeout_min.max(told + cfg.heartbeat_interval)
 }
 
 /// Moves the running share `share` (an exponentially weighted average) of

@@ -64,6 +64,9 @@ pub(super) struct Progress {
     /// interval. A follower that leaves the eager set still gets one
     /// standard heartbeat first: its election timer was set for that.
     pub told_lazy: bool,
+    /// The heartbeat interval our last AppendEntries told it (the standard
+    /// one if it told none): its election timer is set for that.
+    pub told_interval: Micros,
     /// The highest index ever sent to it in this term (for `Counters`).
     pub sent_up_to: u64,
     /// It acknowledged entries in this term, so `matched` is known to be

@@ -47,10 +47,10 @@ impl Node {
         }
         // Bounded: a corrupt hint must not silence our election timer.
         let cfg = &self.cfg;
-        let interval = ae
-            .heartbeat
-            .min(cfg.election_timeout_max)
-            .max(cfg.heartbeat_interval);
+        let longest = cfg
+            .election_timeout_max
+            .max(cfg.quiet_lazy_heartbeat_interval);
+        let interval = ae.heartbeat.min(longest).max(cfg.heartbeat_interval);
         self.heard_from_leader(now, interval);
         let mut reply = self.append_from_leader(now, &ae);
         // After the append: puts it settles are answered before the held
@@ -249,18 +249,21 @@ impl Node {
             // confirm us.
             p.last_sent + self.cfg.heartbeat_interval
         } else {
-            p.last_sent + self.cfg.lazy_heartbeat_interval
+            // Never later than it was told: its timer is set for that.
+            p.last_sent + p.told_interval.min(self.lazy_heartbeat_interval())
         }
     }
 
     /// From when, with the quorum's last confirmation at `contact`, every
     /// follower gets the standard heartbeat: once it is two standard
-    /// heartbeats old (a few eager answers were lost or are late; a quiet
-    /// network's longer eager heartbeat keeps it under that), until it is
-    /// fresh again, so that lost answers from the eager followers alone
-    /// cannot make us step down (check-quorum) or let the lease lapse.
-    fn heartbeat_all_from(&self, contact: Micros) -> Micros {
-        contact.saturating_add(2 * self.cfg.heartbeat_interval)
+    /// heartbeats old, or a little older than the eager followers'
+    /// interval `beat` (their answers to a heartbeat are missing or late),
+    /// until it is fresh again, so that lost answers from the eager
+    /// followers alone cannot make us step down (check-quorum) or let the
+    /// lease lapse.
+    fn heartbeat_all_from(&self, contact: Micros, beat: Micros) -> Micros {
+        let hb = self.cfg.heartbeat_interval;
+        contact.saturating_add((2 * hb).max(beat + hb / 3))
     }
 
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
@@ -274,8 +277,8 @@ impl Node {
         }
         self.note_timeouts(now);
         let eager = self.eager_followers(now);
-        let wide = now >= self.heartbeat_all_from(contact);
         let beat = self.eager_heartbeat_interval(now);
+        let wide = now >= self.heartbeat_all_from(contact, beat);
         let due: Vec<Addr> = self
             .progress
             .iter()
@@ -298,10 +301,10 @@ impl Node {
     pub(super) fn leader_deadline(&self, now: Micros) -> Micros {
         let contact = self.quorum_contact().max(self.leader_since);
         let check = contact + self.cfg.election_timeout_min;
-        let widen = self.heartbeat_all_from(contact);
+        let beat = self.eager_heartbeat_interval(now);
+        let widen = self.heartbeat_all_from(contact, beat);
         let wide = now >= widen;
         let eager = self.eager_followers(now);
-        let beat = self.eager_heartbeat_interval(now);
         // Until then, lazy followers become due when the confirmation gets old.
         let start = if wide { check } else { check.min(widen) };
         self.progress
@@ -322,6 +325,7 @@ impl Node {
             .filter(|&i| i > self.cfg.heartbeat_interval)
             .unwrap_or(0);
         let relaying = self.relaying();
+        let told_lazy = self.lazy_heartbeat_interval();
         let mut unpaired: Option<Addr> = None;
         let mut sends: Vec<(Addr, Option<Addr>, bool)> = Vec::new();
         for (&peer, p) in &self.progress {
@@ -348,11 +352,7 @@ impl Node {
             sends.push((peer, None, false));
         }
         for (peer, relay_to, lazy) in sends {
-            let heartbeat = if lazy {
-                self.cfg.lazy_heartbeat_interval
-            } else {
-                told_eager
-            };
+            let heartbeat = if lazy { told_lazy } else { told_eager };
             self.send_append(now, peer, relay_to, lazy, heartbeat);
         }
     }
@@ -402,6 +402,7 @@ impl Node {
             p.next = top + 1;
             p.last_sent = now;
             p.told_lazy = lazy;
+            p.told_interval = heartbeat.max(self.cfg.heartbeat_interval);
             p.unanswered = p.unanswered.saturating_add(1);
             // A straight resend after a relayed AppendEntries starts a wait
             // of its own: a round trip for the loss estimate.
@@ -656,17 +657,17 @@ mod tests {
     fn idle_followers_get_heartbeats_and_lost_entries_are_resent() {
         let mut a = leader();
         a.flush(2_000_000);
-        deliver(&mut a, 2_000_100, B, reply(1, true, 1, None));
-        deliver(&mut a, 2_000_100, C, reply(1, true, 1, None));
+        deliver(&mut a, 2_000_100, B, ack(1, 2_000_000));
+        deliver(&mut a, 2_000_100, C, ack(1, 2_000_000));
         // One follower is a quorum of three: it gets the eager heartbeat,
         // the other the lazy one.
         let (beat, lazy) = (
             a.eager_heartbeat_interval(2_000_100),
-            a.cfg.lazy_heartbeat_interval,
+            a.lazy_heartbeat_interval(),
         );
         assert!(a.next_deadline(2_000_100) <= 2_000_000 + beat);
         let out = tick(&mut a, 2_000_000 + beat);
-        assert_eq!(out.len(), 1);
+        assert_eq!(out.len(), 1, "{out:?}");
         let eager = out[0].to;
         deliver(&mut a, 2_000_100 + beat, eager, ack(1, 2_000_000 + beat));
         // The eager follower answers its heartbeats; the other hears
@@ -762,7 +763,7 @@ mod tests {
         assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
         // D and E hear of it with their next (lazy) heartbeat, not before,
         // while B and C answer theirs.
-        let lazy = a.cfg.lazy_heartbeat_interval;
+        let lazy = a.lazy_heartbeat_interval();
         let sent = run_idle(&mut a, 2_000_300, 2_000_000 + lazy);
         let out: Vec<Outgoing> = sent.into_iter().map(|(_, o)| o).collect();
         assert!(appends_to(&out).is_empty(), "{out:?}");
@@ -870,18 +871,65 @@ mod tests {
         let mut a = leader_of_five();
         let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
         let beat = a.eager_heartbeat_interval(2_000_100);
-        assert!(beat > hb && 2 * beat <= a.cfg.election_timeout_min);
+        // Two heartbeats before the follower's stretched election timeout.
+        assert!(beat > hb && 2 * beat < a.cfg.election_timeout_min + beat - hb);
         let sent = idle_heartbeats(&mut a);
         for f in [B, C] {
             assert_eq!(sent[&f].len() as u64, 3_000_000 / beat, "{f}: {sent:?}");
             assert!(sent[&f].iter().all(|&h| h == beat), "{sent:?}");
         }
+        // The lazy followers' heartbeats only keep them from campaigning.
+        let quiet_lazy = a.cfg.quiet_lazy_heartbeat_interval;
+        assert!(quiet_lazy > lazy);
         for f in [D, E] {
-            assert_eq!(sent[&f].len() as u64, 3_000_000 / lazy, "{f}: {sent:?}");
+            assert_eq!(sent[&f], vec![quiet_lazy], "{f}: {sent:?}");
         }
-        // The first loss brings the standard heartbeat back.
+        // The first loss brings the standard heartbeats back.
         a.note_round_trip(true);
         assert_eq!(a.eager_heartbeat_interval(5_000_000), hb);
+        assert_eq!(a.lazy_heartbeat_interval(), lazy);
+    }
+
+    /// (time, told interval) of each AppendEntries to `f` among `sent`.
+    fn beats_to(sent: &[(Micros, Outgoing)], f: Addr) -> Vec<(Micros, Micros)> {
+        sent.iter()
+            .filter_map(|(t, o)| match &o.body {
+                Body::AppendEntries(ae) if o.to == f => Some((*t, ae.heartbeat)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_lazy_follower_hears_from_us_within_the_interval_it_was_told() {
+        let mut a = leader_of_five();
+        let (lazy, quiet) = (
+            a.cfg.lazy_heartbeat_interval,
+            a.cfg.quiet_lazy_heartbeat_interval,
+        );
+        // Lossy: D is told the lazy interval.
+        a.round_trip_loss = 0.1;
+        let sent = run_idle(&mut a, 2_000_100, 4_500_000);
+        let (last, told) = *beats_to(&sent, D).last().expect("a heartbeat to D");
+        assert_eq!(told, lazy);
+        // The network turns quiet: the next heartbeat still comes within
+        // the interval D was told, and tells it the quiet one, which the
+        // one after keeps to.
+        a.round_trip_loss = 0.0;
+        let second = last + lazy + quiet;
+        let mut sent = run_idle(&mut a, 4_500_000, second - 1);
+        // D answers only every quiet interval, and counts as live for it.
+        assert!(a.is_live(&a.progress[&D], second - 1));
+        sent.extend(run_idle(&mut a, second - 1, second + 1));
+        assert_eq!(
+            beats_to(&sent, D),
+            vec![(last + lazy, quiet), (second, quiet)]
+        );
+        // Lossy again: within the lazy interval of the last, not the quiet.
+        a.round_trip_loss = 0.1;
+        let sent = run_idle(&mut a, second + 1, second + lazy + 1);
+        assert_eq!(beats_to(&sent, D), vec![(second + lazy, lazy)]);
+        assert_eq!(a.role(), Role::Leader);
     }
 
     #[test]
@@ -952,8 +1000,12 @@ mod tests {
                 cfg.lazy_heartbeat_interval,
                 cfg.lazy_heartbeat_interval - hb,
             ),
+            (
+                cfg.quiet_lazy_heartbeat_interval,
+                cfg.quiet_lazy_heartbeat_interval - hb,
+            ),
             // A corrupt hint is bounded.
-            (u64::MAX, max - hb),
+            (u64::MAX, max.max(cfg.quiet_lazy_heartbeat_interval) - hb),
         ] {
             let mut b = Node::new(B, vec![A, C], Config::default(), 7, 0);
             let ae = AppendEntries {

@@ -57,6 +57,7 @@ pub fn pick_config(rng: &mut Rng, tight_chance: f64) -> Config {
             election_timeout_max: 80_000,
             heartbeat_interval: 10_000,
             lazy_heartbeat_interval: 40_000,
+            quiet_lazy_heartbeat_interval: 120_000,
             retransmit_interval: 4_000,
             retransmit_min: 1_000,
             hold_timeout: 100_000,
