@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use shared::events::{Event, RoleReason};
 use shared::{Addr, Body, Entry, RequestVote, VoteReply};
 
+use super::fanout::quiet_eager_interval;
 use super::node::{Node, Progress, Role};
 use super::Micros;
 
@@ -51,7 +52,8 @@ impl Node {
     /// lost vote makes failover slow, but a replica cut off by a partition
     /// should not keep shouting (each request counts as a message whether
     /// or not it arrives). Peers silent through the previous campaign get
-    /// no resends.
+    /// no resends, and none are sent where our last leader found the
+    /// network quiet.
     fn request_votes(&mut self, now: Micros, first: bool) {
         let pre = self.role == Role::PreCandidate;
         let rv = RequestVote {
@@ -60,7 +62,8 @@ impl Node {
             last_term: self.log.last_term(),
             pre,
         };
-        self.votes_resend_at = if self.vote_backoff < self.cfg.retransmit_interval << VOTE_RESENDS {
+        let resends = self.vote_backoff < self.cfg.retransmit_interval << VOTE_RESENDS;
+        self.votes_resend_at = if resends && !self.leader_said_quiet() {
             now + self.vote_backoff
         } else {
             Micros::MAX
@@ -75,6 +78,20 @@ impl Node {
         for p in waiting {
             self.send(p, Body::RequestVote(rv));
         }
+    }
+
+    /// Our last leader's heartbeat interval for us was a quiet one (see
+    /// `fanout.rs`): it saw a network that loses next to nothing, where a
+    /// vote request that goes unanswered went to a replica that is dead or
+    /// cut off, and resending it only adds messages. A network whose
+    /// quiet intervals cannot be told from the others (they coincide) is
+    /// taken as lossy.
+    fn leader_said_quiet(&self) -> bool {
+        let cfg = &self.cfg;
+        let told = self.leader_interval;
+        told > cfg.heartbeat_interval
+            && told != cfg.lazy_heartbeat_interval
+            && (told == quiet_eager_interval(cfg) || told == cfg.quiet_lazy_heartbeat_interval)
     }
 
     /// Candidate and pre-candidate timers: a new campaign when the election
@@ -235,6 +252,7 @@ mod tests {
     use super::super::{Config, Outgoing};
     use super::*;
     use crate::raft::testkit::{deliver, tick, A, B, C};
+    use shared::AppendEntries;
 
     fn node(id: Addr) -> Node {
         Node::new(id, vec![A, B, C], Config::default(), 1, 0)
@@ -490,6 +508,44 @@ mod tests {
         assert_eq!(a.next_deadline(start + 7 * r), deadline);
         assert!(asked(&tick(&mut a, deadline - 1)).is_empty());
         assert_eq!(asked(&tick(&mut a, deadline)), vec![B, C]);
+    }
+
+    #[test]
+    fn where_the_leader_found_the_network_quiet_vote_requests_are_not_resent() {
+        let cfg = Config::default();
+        let quiet = [
+            super::super::fanout::quiet_eager_interval(&cfg),
+            cfg.quiet_lazy_heartbeat_interval,
+        ];
+        let lossy = [0, cfg.lazy_heartbeat_interval];
+        for (told, resent) in quiet
+            .map(|t| (t, false))
+            .into_iter()
+            .chain(lossy.map(|t| (t, true)))
+        {
+            let mut a = node(A);
+            let ae = AppendEntries {
+                term: 1,
+                prev_index: 0,
+                prev_term: 0,
+                commit: 0,
+                ts: 1_000,
+                heartbeat: told,
+                entries: vec![],
+                relay_to: None,
+                relayed: None,
+            };
+            deliver(&mut a, 1_000, B, Body::AppendEntries(ae));
+            // B dies: A campaigns, and nobody answers.
+            let start = a.election_deadline;
+            assert_eq!(asked(&tick(&mut a, start)), vec![B, C], "told {told}");
+            let r = a.cfg.retransmit_interval;
+            let again = asked(&tick(&mut a, start + r));
+            assert_eq!(!again.is_empty(), resent, "told {told}: {again:?}");
+            if !resent {
+                assert_eq!(a.next_deadline(start + r), a.election_deadline);
+            }
+        }
     }
 
     #[test]
