@@ -251,8 +251,7 @@ impl Node {
 mod tests {
     use super::super::{Config, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, tick, A, B, C};
-    use shared::AppendEntries;
+    use crate::raft::testkit::{deliver, first_heartbeat, tick, A, B, C};
 
     fn node(id: Addr) -> Node {
         Node::new(id, vec![A, B, C], Config::default(), 1, 0)
@@ -524,18 +523,7 @@ mod tests {
             .chain(lossy.map(|t| (t, true)))
         {
             let mut a = node(A);
-            let ae = AppendEntries {
-                term: 1,
-                prev_index: 0,
-                prev_term: 0,
-                commit: 0,
-                ts: 1_000,
-                heartbeat: told,
-                entries: vec![],
-                relay_to: None,
-                relayed: None,
-            };
-            deliver(&mut a, 1_000, B, Body::AppendEntries(ae));
+            deliver(&mut a, 1_000, B, first_heartbeat(told));
             // B dies: A campaigns, and nobody answers.
             let start = a.election_deadline;
             assert_eq!(asked(&tick(&mut a, start)), vec![B, C], "told {told}");

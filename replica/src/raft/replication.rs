@@ -432,7 +432,7 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, tick, A, B, C};
+    use crate::raft::testkit::{deliver, first_heartbeat, tick, A, B, C};
     use shared::{Entry, Message, PutCmd, RelayAck, Relayed};
     use std::collections::BTreeMap;
 
@@ -1008,18 +1008,7 @@ mod tests {
             (u64::MAX, max.max(cfg.quiet_lazy_heartbeat_interval) - hb),
         ] {
             let mut b = Node::new(B, vec![A, C], Config::default(), 7, 0);
-            let ae = AppendEntries {
-                term: 1,
-                prev_index: 0,
-                prev_term: 0,
-                commit: 0,
-                ts: 1_000,
-                heartbeat,
-                entries: vec![],
-                relay_to: None,
-                relayed: None,
-            };
-            deliver(&mut b, 1_000, A, Body::AppendEntries(ae));
+            deliver(&mut b, 1_000, A, first_heartbeat(heartbeat));
             let deadline = b.next_deadline(1_000);
             assert!(
                 (1_000 + min + extra..=1_000 + max + extra).contains(&deadline),

@@ -1,7 +1,7 @@
 //! Helpers shared by the core's unit tests: a three-node cluster {A, B, C}
 //! and a way to feed one node a message and collect what it sends.
 
-use shared::{Addr, Body, Message};
+use shared::{Addr, AppendEntries, Body, Message};
 
 use super::{Input, Micros, Node, Outgoing};
 
@@ -25,4 +25,20 @@ pub fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoin
 pub fn tick(n: &mut Node, now: Micros) -> Vec<Outgoing> {
     n.handle(now, Input::Tick);
     n.flush(now)
+}
+
+/// The first, empty AppendEntries of a leader of term 1, sent at 1_000 and
+/// telling the follower the heartbeat interval `heartbeat`.
+pub fn first_heartbeat(heartbeat: Micros) -> Body {
+    Body::AppendEntries(AppendEntries {
+        term: 1,
+        prev_index: 0,
+        prev_term: 0,
+        commit: 0,
+        ts: 1_000,
+        heartbeat,
+        entries: vec![],
+        relay_to: None,
+        relayed: None,
+    })
 }
