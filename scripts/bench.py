@@ -14,6 +14,7 @@ The table is printed and written to docs/BENCHMARKS.md.
 
 import argparse
 import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -35,6 +36,22 @@ def one_run(config: "run.Config", replica: str, seed: int) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         result = run.run_simulation(config, replica, seed=seed, silence=True, workdir=work)
     return run.result_to_json(result)
+
+
+def keep_failure(directory: str, name: str, seed: int, result: Dict[str, Any]) -> str:
+    """Save a failed run's full result and describe it: which checks, why, where."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{name}-seed{seed}.json")
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    why = "; ".join(f"{c['name']}: {c['message']}" for c in result["correctness"]["checks"]
+                    if not c["passed"])
+    shown = os.path.relpath(path, ROOT)
+    if shown.startswith(".."):
+        shown = os.path.abspath(path)
+    text = f"{name} seed {seed}: {why} (full result: {shown})"
+    print(f"bench: FAILED {text}", file=sys.stderr, flush=True)
+    return text
 
 
 def median(xs: List[Optional[float]]) -> Optional[float]:
@@ -66,6 +83,9 @@ def main() -> int:
                    help="the floor stand-in (default target/release/kvfloor); '' to skip")
     p.add_argument("--seed", type=int, default=1000, help="first seed; run i uses seed + i")
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
+    p.add_argument("--failures-dir", default=os.path.join(ROOT, "target", "bench-failures"),
+                   help="where the full JSON result of each run that fails a check is kept "
+                        "(default target/bench-failures)")
     args = p.parse_args()
 
     for binary in [args.replica] + ([args.floor] if args.floor else []):
@@ -74,6 +94,7 @@ def main() -> int:
             return 2
 
     rows = []
+    failed_runs: List[str] = []
     totals = {m: {} for m in METRICS}
     for name in args.scenarios:
         config = run.load_config(name)
@@ -85,6 +106,9 @@ def main() -> int:
             if args.floor and not config.drops:
                 floor.append(one_run(config, args.floor, args.seed + i))
         correct = sum(1 for r in ours if r["correctness"]["passed"])
+        for i, r in enumerate(ours):
+            if not r["correctness"]["passed"]:
+                failed_runs.append(keep_failure(args.failures_dir, name, args.seed + i, r))
         figures = {m: median([r["performance"][m]["value"] for r in ours]) for m in METRICS}
         tiers = {m: tier(config, m, figures[m]) for m in METRICS}
         for m in METRICS:
@@ -130,6 +154,8 @@ def main() -> int:
     lines += ["", "Tiers reached, per metric:", ""]
     for m in METRICS:
         lines.append(f"- {m}: " + ", ".join(f"{k} {v}" for k, v in sorted(totals[m].items())))
+    if failed_runs:
+        lines += ["", "Runs that failed a check:", ""] + [f"- {f}" for f in failed_runs]
     text = "\n".join(lines) + "\n"
     print()
     print(text)
