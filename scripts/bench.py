@@ -14,7 +14,6 @@ The table is printed and written to docs/BENCHMARKS.md.
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import subprocess
@@ -42,8 +41,7 @@ def keep_failure(directory: str, name: str, seed: int, result: Dict[str, Any]) -
     """Save a failed run's full result and describe it: which checks, why, where."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{name}-seed{seed}.json")
-    with open(path, "w") as fh:
-        json.dump(result, fh, indent=1)
+    run._write_json(path, result)  # the same format as run.py --json
     why = "; ".join(f"{c['name']}: {c['message']}" for c in result["correctness"]["checks"]
                     if not c["passed"])
     shown = os.path.relpath(path, ROOT)
