@@ -25,6 +25,15 @@ LEADER = "0000"
 BROADCAST = "FFFF"
 
 
+
+def write_pid_file(name: str, pid: int) -> None:
+    """Write ``pid`` under ``name`` atomically: the run may kill this process
+    at any moment, and a half-written file would read as an empty pid."""
+    tmp = f".{name}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(str(pid))
+    os.replace(tmp, name)
+
 class Transport:
     def __init__(self, argv: List[str]) -> None:
         args = argv[1:]
@@ -46,8 +55,7 @@ class Transport:
             self.send({"src": self.id, "dst": BROADCAST, "leader": BROADCAST, "type": "hello"})
         if os.environ.get("FAKE_WRITE_PIDS"):
             # Lets lifecycle tests check that no process outlives the run.
-            with open(f"pid-{self.id}", "w") as fh:
-                fh.write(str(os.getpid()))
+            write_pid_file(f"pid-{self.id}", os.getpid())
 
     def send_raw(self, data: bytes) -> None:
         if self.kind == "classic":

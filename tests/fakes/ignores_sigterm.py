@@ -16,8 +16,7 @@ class IgnoresSigterm(fakelib.ToyReplica):
         child = subprocess.Popen([sys.executable, "-c",
                                   "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
         if os.environ.get("FAKE_WRITE_PIDS"):
-            with open(f"child-{self.id}", "w") as fh:
-                fh.write(str(child.pid))
+            fakelib.write_pid_file(f"child-{self.id}", child.pid)
 
 
 if __name__ == "__main__":
