@@ -7,12 +7,20 @@
 //! Every MID is answered at most once unless the answer is `ok`: a put that
 //! may sit in some log is never redirected or failed, except once the log
 //! has provably replaced it (a different entry committed at its index).
+//!
+//! A put is answered by its owner, the leader that appended it. When the
+//! owner dies before the put commits, a later leader commits it and nobody
+//! can tell whether the owner answered first; that leader answers it just
+//! before the same client's get on its key (`InheritedPuts::BeforeGet`),
+//! since the get shows the put's value. A second `ok` costs a duplicate; a
+//! client shown a value it was never told of counts the get as incorrect.
 
 use std::collections::{HashSet, VecDeque};
 
 use shared::events::{Event, Op, Outcome};
 use shared::{Addr, Body, Entry, PutCmd};
 
+use super::config::InheritedPuts;
 use super::log::entry_wire_size;
 use super::node::{Node, Role};
 use super::Micros;
@@ -25,6 +33,10 @@ enum Answer {
     Redirect,
     Fail,
 }
+
+/// Inherited puts remembered for [`InheritedPuts::BeforeGet`]; beyond
+/// this, one is forgotten for each new one (the first by client and key).
+const MAX_UNCONFIRMED: usize = 4096;
 
 /// A client request as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,8 +190,7 @@ impl Node {
 
     fn lead_get(&mut self, now: Micros, client: Addr, mid: String, key: String, arrived: Micros) {
         if self.lease_valid(now) {
-            let value = self.kv.get(&key).to_string();
-            self.answer(now, client, mid, Op::Get, Answer::Ok(Some(value)), arrived);
+            self.answer_get(now, client, mid, &key, arrived);
             return;
         }
         if self.pending_reads.len() >= self.cfg.max_queued_requests {
@@ -252,15 +263,35 @@ impl Node {
                 break;
             }
             let r = self.pending_reads.pop_front().expect("front exists");
-            let value = self.kv.get(&r.key).to_string();
-            self.answer(
-                now,
-                r.client,
-                r.mid,
-                Op::Get,
-                Answer::Ok(Some(value)),
-                r.arrived,
-            );
+            self.answer_get(now, r.client, r.mid, &r.key, r.arrived);
+        }
+    }
+
+    /// Answers a linearizable read from our state, after the answer to the
+    /// same client's put on that key if one may be missing: the value read
+    /// may be that put's, which the client must have been told of.
+    fn answer_get(&mut self, now: Micros, client: Addr, mid: String, key: &str, arrived: Micros) {
+        if let Some(put_mid) = self.unconfirmed.remove(&(client, key.to_string())) {
+            self.answer_with(now, client, put_mid, Op::Put, Answer::Ok(None), None);
+        }
+        let value = self.kv.get(key).to_string();
+        self.answer(now, client, mid, Op::Get, Answer::Ok(Some(value)), arrived);
+    }
+
+    /// We committed, as leader, a put another leader appended in an earlier
+    /// term (see [`InheritedPuts`]).
+    pub(super) fn commit_inherited(&mut self, now: Micros, put: PutCmd) {
+        match self.cfg.inherited_puts {
+            InheritedPuts::Owner => {}
+            InheritedPuts::AtCommit => {
+                self.answer_with(now, put.client, put.mid, Op::Put, Answer::Ok(None), None);
+            }
+            InheritedPuts::BeforeGet => {
+                if self.unconfirmed.len() >= MAX_UNCONFIRMED {
+                    self.unconfirmed.pop_first();
+                }
+                self.unconfirmed.insert((put.client, put.key), put.mid);
+            }
         }
     }
 
@@ -285,10 +316,9 @@ impl Node {
 
     /// Settles a put this replica appended as leader (its owner), now that
     /// its index is committed: `ok` if the entry there is still ours, else a
-    /// redirect, which is safe since our put can then never commit. Only the
-    /// owner answers, whatever its role by now, so every put is answered at
-    /// most once; a successor leader never answers a put it inherited, as
-    /// the owner may already have.
+    /// redirect, which is safe since our put can then never commit. The
+    /// owner answers whatever its role by now, but under
+    /// `InheritedPuts::AtCommit`, where the leader that committed it did.
     ///
     /// Every put owed at this index is settled, whatever its term: after a
     /// later leader cut our log back, we may have reused the index in a later
@@ -302,12 +332,21 @@ impl Node {
             .collect();
         for key in owed_here {
             let o = self.owed.remove(&key).expect("key from the same map");
-            let answer = if o.term == term {
-                Answer::Ok(None)
-            } else {
-                Answer::Redirect
-            };
-            self.answer(now, o.client, o.mid, Op::Put, answer, o.arrived);
+            if o.term != term {
+                self.answer(now, o.client, o.mid, Op::Put, Answer::Redirect, o.arrived);
+                continue;
+            }
+            // Applied as a follower, the put was committed by a later
+            // leader, which answers it under `AtCommit`.
+            if self.role != Role::Leader && self.cfg.inherited_puts == InheritedPuts::AtCommit {
+                continue;
+            }
+            if let Some(put) = self.log.get(index).and_then(|e| e.put.as_ref()) {
+                // The client now holds this put's value: an older put of
+                // its on the key needs no answer before its gets.
+                self.unconfirmed.remove(&(o.client, put.key.clone()));
+            }
+            self.answer(now, o.client, o.mid, Op::Put, Answer::Ok(None), o.arrived);
         }
     }
 
@@ -321,6 +360,20 @@ impl Node {
         op: Op,
         answer: Answer,
         arrived: Micros,
+    ) {
+        let latency = Some(now.saturating_sub(arrived));
+        self.answer_with(now, client, mid, op, answer, latency);
+    }
+
+    /// [`Node::answer`] for a request whose arrival we may not know.
+    fn answer_with(
+        &mut self,
+        now: Micros,
+        client: Addr,
+        mid: String,
+        op: Op,
+        answer: Answer,
+        latency: Option<Micros>,
     ) {
         let (outcome, body) = match answer {
             Answer::Ok(value) => (
@@ -338,7 +391,7 @@ impl Node {
             client: client.to_string(),
             op,
             outcome,
-            latency_us: Some(now.saturating_sub(arrived)),
+            latency_us: latency,
         };
         self.emit(now, event);
         self.send(client, body);
@@ -788,6 +841,28 @@ mod tests {
     }
 
     #[test]
+    fn under_at_commit_a_former_leader_leaves_its_put_to_the_successor_that_commits_it() {
+        let mut a = leader();
+        a.cfg.inherited_puts = InheritedPuts::AtCommit;
+        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+        let ae = AppendEntries {
+            term: 2,
+            prev_index: 2,
+            prev_term: 1,
+            commit: 3,
+            ts: 0,
+            heartbeat: 0,
+            entries: vec![Entry { term: 2, put: None }],
+            relay_to: None,
+            relayed: None,
+        };
+        let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
+        assert!(client_outputs(&out).is_empty(), "{out:?}");
+        assert_eq!(a.kv().get("k"), "v");
+        assert_eq!(a.queued_requests(), 0);
+    }
+
+    #[test]
     fn a_get_waits_for_our_answer_to_the_clients_put_on_that_key() {
         let mut a = leader();
         deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v2"));
@@ -842,9 +917,25 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_new_leader_leaves_inherited_puts_to_their_owner() {
-        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+    fn ok(mid: &str, value: Option<&str>) -> Outgoing {
+        Outgoing {
+            to: CLIENT,
+            body: Body::Ok {
+                mid: mid.into(),
+                value: value.map(str::to_string),
+            },
+        }
+    }
+
+    /// B, under `policy`, inherits A's put M1 (k=v) at index 2, A dies, B
+    /// wins term 2 and commits its no-op and with it index 2. Returns B
+    /// and what it sent at that commit.
+    fn inherit_a_put(policy: InheritedPuts) -> (Node, Vec<Outgoing>) {
+        let cfg = Config {
+            inherited_puts: policy,
+            ..Config::default()
+        };
+        let mut b = Node::new(B, vec![A, C], cfg, 2, 0);
         let entries = vec![
             Entry { term: 1, put: None },
             Entry {
@@ -869,7 +960,6 @@ mod tests {
             relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
-        // A dies; B wins term 2 and commits its no-op, and with it index 2.
         b.handle(T0 * 2, Input::Tick);
         for pre in [true, false] {
             let vote = VoteReply {
@@ -884,10 +974,53 @@ mod tests {
         let out = deliver(&mut b, T0 * 2 + 10, C, ack(2, 3, T0 * 2));
         assert_eq!(b.commit_index(), 3);
         assert_eq!(b.kv().get("k"), "v");
-        assert!(
-            client_outputs(&out).is_empty(),
-            "A may have answered: {out:?}"
+        (b, client_outputs(&out))
+    }
+
+    #[test]
+    fn under_owner_a_new_leader_leaves_inherited_puts_to_their_owner() {
+        let (mut b, out) = inherit_a_put(InheritedPuts::Owner);
+        assert!(out.is_empty(), "A may have answered: {out:?}");
+        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G1", "k"));
+        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
+    }
+
+    #[test]
+    fn an_inherited_put_is_answered_just_before_the_clients_get_on_its_key() {
+        let (mut b, out) = inherit_a_put(InheritedPuts::BeforeGet);
+        assert!(out.is_empty(), "A may have answered: {out:?}");
+        // Another key, or another client, needs no answer to M1.
+        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G0", "other"));
+        assert_eq!(client_outputs(&out), vec![ok("G0", Some(""))]);
+        let other = Addr(0x14);
+        let out = deliver(&mut b, T0 * 2 + 25, other, get("G9", "k"));
+        assert!(client_outputs(&out).is_empty());
+        // The client reads the put's value: it hears of M1 first, once.
+        let out = deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
+        assert_eq!(
+            client_outputs(&out),
+            vec![ok("M1", None), ok("G1", Some("v"))]
         );
+        let out = deliver(&mut b, T0 * 2 + 40, CLIENT, get("G2", "k"));
+        assert_eq!(client_outputs(&out), vec![ok("G2", Some("v"))]);
+    }
+
+    #[test]
+    fn an_inherited_put_needs_no_answer_once_a_newer_put_on_its_key_is() {
+        let (mut b, _) = inherit_a_put(InheritedPuts::BeforeGet);
+        deliver(&mut b, T0 * 2 + 20, CLIENT, put("M2", "k", "w"));
+        let out = deliver(&mut b, T0 * 2 + 30, C, ack(2, 4, T0 * 2 + 20));
+        assert_eq!(client_outputs(&out), vec![ok("M2", None)]);
+        let out = deliver(&mut b, T0 * 2 + 40, CLIENT, get("G1", "k"));
+        assert_eq!(client_outputs(&out), vec![ok("G1", Some("w"))]);
+    }
+
+    #[test]
+    fn under_at_commit_the_leader_that_commits_an_inherited_put_answers_it() {
+        let (mut b, out) = inherit_a_put(InheritedPuts::AtCommit);
+        assert_eq!(out, vec![ok("M1", None)]);
+        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G1", "k"));
+        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
     }
 
     #[test]

@@ -45,6 +45,27 @@ pub struct Config {
     /// From this round-trip loss estimate on, new entries are relayed
     /// through pairs of followers (see `fanout.rs`); infinity never relays.
     pub relay_loss: f64,
+    /// Who answers a put that a leader inherited from an earlier term's
+    /// leader and commits (see `client.rs`).
+    pub inherited_puts: InheritedPuts,
+}
+
+/// Who answers a put whose owner (the leader that appended it) lost its
+/// leadership before the put committed. The owner may have committed and
+/// answered it just before it died or was cut off, with the commit index
+/// not yet sent on, or may have died before the acknowledgements came
+/// back: nobody else can tell which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InheritedPuts {
+    /// Only the owner, if it ever learns of the commit.
+    Owner,
+    /// The owner, and the leader that commits the put answers it just
+    /// before answering the same client's get on that key: the get would
+    /// show the put's value, which the client must then have been told of.
+    BeforeGet,
+    /// The leader that first commits the put (an owner that learns of the
+    /// commit from a later leader leaves the answer to it).
+    AtCommit,
 }
 
 impl Default for Config {
@@ -70,6 +91,7 @@ impl Default for Config {
             // nothing counts a loss or two before the follower is passed
             // over (0.02-0.04).
             relay_loss: 0.12,
+            inherited_puts: InheritedPuts::BeforeGet,
         }
     }
 }

@@ -29,7 +29,7 @@ mod replication;
 #[cfg(test)]
 mod testkit;
 
-pub use config::Config;
+pub use config::{Config, InheritedPuts};
 pub use log::{entry_wire_size, RaftLog};
 pub use node::{Counters, Node, Role, MAX_TERM};
 

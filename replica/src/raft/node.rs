@@ -180,6 +180,10 @@ pub struct Node {
     /// by us in a later term, so one index may owe puts from several terms.
     pub(super) owed: BTreeMap<(u64, u64), Owed>,
     pub(super) recent_mids: MidFilter,
+    /// Puts this replica committed as leader but inherited from an earlier
+    /// term's leader, whose answer may never have been sent, by (client,
+    /// key) (see `InheritedPuts::BeforeGet`).
+    pub(super) unconfirmed: BTreeMap<(Addr, String), String>,
     /// When each client was last redirected by us, to spot bounces.
     pub(super) redirected_at: BTreeMap<Addr, Micros>,
 
@@ -251,6 +255,7 @@ impl Node {
             held: VecDeque::new(),
             owed: BTreeMap::new(),
             recent_mids: MidFilter::new(mid_memory),
+            unconfirmed: BTreeMap::new(),
             redirected_at: BTreeMap::new(),
             outbox: Vec::new(),
             counters: Counters::default(),
@@ -519,10 +524,22 @@ impl Node {
                 break;
             };
             let term = entry.term;
+            // A put from an earlier term that we commit as leader but did
+            // not append ourselves: its owner may never answer it.
+            let inherited = self.role == Role::Leader
+                && term < self.term
+                && !self.owed.contains_key(&(index, term));
+            let mut inherited_put = None;
             if let Some(put) = &entry.put {
                 self.kv.apply_put(&put.key, &put.value);
+                if inherited {
+                    inherited_put = Some(put.clone());
+                }
             }
             self.settle_put(now, index, term);
+            if let Some(put) = inherited_put {
+                self.commit_inherited(now, put);
+            }
         }
         if self.role == Role::Leader {
             self.serve_reads(now);
