@@ -60,8 +60,10 @@ pub enum InheritedPuts {
     /// Only the owner, if it ever learns of the commit.
     Owner,
     /// The owner, and the leader that commits the put answers it just
-    /// before answering the same client's get on that key: the get would
-    /// show the put's value, which the client must then have been told of.
+    /// before answering the same client's get on that key (the get shows
+    /// the put's value, which the client must then have been told of),
+    /// unless its own put timings say the owner most likely answered it
+    /// (`PutTiming` in `client.rs`).
     BeforeGet,
     /// The leader that first commits the put (an owner that learns of the
     /// commit from a later leader leaves the answer to it).

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use shared::events::{Event, FollowerProgress, RoleName, RoleReason};
 use shared::{Addr, Body, Message};
 
-use super::client::{Held, MidFilter, Owed, PendingRead};
+use super::client::{Held, MidFilter, Owed, PendingRead, PutTiming};
 use super::{Config, Input, Micros, Outgoing, RaftLog};
 use crate::kv::KvStore;
 use crate::rng::Rng;
@@ -104,6 +104,9 @@ pub struct Counters {
     pub appends_empty: u64,
     /// Of those, AppendEntries a follower was asked to relay to another.
     pub appends_relayed: u64,
+    /// Inherited puts not answered before their client's get, since their
+    /// owner had most likely answered them (`PutTiming`).
+    pub inherited_left_unanswered: u64,
 }
 
 /// Raft messages with a higher term are ignored (see `handle_message`);
@@ -184,6 +187,7 @@ pub struct Node {
     /// term's leader, whose answer may never have been sent, by (client,
     /// key) (see `InheritedPuts::BeforeGet`).
     pub(super) unconfirmed: BTreeMap<(Addr, String), String>,
+    pub(super) put_timing: PutTiming,
     /// When each client was last redirected by us, to spot bounces.
     pub(super) redirected_at: BTreeMap<Addr, Micros>,
 
@@ -256,6 +260,7 @@ impl Node {
             owed: BTreeMap::new(),
             recent_mids: MidFilter::new(mid_memory),
             unconfirmed: BTreeMap::new(),
+            put_timing: PutTiming::default(),
             redirected_at: BTreeMap::new(),
             outbox: Vec::new(),
             counters: Counters::default(),

@@ -125,6 +125,7 @@ impl Node {
             }
             Some(_) => {}
         }
+        let mut new_puts = 0;
         for (i, entry) in entries.iter().enumerate() {
             let index = prev_index + 1 + i as u64;
             match self.log.term(index) {
@@ -132,8 +133,10 @@ impl Node {
                 Some(_) => self.log.truncate_from(index),
                 None => {}
             }
+            new_puts += u64::from(entry.put.is_some());
             self.log.append(entry.clone());
         }
+        self.put_timing.note_puts(now, new_puts);
         let last_new = prev_index + entries.len() as u64;
         let commit = ae.commit.min(last_new);
         if commit > self.commit {
