@@ -889,42 +889,10 @@ mod tests {
         assert_eq!(a.kv().get("k"), "");
     }
 
-    #[test]
-    fn a_former_leader_answers_its_own_put_once_a_successor_commits_it() {
-        let mut a = leader();
-        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
-        // B leads term 2 with A's put at index 2 and commits it.
-        let entries = vec![Entry { term: 2, put: None }];
-        let ae = AppendEntries {
-            term: 2,
-            prev_index: 2,
-            prev_term: 1,
-            commit: 3,
-            ts: 0,
-            heartbeat: 0,
-            entries,
-            relay_to: None,
-            relayed: None,
-        };
-        let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
-        assert_eq!(
-            client_outputs(&out),
-            vec![Outgoing {
-                to: CLIENT,
-                body: Body::Ok {
-                    mid: "M1".into(),
-                    value: None
-                }
-            }]
-        );
-        assert_eq!(a.leader_hint(), B);
-    }
-
-    #[test]
-    fn under_at_commit_a_former_leader_leaves_its_put_to_the_successor_that_commits_it() {
-        let mut a = leader();
-        a.cfg.inherited_puts = InheritedPuts::AtCommit;
-        deliver(&mut a, T0 + 10, CLIENT, put("M1", "k", "v"));
+    /// `a` took put M1 (k=v) at index 2 as leader of term 1; B leads term 2
+    /// with it and tells `a` it committed index 3. Returns `a`'s outputs.
+    fn successor_commits_our_put(a: &mut Node) -> Vec<Outgoing> {
+        deliver(a, T0 + 10, CLIENT, put("M1", "k", "v"));
         let ae = AppendEntries {
             term: 2,
             prev_index: 2,
@@ -936,7 +904,22 @@ mod tests {
             relay_to: None,
             relayed: None,
         };
-        let out = deliver(&mut a, T0 + 20, B, Body::AppendEntries(ae));
+        deliver(a, T0 + 20, B, Body::AppendEntries(ae))
+    }
+
+    #[test]
+    fn a_former_leader_answers_its_own_put_once_a_successor_commits_it() {
+        let mut a = leader();
+        let out = successor_commits_our_put(&mut a);
+        assert_eq!(client_outputs(&out), vec![ok("M1", None)]);
+        assert_eq!(a.leader_hint(), B);
+    }
+
+    #[test]
+    fn under_at_commit_a_former_leader_leaves_its_put_to_the_successor_that_commits_it() {
+        let mut a = leader();
+        a.cfg.inherited_puts = InheritedPuts::AtCommit;
+        let out = successor_commits_our_put(&mut a);
         assert!(client_outputs(&out).is_empty(), "{out:?}");
         assert_eq!(a.kv().get("k"), "v");
         assert_eq!(a.queued_requests(), 0);
