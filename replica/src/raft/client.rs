@@ -344,7 +344,13 @@ impl Node {
     /// same client's put on that key if one may be missing: the value read
     /// may be that put's, which the client must have been told of.
     fn answer_get(&mut self, now: Micros, client: Addr, mid: String, key: &str, arrived: Micros) {
-        if let Some(put_mid) = self.unconfirmed.remove(&(client, key.to_string())) {
+        // Checked first: the lookup key costs an allocation on every read.
+        let inherited = if self.unconfirmed.is_empty() {
+            None
+        } else {
+            self.unconfirmed.remove(&(client, key.to_string()))
+        };
+        if let Some(put_mid) = inherited {
             if self.put_timing.answer_inherited() {
                 self.answer_with(now, client, put_mid, Op::Put, Answer::Ok(None), None);
             } else {
@@ -421,10 +427,12 @@ impl Node {
             if self.role == Role::Leader {
                 self.put_timing.note_commit(now.saturating_sub(o.appended));
             }
-            if let Some(put) = self.log.get(index).and_then(|e| e.put.as_ref()) {
-                // The client now holds this put's value: an older put of
-                // its on the key needs no answer before its gets.
-                self.unconfirmed.remove(&(o.client, put.key.clone()));
+            // The client now holds this put's value: an older put of its on
+            // the key needs no answer before its gets.
+            if !self.unconfirmed.is_empty() {
+                if let Some(put) = self.log.get(index).and_then(|e| e.put.as_ref()) {
+                    self.unconfirmed.remove(&(o.client, put.key.clone()));
+                }
             }
             self.answer(now, o.client, o.mid, Op::Put, Answer::Ok(None), o.arrived);
         }

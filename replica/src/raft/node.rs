@@ -534,13 +534,10 @@ impl Node {
             let inherited = self.role == Role::Leader
                 && term < self.term
                 && !self.owed.contains_key(&(index, term));
-            let mut inherited_put = None;
             if let Some(put) = &entry.put {
                 self.kv.apply_put(&put.key, &put.value);
-                if inherited {
-                    inherited_put = Some(put.clone());
-                }
             }
+            let inherited_put = if inherited { entry.put.clone() } else { None };
             self.settle_put(now, index, term);
             if let Some(put) = inherited_put {
                 self.commit_inherited(now, put);
