@@ -132,13 +132,17 @@ impl<T: Transport> Shell<T> {
                 if let Err(reason) = self.read_burst() {
                     return Exit::Closed(reason);
                 }
+                // What the packets call for goes out before the timers
+                // are looked at: every microsecond a replica spends between
+                // reading and sending is on a client's critical path.
+                if let Err(reason) = self.send_outputs() {
+                    return Exit::Closed(reason);
+                }
             }
             let now = self.now();
             self.step(now, Input::Tick);
-            let out = self.node.flush(now);
-            self.enqueue(out);
             // Answers first: events must never delay a packet.
-            if let Err(reason) = self.write_queue() {
+            if let Err(reason) = self.send_outputs() {
                 return Exit::Closed(reason);
             }
             // Events are serialized and sent in passes a timer woke, while
@@ -148,6 +152,13 @@ impl<T: Transport> Shell<T> {
                 self.report(now);
             }
         }
+    }
+
+    /// Sends what the core has for the network now.
+    fn send_outputs(&mut self) -> Result<(), String> {
+        let out = self.node.flush(self.now());
+        self.enqueue(out);
+        self.write_queue()
     }
 
     /// Passes the core's events on, adds a status when one is due, and

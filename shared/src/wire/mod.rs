@@ -9,6 +9,8 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+mod decode;
+
 /// A simulator address: exactly four hexadecimal digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Addr(pub u16);
@@ -78,8 +80,8 @@ impl<'de> Deserialize<'de> for Addr {
     }
 }
 
-/// One packet.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+/// One packet. Read by the single-pass decoder in `decode.rs`.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub src: Addr,
     pub dst: Addr,
@@ -90,7 +92,7 @@ pub struct Message {
 }
 
 /// The message itself, tagged by `type`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "type")]
 pub enum Body {
     /// UDP generation: a replica's first packet, so the simulator learns its address.
