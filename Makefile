@@ -30,7 +30,7 @@ test-python: build
 	$(PYTHON) -m unittest discover -s tests -t . -v
 
 # The 17 standard scenarios, 5 runs each, against the kvfloor stand-in;
-# writes docs/BENCHMARKS.md. Takes over an hour.
+# puts the table on top of docs/BENCHMARKS.md. Takes over an hour.
 bench: build
 	$(PYTHON) scripts/bench.py
 

@@ -9,7 +9,8 @@ can flatter a replica that serves nobody). With --floor, the stand-in
 trip to a bare quorum) runs the no-drop scenarios in the same bench run,
 and our put latency and message count are reported as ratios of its.
 
-The table is printed and written to docs/BENCHMARKS.md.
+The table is printed and put on top of docs/BENCHMARKS.md; the earlier
+sections there are kept.
 """
 
 import argparse
@@ -132,6 +133,8 @@ def main() -> int:
     lines = [
         "# Benchmarks",
         "",
+        f"## `{commit}`: {len(rows)} scenarios, {args.runs} runs each",
+        "",
         f"`make bench` ({' '.join(['scripts/bench.py'] + sys.argv[1:])}) on "
         f"{datetime.date.today().isoformat()}, commit `{commit}`: {args.runs} runs per scenario, "
         f"seeds {args.seed}..{args.seed + args.runs - 1}; each figure is the median over the runs.",
@@ -157,10 +160,27 @@ def main() -> int:
     text = "\n".join(lines) + "\n"
     print()
     print(text)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write(text)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    previous = ""
+    if os.path.exists(args.out):
+        with open(args.out) as fh:
+            previous = fh.read()
+    with open(args.out + ".tmp", "w") as fh:
+        fh.write(with_history(text, previous))
+    os.replace(args.out + ".tmp", args.out)
     return 0
+
+
+TITLE = "# Benchmarks"
+
+
+def with_history(new: str, previous: str) -> str:
+    """The new table on top, then every earlier section of the file as it was
+    (the tuning history the closing notes refer to is never overwritten)."""
+    old = previous.strip("\n")
+    if old.startswith(TITLE):
+        old = old[len(TITLE):].strip("\n")
+    return new if not old else new.rstrip("\n") + "\n\n" + old + "\n"
 
 
 if __name__ == "__main__":
