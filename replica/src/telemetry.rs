@@ -58,9 +58,15 @@ impl Emitter {
         }
     }
 
+    /// Whether an event emitted at `at` would be kept for sending (not
+    /// dropped at once because nobody listened lately).
+    pub fn accepting(&self, at: Micros) -> bool {
+        self.sock.is_some() && at >= self.retry_at
+    }
+
     /// Queues an event that happened at shell time `at`.
     pub fn emit(&mut self, at: Micros, event: Event) {
-        if self.sock.is_none() || at < self.retry_at {
+        if !self.accepting(at) {
             self.dropped += 1;
             return;
         }

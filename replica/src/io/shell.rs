@@ -128,6 +128,8 @@ impl<T: Transport> Shell<T> {
                 Ok(r) => r,
                 Err(e) => return Exit::Closed(format!("poll failed: {e}")),
             };
+            let listened = self.telemetry.accepting(self.now());
+            self.node.set_request_events(listened);
             if readable {
                 if let Err(reason) = self.read_burst() {
                     return Exit::Closed(reason);

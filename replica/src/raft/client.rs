@@ -216,12 +216,14 @@ impl Node {
     }
 
     fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
-        let event = Event::ClientRequest {
-            mid: req.mid().to_string(),
-            client: client.to_string(),
-            op: req.op(),
-        };
-        self.emit(now, event);
+        if self.request_events {
+            let event = Event::ClientRequest {
+                mid: req.mid().to_string(),
+                client: client.to_string(),
+                op: req.op(),
+            };
+            self.emit(now, event);
+        }
         match (self.role, self.leader) {
             (Role::Leader, _) => self.lead_request(now, client, req, now),
             // Redirect only to a leader heard from lately, and not a client
@@ -474,14 +476,16 @@ impl Node {
             Answer::Redirect => (Outcome::Redirect, Body::Redirect { mid: mid.clone() }),
             Answer::Fail => (Outcome::Fail, Body::Fail { mid: mid.clone() }),
         };
-        let event = Event::ClientAnswer {
-            mid,
-            client: client.to_string(),
-            op,
-            outcome,
-            latency_us: latency,
-        };
-        self.emit(now, event);
+        if self.request_events {
+            let event = Event::ClientAnswer {
+                mid,
+                client: client.to_string(),
+                op,
+                outcome,
+                latency_us: latency,
+            };
+            self.emit(now, event);
+        }
         self.send(client, body);
     }
 

@@ -196,6 +196,10 @@ pub struct Node {
 
     /// State events for the console, with when they happened.
     pub(super) events: Vec<(Micros, Event)>,
+    /// Whether to build the per-request events (two per request, each with
+    /// strings to allocate): the shell turns them off while its emitter
+    /// would drop them unread.
+    pub(super) request_events: bool,
     /// What the last events said, so that only changes are reported.
     reported: Reported,
 }
@@ -265,6 +269,7 @@ impl Node {
             outbox: Vec::new(),
             counters: Counters::default(),
             events: Vec::new(),
+            request_events: true,
             reported: Reported::default(),
         };
         node.note_role(now, RoleReason::Start);
@@ -293,6 +298,12 @@ impl Node {
         }
         self.note_progress(now);
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Turns the `client_request` and `client_answer` events on or off (on
+    /// at start). The other events are rare and always built.
+    pub fn set_request_events(&mut self, on: bool) {
+        self.request_events = on;
     }
 
     /// The state events since the last call, with the time of each.

@@ -34,17 +34,26 @@ impl Addr {
     pub fn is_broadcast(self) -> bool {
         self == Addr::BROADCAST
     }
+
+    /// The four upper-case hex digits. Every packet carries three or more
+    /// addresses; this is cheaper than the formatting machinery.
+    fn digits(self) -> [u8; 4] {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let d = |shift: u16| HEX[usize::from((self.0 >> shift) & 0xF)];
+        [d(12), d(8), d(4), d(0)]
+    }
 }
 
 impl fmt::Display for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04X}", self.0)
+        let digits = self.digits();
+        f.pad(std::str::from_utf8(&digits).expect("hex digits are ASCII"))
     }
 }
 
 impl fmt::Debug for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04X}", self.0)
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -69,7 +78,8 @@ impl std::error::Error for AddrError {}
 
 impl Serialize for Addr {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let digits = self.digits();
+        s.serialize_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"))
     }
 }
 
@@ -425,6 +435,14 @@ mod tests {
             assert!(Addr::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(Addr::parse("00ff").unwrap(), Addr(0xFF));
+        for a in [0u16, 0x9, 0xA, 0x15, 0xABCD, 0xFFFF] {
+            assert_eq!(Addr(a).to_string(), format!("{a:04X}"));
+            assert_eq!(
+                serde_json::to_string(&Addr(a)).unwrap(),
+                format!("\"{a:04X}\"")
+            );
+        }
+        assert_eq!(format!("[{:>6}]", Addr(0x15)), "[  0015]");
         let bad = r#"{"src":"1","dst":"0001","leader":"FFFF","type":"get","MID":"A","key":"k"}"#;
         assert!(serde_json::from_str::<Message>(bad).is_err());
     }
