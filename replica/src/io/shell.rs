@@ -134,13 +134,11 @@ impl<T: Transport> Shell<T> {
                 if let Err(reason) = self.read_burst() {
                     return Exit::Closed(reason);
                 }
-                // What the packets call for goes out before the timers
-                // are looked at: every microsecond a replica spends between
-                // reading and sending is on a client's critical path.
-                if let Err(reason) = self.send_outputs() {
-                    return Exit::Closed(reason);
-                }
             }
+            // The timers run before the flush, not after it: a heartbeat or
+            // retransmission that falls due now then rides in the same
+            // AppendEntries as the new entries (sending those first cost
+            // more messages under partitions and a dead follower).
             let now = self.now();
             self.step(now, Input::Tick);
             // Answers first: events must never delay a packet.
