@@ -135,10 +135,6 @@ impl<T: Transport> Shell<T> {
                     return Exit::Closed(reason);
                 }
             }
-            // The timers run before the flush, not after it: a heartbeat or
-            // retransmission that falls due now then rides in the same
-            // AppendEntries as the new entries (sending those first cost
-            // more messages under partitions and a dead follower).
             let now = self.now();
             self.step(now, Input::Tick);
             // Answers first: events must never delay a packet.
