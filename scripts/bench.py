@@ -29,6 +29,7 @@ import run  # noqa: E402
 STANDARD = ["simple-1", "simple-2", "unreliable-1", "unreliable-2", "unreliable-3",
             "crash-1", "crash-2", "crash-3", "crash-4", "partition-1", "partition-2",
             "partition-3", "partition-4", "advanced-1", "advanced-2", "advanced-3", "advanced-4"]
+TITLE = "# Benchmarks"
 METRICS = ["total_msgs", "failures", "duplicates", "median_latency"]
 
 
@@ -131,7 +132,7 @@ def main() -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
     lines = [
-        "# Benchmarks",
+        TITLE,
         "",
         f"## `{commit}`: {len(rows)} scenarios, {args.runs} runs each",
         "",
@@ -170,8 +171,6 @@ def main() -> int:
     os.replace(args.out + ".tmp", args.out)
     return 0
 
-
-TITLE = "# Benchmarks"
 
 
 def with_history(new: str, previous: str) -> str:

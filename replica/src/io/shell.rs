@@ -137,8 +137,10 @@ impl<T: Transport> Shell<T> {
             }
             let now = self.now();
             self.step(now, Input::Tick);
+            let out = self.node.flush(now);
+            self.enqueue(out);
             // Answers first: events must never delay a packet.
-            if let Err(reason) = self.send_outputs() {
+            if let Err(reason) = self.write_queue() {
                 return Exit::Closed(reason);
             }
             // Events are serialized and sent in passes a timer woke, while
@@ -148,13 +150,6 @@ impl<T: Transport> Shell<T> {
                 self.report(now);
             }
         }
-    }
-
-    /// Sends what the core has for the network now.
-    fn send_outputs(&mut self) -> Result<(), String> {
-        let out = self.node.flush(self.now());
-        self.enqueue(out);
-        self.write_queue()
     }
 
     /// Passes the core's events on, adds a status when one is due, and
