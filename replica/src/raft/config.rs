@@ -19,6 +19,11 @@ pub struct Config {
     /// `lazy_heartbeat_interval` in `fanout.rs`): those heartbeats then
     /// serve only to keep the follower from campaigning and to catch it up.
     pub quiet_lazy_heartbeat_interval: Micros,
+    /// Once the quorum's last confirmation is old enough that every
+    /// follower gets heartbeats, live followers that have not confirmed
+    /// the leader since get one this often, so that lost answers do not
+    /// make it step down (check-quorum).
+    pub probe_interval: Micros,
     /// Unanswered vote requests are resent after this long (then backing
     /// off). Unacknowledged entries are resent after four smoothed round
     /// trips, but never sooner than `retransmit_min` nor later than this.
@@ -78,6 +83,7 @@ impl Default for Config {
             heartbeat_interval: 300_000,
             lazy_heartbeat_interval: 1_000_000,
             quiet_lazy_heartbeat_interval: 3_000_000,
+            probe_interval: 100_000,
             retransmit_interval: 25_000,
             retransmit_min: 2_000,
             lease_percent: 85,

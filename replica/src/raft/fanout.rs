@@ -47,6 +47,16 @@ const MIN_ON_TIME: f64 = 0.5;
 /// lifts the estimate to 0.02; it decays below this again in ~35 outcomes.
 const QUIET_LOSS: f64 = 0.01;
 
+/// Round trips a leader must have seen before it may call the network
+/// quiet. With none seen, the estimate says nothing: a leader elected on a
+/// network losing 30% per hop that took it as quiet sent the longer
+/// heartbeats, lost its quorum's answers to them and stepped down a second
+/// after winning (advanced-3). Eight round trips all on time are a
+/// one-in-300 chance there; where few hops are lost, the first loss ends
+/// the quiet. Each round trip more costs a quiet network a few heartbeats
+/// (32 cost simple-1 some 30 messages of its ~570).
+pub(super) const QUIET_SAMPLES: u32 = 8;
+
 /// Weight of each request in the estimate of the share of gets (about the
 /// last 50 requests count).
 const GET_SHARE_WEIGHT: f64 = 0.02;
@@ -165,7 +175,7 @@ impl Node {
             .values()
             .filter(|p| self.is_live(p, now))
             .count();
-        if self.round_trip_loss < QUIET_LOSS && live > self.eager_count {
+        if self.quiet() && live > self.eager_count {
             quiet_eager_interval(&self.cfg)
         } else {
             self.cfg.heartbeat_interval
@@ -180,7 +190,7 @@ impl Node {
     /// told the interval and stretch their election timeout to match).
     pub(super) fn lazy_heartbeat_interval(&self) -> Micros {
         let cfg = &self.cfg;
-        if self.round_trip_loss < QUIET_LOSS {
+        if self.quiet() {
             cfg.quiet_lazy_heartbeat_interval
                 .max(cfg.lazy_heartbeat_interval)
         } else {
@@ -188,14 +198,20 @@ impl Node {
         }
     }
 
+    /// The network loses next to nothing, as far as enough round trips
+    /// show (`QUIET_SAMPLES`).
+    fn quiet(&self) -> bool {
+        self.round_trip_loss.samples() >= QUIET_SAMPLES && self.round_trip_loss.value() < QUIET_LOSS
+    }
+
     pub(super) fn note_round_trip(&mut self, lost: bool) {
-        nudge(&mut self.round_trip_loss, lost, LOSS_WEIGHT);
+        self.round_trip_loss.note(lost, LOSS_WEIGHT);
         self.refresh_eager_count();
     }
 
     /// A client request reached us as leader.
     pub(super) fn note_request(&mut self, is_get: bool) {
-        nudge(&mut self.get_share, is_get, GET_SHARE_WEIGHT);
+        self.get_share.note(is_get, GET_SHARE_WEIGHT);
         self.refresh_eager_count();
     }
 
@@ -206,10 +222,10 @@ impl Node {
     /// hop a pair is on time 0.34 of the time; more followers at once do
     /// better, at a price in messages).
     pub(super) fn relaying(&self) -> bool {
-        let loss = self.round_trip_loss;
+        let loss = self.round_trip_loss.value();
         self.quorum() >= 3
             && loss >= self.cfg.relay_loss
-            && relay_on_time(loss) >= on_time_target(self.get_share)
+            && relay_on_time(loss) >= on_time_target(self.get_share.value())
     }
 
     /// How many followers new entries go to at once, for the current loss
@@ -223,10 +239,10 @@ impl Node {
             needed
         } else {
             eager_count(
-                self.round_trip_loss,
+                self.round_trip_loss.value(),
                 needed,
                 self.progress.len(),
-                on_time_target(self.get_share),
+                on_time_target(self.get_share.value()),
             )
         };
     }
@@ -263,11 +279,43 @@ fn live_window(cfg: &Config, p: &Progress) -> Micros {
     cfg.election_timeout_min.max(told + cfg.heartbeat_interval)
 }
 
-/// Moves the running share `share` (an exponentially weighted average) of
-/// samples that were `true` toward this one by `weight`.
-fn nudge(share: &mut f64, sample: bool, weight: f64) {
-    let x = if sample { 1.0 } else { 0.0 };
-    *share += (x - *share) * weight;
+/// The estimated share of outcomes that are `true`: the plain mean of the
+/// first `1 / weight` samples, then an exponentially weighted average.
+/// Starting the average from a guess instead would take some 50 samples
+/// to forget the guess: a new leader on a lossy network would send new
+/// entries to too few followers for its first few dozen puts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Share {
+    value: f64,
+    samples: u32,
+}
+
+impl Share {
+    pub(super) fn value(&self) -> f64 {
+        self.value
+    }
+
+    pub(super) fn samples(&self) -> u32 {
+        self.samples
+    }
+
+    /// One more sample; `weight` is its share of the average once the
+    /// first samples are in.
+    fn note(&mut self, sample: bool, weight: f64) {
+        self.samples = self.samples.saturating_add(1);
+        let x = if sample { 1.0 } else { 0.0 };
+        let w = (1.0 / f64::from(self.samples)).max(weight);
+        self.value += (x - self.value) * w;
+    }
+
+    /// An estimate as if long established at `value` (for tests).
+    #[cfg(test)]
+    pub(super) fn settled(value: f64) -> Share {
+        Share {
+            value,
+            samples: u32::MAX,
+        }
+    }
 }
 
 /// The chance of committing on the first round trip that makes
@@ -358,6 +406,23 @@ mod tests {
         let hop: f64 = 0.85;
         assert!((relay_on_time(1.0 - hop * hop) - hop.powi(3)).abs() < 1e-12);
         assert_eq!(relay_on_time(1.5), 0.0);
+    }
+
+    #[test]
+    fn a_share_is_the_mean_of_its_first_samples_then_a_moving_average() {
+        let mut s = Share::default();
+        s.note(true, 0.02);
+        assert_eq!(s.value(), 1.0);
+        s.note(false, 0.02);
+        assert!((s.value() - 0.5).abs() < 1e-12);
+        for _ in 0..48 {
+            s.note(false, 0.02);
+        }
+        assert!((s.value() - 1.0 / 50.0).abs() < 1e-12);
+        // From here on each sample weighs 0.02, not 1/51.
+        s.note(true, 0.02);
+        assert!((s.value() - (0.02 + 0.98 * 0.02)).abs() < 1e-12);
+        assert_eq!(s.samples(), 51);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use shared::events::{Event, FollowerProgress, RoleName, RoleReason};
 use shared::{Addr, Body, Message};
 
 use super::client::{Held, MidFilter, Owed, PendingRead, PutTiming};
+use super::fanout::Share;
 use super::{Config, Input, Micros, Outgoing, RaftLog};
 use crate::kv::KvStore;
 use crate::rng::Rng;
@@ -168,9 +169,9 @@ pub struct Node {
     /// Estimated share of AppendEntries round trips that fail to come
     /// back within a retransmission interval, and how many followers new
     /// entries therefore go to at once (see `fanout.rs`).
-    pub(super) round_trip_loss: f64,
+    pub(super) round_trip_loss: Share,
     /// Estimated share of gets among the requests we lead.
-    pub(super) get_share: f64,
+    pub(super) get_share: Share,
     pub(super) eager_count: usize,
     /// Smoothed AppendEntries round-trip time (`None` before the first).
     pub(super) srtt: Option<Micros>,
@@ -255,8 +256,8 @@ impl Node {
             progress: BTreeMap::new(),
             leader_since: 0,
             term_start: 0,
-            round_trip_loss: 0.0,
-            get_share: 0.0,
+            round_trip_loss: Share::default(),
+            get_share: Share::default(),
             eager_count: 0,
             srtt: None,
             pending_reads: VecDeque::new(),
