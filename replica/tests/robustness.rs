@@ -127,6 +127,7 @@ mod hostile {
                 index: number(rng),
                 conflict_term: rng.chance(0.5).then(|| number(rng)),
                 ts: number(rng),
+                commit: number(rng),
                 relay_ack: rng.chance(0.3).then(|| RelayAck {
                     from: addr(rng),
                     index: number(rng),
@@ -607,6 +608,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: x,
             conflict_term: None,
             ts: x,
+            commit: x,
             relay_ack: None,
         }));
         bodies.push(Body::AppendReply(AppendReply {
@@ -615,6 +617,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: x,
             conflict_term: Some(x),
             ts: x,
+            commit: x,
             relay_ack: None,
         }));
         bodies.push(Body::AppendReply(AppendReply {
@@ -623,6 +626,7 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
             index: 0,
             conflict_term: None,
             ts: 0,
+            commit: 0,
             relay_ack: None,
         }));
         bodies.push(Body::RequestVote(RequestVote {

@@ -8,14 +8,10 @@
 //! may sit in some log is never redirected or failed, except once the log
 //! has provably replaced it (a different entry committed at its index).
 //!
-//! A put is answered by its owner, the leader that appended it. When the
-//! owner dies before the put commits, a later leader commits it and nobody
-//! can tell whether the owner answered first; that leader answers it just
-//! before the same client's get on its key (`InheritedPuts::BeforeGet`),
-//! since the get shows the put's value, when the owner more likely died
-//! before committing than after (`PutTiming`). A second `ok` costs a
-//! duplicate; a client shown a value it was never told of counts the get
-//! as incorrect.
+//! A put is answered by its owner, the leader that appended it, once it
+//! applies the put, whatever its role by then. A put whose owner lost its
+//! leadership first is committed by a later leader, which may have to
+//! answer it: see `inherited.rs`.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -23,6 +19,7 @@ use shared::events::{Event, Op, Outcome};
 use shared::{Addr, Body, Entry, PutCmd};
 
 use super::config::InheritedPuts;
+use super::inherited::BeforeGet;
 use super::log::entry_wire_size;
 use super::node::{Node, Role};
 use super::Micros;
@@ -34,74 +31,6 @@ enum Answer {
     Ok(Option<String>),
     Redirect,
     Fail,
-}
-
-/// Inherited puts remembered for [`InheritedPuts::BeforeGet`]; beyond
-/// this, one is forgotten for each new one (the first by client and key).
-const MAX_UNCONFIRMED: usize = 4096;
-
-/// How long our puts take to commit as leader and how far apart puts are
-/// appended (by us, or by the leader we follow), as running averages
-/// (microseconds), to judge whether a dead owner more likely answered a
-/// put it appended or died before it committed.
-#[derive(Debug, Default, Clone)]
-pub(super) struct PutTiming {
-    commit_us: Option<f64>,
-    gap_us: Option<f64>,
-    last_put: Option<Micros>,
-}
-
-/// Weight of each new sample in the running averages.
-const TIMING_WEIGHT: f64 = 0.1;
-
-/// A get shown a value its client was never told of fails the run; a
-/// second `ok` costs one duplicate. The former is counted this many times
-/// as bad.
-const INCORRECT_COST: f64 = 10.0;
-
-impl PutTiming {
-    /// `count` puts were appended since the last ones: by us as leader,
-    /// or, as a follower, by the leader whose puts we may inherit.
-    pub(super) fn note_puts(&mut self, now: Micros, count: u64) {
-        if count == 0 {
-            return;
-        }
-        if let Some(last) = self.last_put {
-            average(
-                &mut self.gap_us,
-                now.saturating_sub(last) as f64 / count as f64,
-            );
-        }
-        self.last_put = Some(now);
-    }
-
-    fn note_commit(&mut self, latency: Micros) {
-        average(&mut self.commit_us, latency as f64);
-    }
-
-    /// Whether to answer an inherited put whose answer may be missing.
-    /// An owner that died a random moment after appending its last put
-    /// died before committing it with a chance of about commit / gap (and
-    /// answered it, its commit index not yet sent on, otherwise): answer
-    /// when the expected cost of silence exceeds that of a duplicate. The
-    /// gap was largely the owner's, seen as its follower; our commit
-    /// latency stands in for its. Without both, answer.
-    fn answer_inherited(&self) -> bool {
-        match (self.commit_us, self.gap_us) {
-            (Some(commit), Some(gap)) => {
-                let died_first = (commit / gap.max(1.0)).min(1.0);
-                died_first * INCORRECT_COST >= 1.0 - died_first
-            }
-            _ => true,
-        }
-    }
-}
-
-fn average(avg: &mut Option<f64>, sample: f64) {
-    *avg = Some(match *avg {
-        Some(a) => a + (sample - a) * TIMING_WEIGHT,
-        None => sample,
-    });
 }
 
 /// A client request as received.
@@ -344,45 +273,38 @@ impl Node {
 
     /// Answers a linearizable read from our state, after the answer to the
     /// same client's put on that key if one may be missing: the value read
-    /// may be that put's, which the client must have been told of.
+    /// may be that put's, which the client must have been told of (see
+    /// `inherited.rs`). Or it waits for that put's owner to answer it.
     fn answer_get(&mut self, now: Micros, client: Addr, mid: String, key: &str, arrived: Micros) {
-        // Checked first: the lookup key costs an allocation on every read.
-        let inherited = if self.unconfirmed.is_empty() {
-            None
-        } else {
-            self.unconfirmed.remove(&(client, key.to_string()))
-        };
-        if let Some(put_mid) = inherited {
-            if self.put_timing.answer_inherited() {
-                self.answer_with(now, client, put_mid, Op::Put, Answer::Ok(None), None);
-            } else {
-                self.counters.inherited_left_unanswered += 1;
+        match self.before_get(now, client, key) {
+            BeforeGet::WaitFor(owner, until) => {
+                let read = PendingRead {
+                    client,
+                    mid,
+                    key: key.to_string(),
+                    arrived,
+                };
+                self.wait_for_owner(now, read, owner, until);
+                return;
             }
+            BeforeGet::Answer(Some(put_mid)) => self.answer_inherited_put(now, client, put_mid),
+            BeforeGet::Answer(None) => {}
         }
         let value = self.kv.get(key).to_string();
         self.answer(now, client, mid, Op::Get, Answer::Ok(Some(value)), arrived);
     }
 
-    /// We committed, as leader, a put another leader appended in an earlier
-    /// term (see [`InheritedPuts`]).
-    pub(super) fn commit_inherited(&mut self, now: Micros, put: PutCmd) {
-        match self.cfg.inherited_puts {
-            InheritedPuts::Owner => {}
-            InheritedPuts::AtCommit => {
-                self.answer_with(now, put.client, put.mid, Op::Put, Answer::Ok(None), None);
-            }
-            InheritedPuts::BeforeGet => {
-                if self.unconfirmed.len() >= MAX_UNCONFIRMED {
-                    self.unconfirmed.pop_first();
-                }
-                self.unconfirmed.insert((put.client, put.key), put.mid);
-            }
-        }
+    /// Answers `ok` to a put another leader appended and we committed.
+    pub(super) fn answer_inherited_put(&mut self, now: Micros, client: Addr, mid: String) {
+        self.answer_with(now, client, mid, Op::Put, Answer::Ok(None), None);
     }
 
     /// A leader stepping down hands its waiting reads to the follower logic.
     pub(super) fn step_down_reads(&mut self, _now: Micros) {
-        for r in std::mem::take(&mut self.pending_reads) {
+        let mut reads = self.take_owner_waits();
+        reads.extend(std::mem::take(&mut self.pending_reads));
+        reads.sort_by_key(|r| r.arrived);
+        for r in reads {
             // Never answered: should we lead again, the read must be served,
             // not dropped as a MID already seen (found by the cluster
             // simulation, tests/cluster_sim.rs).
@@ -602,40 +524,8 @@ impl Node {
 mod tests {
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, tick, A, B, C};
-    use shared::{AppendEntries, AppendReply, VoteReply};
-
-    const CLIENT: Addr = Addr(0x13);
-
-    fn get(mid: &str, key: &str) -> Body {
-        Body::Get {
-            mid: mid.into(),
-            key: key.into(),
-        }
-    }
-
-    fn put(mid: &str, key: &str, value: &str) -> Body {
-        Body::Put {
-            mid: mid.into(),
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-
-    fn ack(term: u64, index: u64, ts: Micros) -> Body {
-        Body::AppendReply(AppendReply {
-            term,
-            success: true,
-            index,
-            conflict_term: None,
-            ts,
-            relay_ack: None,
-        })
-    }
-
-    fn client_outputs(out: &[Outgoing]) -> Vec<Outgoing> {
-        out.iter().filter(|o| o.to == CLIENT).cloned().collect()
-    }
+    use crate::raft::testkit::{ack, client_outputs, deliver, get, ok, put, tick, A, B, C, CLIENT};
+    use shared::{AppendEntries, VoteReply};
 
     const T0: Micros = 2_000_000;
 
@@ -990,142 +880,6 @@ mod tests {
                 Body::Redirect { mid: "G1".into() }
             ]
         );
-    }
-
-    fn ok(mid: &str, value: Option<&str>) -> Outgoing {
-        Outgoing {
-            to: CLIENT,
-            body: Body::Ok {
-                mid: mid.into(),
-                value: value.map(str::to_string),
-            },
-        }
-    }
-
-    /// B, under `policy`, inherits A's put M1 (k=v) at index 2, A dies, B
-    /// wins term 2 and commits its no-op and with it index 2. Returns B
-    /// and what it sent at that commit.
-    fn inherit_a_put(policy: InheritedPuts) -> (Node, Vec<Outgoing>) {
-        let cfg = Config {
-            inherited_puts: policy,
-            ..Config::default()
-        };
-        let mut b = Node::new(B, vec![A, C], cfg, 2, 0);
-        let entries = vec![
-            Entry { term: 1, put: None },
-            Entry {
-                term: 1,
-                put: Some(PutCmd {
-                    key: "k".into(),
-                    value: "v".into(),
-                    client: CLIENT,
-                    mid: "M1".into(),
-                }),
-            },
-        ];
-        let ae = AppendEntries {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 1,
-            ts: 0,
-            heartbeat: 0,
-            entries,
-            relay_to: None,
-            relayed: None,
-        };
-        deliver(&mut b, 10, A, Body::AppendEntries(ae));
-        b.handle(T0 * 2, Input::Tick);
-        for pre in [true, false] {
-            let vote = VoteReply {
-                term: 2,
-                granted: true,
-                pre,
-            };
-            deliver(&mut b, T0 * 2, C, Body::VoteReply(vote));
-        }
-        assert_eq!(b.role(), Role::Leader);
-        b.flush(T0 * 2);
-        let out = deliver(&mut b, T0 * 2 + 10, C, ack(2, 3, T0 * 2));
-        assert_eq!(b.commit_index(), 3);
-        assert_eq!(b.kv().get("k"), "v");
-        (b, client_outputs(&out))
-    }
-
-    #[test]
-    fn under_owner_a_new_leader_leaves_inherited_puts_to_their_owner() {
-        let (mut b, out) = inherit_a_put(InheritedPuts::Owner);
-        assert!(out.is_empty(), "A may have answered: {out:?}");
-        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G1", "k"));
-        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
-    }
-
-    #[test]
-    fn an_inherited_put_is_answered_just_before_the_clients_get_on_its_key() {
-        let (mut b, out) = inherit_a_put(InheritedPuts::BeforeGet);
-        assert!(out.is_empty(), "A may have answered: {out:?}");
-        // Another key, or another client, needs no answer to M1.
-        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G0", "other"));
-        assert_eq!(client_outputs(&out), vec![ok("G0", Some(""))]);
-        let other = Addr(0x14);
-        let out = deliver(&mut b, T0 * 2 + 25, other, get("G9", "k"));
-        assert!(client_outputs(&out).is_empty());
-        // The client reads the put's value: it hears of M1 first, once.
-        let out = deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
-        assert_eq!(
-            client_outputs(&out),
-            vec![ok("M1", None), ok("G1", Some("v"))]
-        );
-        let out = deliver(&mut b, T0 * 2 + 40, CLIENT, get("G2", "k"));
-        assert_eq!(client_outputs(&out), vec![ok("G2", Some("v"))]);
-    }
-
-    #[test]
-    fn inherited_puts_are_answered_when_an_owner_likely_died_before_committing() {
-        let mut t = PutTiming::default();
-        assert!(t.answer_inherited(), "nothing measured yet: answer");
-        // Puts 100 ms apart that commit in 0.5 ms: an owner dead after its
-        // last put had almost surely committed and answered it.
-        for i in 0..20 {
-            t.note_puts(i * 100_000, 1);
-            t.note_commit(500);
-        }
-        assert!(!t.answer_inherited());
-        // Commits slowed to 30 ms by retransmissions: it may well not have.
-        for _ in 0..40 {
-            t.note_commit(30_000);
-        }
-        assert!(t.answer_inherited());
-    }
-
-    #[test]
-    fn a_leader_whose_puts_commit_fast_leaves_an_inherited_put_to_its_owner() {
-        let (mut b, _) = inherit_a_put(InheritedPuts::BeforeGet);
-        for i in 0..20 {
-            b.put_timing.note_puts(i * 100_000, 1);
-            b.put_timing.note_commit(500);
-        }
-        let out = deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
-        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
-        assert_eq!(b.counters().inherited_left_unanswered, 1);
-    }
-
-    #[test]
-    fn an_inherited_put_needs_no_answer_once_a_newer_put_on_its_key_is() {
-        let (mut b, _) = inherit_a_put(InheritedPuts::BeforeGet);
-        deliver(&mut b, T0 * 2 + 20, CLIENT, put("M2", "k", "w"));
-        let out = deliver(&mut b, T0 * 2 + 30, C, ack(2, 4, T0 * 2 + 20));
-        assert_eq!(client_outputs(&out), vec![ok("M2", None)]);
-        let out = deliver(&mut b, T0 * 2 + 40, CLIENT, get("G1", "k"));
-        assert_eq!(client_outputs(&out), vec![ok("G1", Some("w"))]);
-    }
-
-    #[test]
-    fn under_at_commit_the_leader_that_commits_an_inherited_put_answers_it() {
-        let (mut b, out) = inherit_a_put(InheritedPuts::AtCommit);
-        assert_eq!(out, vec![ok("M1", None)]);
-        let out = deliver(&mut b, T0 * 2 + 20, CLIENT, get("G1", "k"));
-        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Config {
     /// through pairs of followers (see `fanout.rs`); infinity never relays.
     pub relay_loss: f64,
     /// Who answers a put that a leader inherited from an earlier term's
-    /// leader and commits (see `client.rs`).
+    /// leader and commits (see `inherited.rs`).
     pub inherited_puts: InheritedPuts,
 }
 
@@ -67,8 +67,9 @@ pub enum InheritedPuts {
     /// The owner, and the leader that commits the put answers it just
     /// before answering the same client's get on that key (the get shows
     /// the put's value, which the client must then have been told of),
-    /// unless its own put timings say the owner most likely answered it
-    /// (`PutTiming` in `client.rs`).
+    /// unless the owner, alive, says it applied (and so answered) the put,
+    /// or, where the owner does not answer us, our own put timings say it
+    /// most likely answered it before it died (`inherited.rs`).
     BeforeGet,
     /// The leader that first commits the put (an owner that learns of the
     /// commit from a later leader leaves the answer to it).

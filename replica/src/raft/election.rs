@@ -222,6 +222,7 @@ impl Node {
         self.votes.clear();
         self.leader_since = now;
         self.counters.terms_won += 1;
+        self.note_term_leader(self.term, self.id);
         let next = self.log.last_index() + 1;
         self.progress = self
             .peers

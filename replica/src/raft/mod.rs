@@ -9,6 +9,7 @@
 //!                                          replication.rs AppendEntries, commit, apply
 //!                                          fanout.rs      which followers get entries first
 //!                                          client.rs      gets, puts, held requests
+//!                                          inherited.rs   puts an earlier leader appended
 //!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
 //!   send each Outgoing, stamped with   (AppendEntries are built here, so
 //!   Node::leader_hint()                 everything queued goes in one batch)
@@ -23,6 +24,7 @@ mod client;
 mod config;
 mod election;
 mod fanout;
+mod inherited;
 mod log;
 mod node;
 mod replication;

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use shared::events::{Event, FollowerProgress, RoleName, RoleReason};
 use shared::{Addr, Body, Message};
 
-use super::client::{Held, MidFilter, Owed, PendingRead, PutTiming};
+use super::client::{Held, MidFilter, Owed, PendingRead};
 use super::fanout::Share;
+use super::inherited::{Inherited, OwnerWait, PutTiming};
 use super::{Config, Input, Micros, Outgoing, RaftLog};
 use crate::kv::KvStore;
 use crate::rng::Rng;
@@ -187,7 +188,11 @@ pub struct Node {
     /// Puts this replica committed as leader but inherited from an earlier
     /// term's leader, whose answer may never have been sent, by (client,
     /// key) (see `InheritedPuts::BeforeGet`).
-    pub(super) unconfirmed: BTreeMap<(Addr, String), String>,
+    pub(super) unconfirmed: BTreeMap<(Addr, String), Inherited>,
+    /// Gets held until the owner of such a put says it answered it.
+    pub(super) owner_waits: Vec<OwnerWait>,
+    /// Who led recent terms, to know the owner of an inherited put.
+    pub(super) term_leaders: BTreeMap<u64, Addr>,
     pub(super) put_timing: PutTiming,
     /// When each client was last redirected by us, to spot bounces.
     pub(super) redirected_at: BTreeMap<Addr, Micros>,
@@ -265,6 +270,8 @@ impl Node {
             owed: BTreeMap::new(),
             recent_mids: MidFilter::new(mid_memory),
             unconfirmed: BTreeMap::new(),
+            owner_waits: Vec::new(),
+            term_leaders: BTreeMap::new(),
             put_timing: PutTiming::default(),
             redirected_at: BTreeMap::new(),
             outbox: Vec::new(),
@@ -399,6 +406,9 @@ impl Node {
         if let Some(expiry) = self.held_deadline() {
             at = at.min(expiry);
         }
+        if let Some(wait) = self.owner_wait_deadline() {
+            at = at.min(wait);
+        }
         at
     }
 
@@ -431,7 +441,7 @@ impl Node {
     }
     /// Requests waiting at this replica (held, pending reads, unanswered puts).
     pub fn queued_requests(&self) -> usize {
-        self.held.len() + self.pending_reads.len() + self.owed.len()
+        self.held.len() + self.pending_reads.len() + self.owner_waits.len() + self.owed.len()
     }
 
     /// Who this replica believes leads, for the `leader` field of every packet.
@@ -498,7 +508,10 @@ impl Node {
 
     fn handle_tick(&mut self, now: Micros) {
         match self.role {
-            Role::Leader => self.leader_tick(now),
+            Role::Leader => {
+                self.leader_tick(now);
+                self.owner_wait_tick(now);
+            }
             _ => self.campaign_tick(now),
         }
         self.expire_held(now);
@@ -552,7 +565,7 @@ impl Node {
             let inherited_put = if inherited { entry.put.clone() } else { None };
             self.settle_put(now, index, term);
             if let Some(put) = inherited_put {
-                self.commit_inherited(now, put);
+                self.commit_inherited(now, put, index, term);
             }
         }
         if self.role == Role::Leader {

@@ -32,6 +32,7 @@ impl Node {
                 index: 0,
                 conflict_term: None,
                 ts: ae.ts,
+                commit: 0,
                 relay_ack: None,
             };
             self.send(leader, Body::AppendReply(reply));
@@ -52,6 +53,7 @@ impl Node {
             .max(cfg.quiet_lazy_heartbeat_interval);
         let interval = ae.heartbeat.min(longest).max(cfg.heartbeat_interval);
         self.heard_from_leader(now, interval);
+        self.note_term_leader(ae.term, leader);
         let mut reply = self.append_from_leader(now, &ae);
         // After the append: puts it settles are answered before the held
         // requests go (see `waits_for_our_put`).
@@ -84,6 +86,8 @@ impl Node {
                     from,
                     index: r.index,
                 });
+                // Puts we owed up to here were answered above, before this.
+                reply.commit = self.commit;
                 self.send(leader, Body::AppendReply(reply));
             }
         }
@@ -97,6 +101,7 @@ impl Node {
             index: 0,
             conflict_term: None,
             ts: ae.ts,
+            commit: 0,
             relay_ack: None,
         };
         // Entries up to our commit index are already known to match.
@@ -160,6 +165,8 @@ impl Node {
                 index: ack.index,
                 conflict_term: None,
                 ts: r.ts,
+                // Not said: the relayer's own commit index is not known.
+                commit: 0,
                 relay_ack: None,
             };
             self.handle_append_reply(now, ack.from, relayer);
@@ -178,6 +185,7 @@ impl Node {
         };
         p.last_reply = now;
         self.note_answer(from, r.ts, now);
+        self.owner_applied(now, from, r.commit);
         let p = self.progress.get_mut(&from).expect("checked above");
         if r.success {
             // A reply cannot acknowledge a message sent after now: a corrupt
@@ -493,6 +501,7 @@ mod tests {
             index,
             conflict_term: ct,
             ts: 5,
+            commit: 0,
             relay_ack: None,
         })
     }
@@ -521,7 +530,7 @@ mod tests {
 
     #[test]
     fn a_follower_appends_and_learns_the_commit_index() {
-        // Raft §5.3
+        // Raft §5.3; the answer also tells the commit index (inherited.rs).
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
         let out = deliver(
             &mut b,
@@ -529,11 +538,18 @@ mod tests {
             A,
             ae(1, (0, 0), 1, vec![put(1, "k", "v"), put(1, "k", "w")]),
         );
+        let Body::AppendReply(expected) = reply(1, true, 2, None) else {
+            unreachable!()
+        };
+        let expected = AppendReply {
+            commit: 1,
+            ..expected
+        };
         assert_eq!(
             out,
             vec![Outgoing {
                 to: A,
-                body: reply(1, true, 2, None)
+                body: Body::AppendReply(expected)
             }]
         );
         assert_eq!(b.commit_index(), 1);
@@ -577,11 +593,17 @@ mod tests {
             ),
         );
         let out = deliver(&mut b, 20, C, ae(3, (3, 3), 1, vec![]));
+        let Body::AppendReply(expected) = reply(3, false, 2, Some(2)) else {
+            unreachable!()
+        };
         assert_eq!(
             out,
             vec![Outgoing {
                 to: C,
-                body: reply(3, false, 2, Some(2))
+                body: Body::AppendReply(AppendReply {
+                    commit: 1,
+                    ..expected
+                })
             }]
         );
     }
@@ -752,6 +774,7 @@ mod tests {
             index,
             conflict_term: None,
             ts,
+            commit: 0,
             relay_ack: None,
         })
     }
@@ -1449,6 +1472,7 @@ mod tests {
             index: 1,
             conflict_term: None,
             ts: u64::MAX,
+            commit: 0,
             relay_ack: None,
         };
         deliver(&mut a, 2_000_100, B, Body::AppendReply(forged));

@@ -1,13 +1,60 @@
 //! Helpers shared by the core's unit tests: a three-node cluster {A, B, C}
 //! and a way to feed one node a message and collect what it sends.
 
-use shared::{Addr, AppendEntries, Body, Message};
+use shared::{Addr, AppendEntries, AppendReply, Body, Message};
 
 use super::{Input, Micros, Node, Outgoing};
 
 pub const A: Addr = Addr(0);
 pub const B: Addr = Addr(1);
 pub const C: Addr = Addr(2);
+/// A simulated client.
+pub const CLIENT: Addr = Addr(0x13);
+
+pub fn get(mid: &str, key: &str) -> Body {
+    Body::Get {
+        mid: mid.into(),
+        key: key.into(),
+    }
+}
+
+pub fn put(mid: &str, key: &str, value: &str) -> Body {
+    Body::Put {
+        mid: mid.into(),
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// A successful AppendReply in `term` up to `index`, to the AppendEntries
+/// sent at `ts`.
+pub fn ack(term: u64, index: u64, ts: Micros) -> Body {
+    Body::AppendReply(AppendReply {
+        term,
+        success: true,
+        index,
+        conflict_term: None,
+        ts,
+        commit: 0,
+        relay_ack: None,
+    })
+}
+
+/// What of `out` goes to [`CLIENT`].
+pub fn client_outputs(out: &[Outgoing]) -> Vec<Outgoing> {
+    out.iter().filter(|o| o.to == CLIENT).cloned().collect()
+}
+
+/// An `ok` to [`CLIENT`].
+pub fn ok(mid: &str, value: Option<&str>) -> Outgoing {
+    Outgoing {
+        to: CLIENT,
+        body: Body::Ok {
+            mid: mid.into(),
+            value: value.map(str::to_string),
+        },
+    }
+}
 
 /// Delivers `body` from `from` to `n` at `now`; returns everything `n` sends.
 pub fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoing> {

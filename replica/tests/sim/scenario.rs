@@ -96,6 +96,9 @@ pub struct Report {
     pub duplicates: u64,
     /// Puts never answered that are in the committed log anyway.
     pub unanswered_committed: usize,
+    /// Gets the course simulator would count as incorrect (see
+    /// `HistoryStats::unacknowledged_reads`).
+    pub unacknowledged_reads: usize,
     pub leader_terms: usize,
     pub sent: u64,
     pub dropped: u64,
@@ -112,6 +115,7 @@ impl Report {
         self.ok_gets += r.ok_gets;
         self.duplicates += r.duplicates;
         self.unanswered_committed += r.unanswered_committed;
+        self.unacknowledged_reads += r.unacknowledged_reads;
         self.leader_terms += r.leader_terms;
         self.sent += r.sent;
         self.dropped += r.dropped;
@@ -293,6 +297,7 @@ impl Run {
             ok_gets: hist.ok_gets,
             duplicates: self.clients.duplicates,
             unanswered_committed: hist.unanswered_committed,
+            unacknowledged_reads: hist.unacknowledged_reads,
             leader_terms: self.inv.terms_with_leader(),
             sent: self.world.stats.sent,
             dropped: self.world.stats.dropped,

@@ -55,7 +55,7 @@ pub fn sweep_with(
     }
     eprintln!(
         "{test}: {} seeds, {} failed; {} steps, {} requests ({} puts and {} gets ok, \
-         {} duplicate oks, {} committed puts never answered), {} leader terms, {}/{} replica packets cut or dropped, {} kills, \
+         {} duplicate oks, {} committed puts never answered, {} gets reading their own unacknowledged put), {} leader terms, {}/{} replica packets cut or dropped, {} kills, \
          liveness {}/{} ok",
         seeds.len(),
         failures.len(),
@@ -65,6 +65,7 @@ pub fn sweep_with(
         total.ok_gets,
         total.duplicates,
         total.unanswered_committed,
+        total.unacknowledged_reads,
         total.leader_terms,
         total.dropped,
         total.sent,

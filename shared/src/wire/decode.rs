@@ -104,6 +104,7 @@ impl<'a> Flat<'a> {
                 index: need(self.i, "i")?,
                 conflict_term: self.ct,
                 ts: need(self.ts, "ts")?,
+                commit: self.c.unwrap_or(0),
                 relay_ack: self.ra,
             }),
             other => {

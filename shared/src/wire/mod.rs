@@ -258,6 +258,12 @@ pub struct AppendReply {
     #[serde(rename = "ct", default, skip_serializing_if = "Option::is_none")]
     pub conflict_term: Option<u64>,
     pub ts: u64,
+    /// The follower's commit index once it has handled the AppendEntries
+    /// (0: not said). It has answered every put it owed up to there,
+    /// before this reply: a new leader that inherited such a put learns
+    /// that its owner, alive, has answered it.
+    #[serde(rename = "c", default, skip_serializing_if = "is_zero")]
+    pub commit: u64,
     /// Answering a relayed AppendEntries: the relayer's acknowledgement.
     #[serde(rename = "ra", default, skip_serializing_if = "Option::is_none")]
     pub relay_ack: Option<RelayAck>,
@@ -391,6 +397,7 @@ mod tests {
                 index: 2,
                 conflict_term: Some(1),
                 ts: 77,
+                commit: 0,
                 relay_ack: None,
             }),
             Body::AppendEntries(AppendEntries {
@@ -413,6 +420,7 @@ mod tests {
                 index: 5,
                 conflict_term: None,
                 ts: 77,
+                commit: 4,
                 relay_ack: Some(RelayAck {
                     from: Addr(2),
                     index: 5,
