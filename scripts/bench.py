@@ -16,6 +16,7 @@ sections there are kept.
 import argparse
 import datetime
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -74,6 +75,16 @@ def ratio(a: Optional[float], b: Optional[float]) -> str:
     return "-" if a is None or not b else f"{a / b:.2f}x"
 
 
+def current_commit() -> str:
+    """HEAD's short hash, with `+changes` when tracked files differ from it."""
+    def git(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+    commit = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+    if git("diff", "--quiet", "HEAD").returncode == 1:
+        commit += "+changes"
+    return commit
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
@@ -93,6 +104,9 @@ def main() -> int:
             print(f"bench: {binary} is missing or not executable (run `make`)", file=sys.stderr)
             return 2
 
+    # Read now: the binaries were built from this tree, and commits made
+    # while the bench runs must not be named as what it measured.
+    commit = current_commit()
     rows = []
     failed_runs: List[str] = []
     totals = {m: {} for m in METRICS}
@@ -129,14 +143,12 @@ def main() -> int:
                  f" floor msgs={fmt(floor_msgs)} ({ratio(figures['total_msgs'], floor_msgs)})" if floor else ""),
               flush=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
     lines = [
         TITLE,
         "",
         f"## `{commit}`: {len(rows)} scenarios, {args.runs} runs each",
         "",
-        f"`make bench` ({' '.join(['scripts/bench.py'] + sys.argv[1:])}) on "
+        f"`make bench` ({shlex.join(['scripts/bench.py'] + sys.argv[1:])}) on "
         f"{datetime.date.today().isoformat()}, commit `{commit}`: {args.runs} runs per scenario, "
         f"seeds {args.seed}..{args.seed + args.runs - 1}; each figure is the median over the runs.",
         "Latencies in seconds. get50/put50: median latency of completed (ok) gets and puts. "
