@@ -1,7 +1,8 @@
 //! Inherited puts: a put appended by an earlier term's leader (its owner)
 //! that we commit as leader. The owner answers a put it owes whenever it
-//! applies it, as leader or follower; a new leader cannot tell whether it
-//! did, or ever will. Answered twice, the put costs a duplicate; never
+//! applies it, as leader or follower; a new leader learns that it did only
+//! from the owner itself (the commit index in its AppendReply), and never
+//! from a dead one. Answered twice, the put costs a duplicate; never
 //! answered, the client's next get on its key shows a value it was never
 //! told of, which the simulator counts as incorrect.
 //!
@@ -10,7 +11,7 @@
 //!
 //! ```text
 //!   get on (client, key) of an inherited put
-//!     owner alive and answering us ─> the get waits (up to OWNER_WAIT) for
+//!     owner alive and answering us ─> the get waits (OWNER_WAIT_INTERVALS) for
 //!                                     the owner's reply saying it applied
 //!                                     the put: it answered first, we never do
 //!     owner dead, cut off or slow  ─> PutTiming: answer the put first if the
@@ -148,10 +149,15 @@ impl Node {
             InheritedPuts::Owner => {}
             InheritedPuts::AtCommit => self.answer_inherited_put(now, put.client, put.mid),
             InheritedPuts::BeforeGet => {
+                let owner = self.term_leaders.get(&term).copied();
+                let told = |o: &Addr| self.progress.get(o).map_or(0, |p| p.commit);
+                if owner.is_some_and(|o| told(&o) >= index) {
+                    // Its owner has already said it applied it.
+                    return;
+                }
                 if self.unconfirmed.len() >= MAX_UNCONFIRMED {
                     self.unconfirmed.pop_first();
                 }
-                let owner = self.term_leaders.get(&term).copied();
                 let inherited = Inherited {
                     mid: put.mid,
                     index,
@@ -299,6 +305,12 @@ mod tests {
     /// index 2; A has not answered B. Returns B and what it sent to the
     /// client at that commit.
     fn inherit_a_put(policy: InheritedPuts) -> (Node, Vec<Outgoing>) {
+        inherit_a_put_told(policy, None)
+    }
+
+    /// [`inherit_a_put`], where A first answers B's first AppendEntries,
+    /// telling commit index `a_commit`, if given.
+    fn inherit_a_put_told(policy: InheritedPuts, a_commit: Option<u64>) -> (Node, Vec<Outgoing>) {
         let cfg = Config {
             inherited_puts: policy,
             ..Config::default()
@@ -339,6 +351,13 @@ mod tests {
         }
         assert_eq!(b.role(), Role::Leader);
         b.flush(T0 * 2);
+        if let Some(commit) = a_commit {
+            let told = AppendReply {
+                index: 2,
+                ..a_says(T0 * 2, commit)
+            };
+            deliver(&mut b, T0 * 2 + 5, A, Body::AppendReply(told));
+        }
         let out = deliver(&mut b, T0 * 2 + 10, C, ack(2, 3, T0 * 2));
         assert_eq!(b.commit_index(), 3);
         assert_eq!(b.kv().get("k"), "v");
@@ -346,8 +365,8 @@ mod tests {
     }
 
     /// A's answer to B in term 2, telling its commit index.
-    fn a_says_commit(ts: Micros, commit: u64) -> Body {
-        Body::AppendReply(AppendReply {
+    fn a_says(ts: Micros, commit: u64) -> AppendReply {
+        AppendReply {
             term: 2,
             success: true,
             index: 3,
@@ -355,7 +374,11 @@ mod tests {
             ts,
             commit,
             relay_ack: None,
-        })
+        }
+    }
+
+    fn a_says_commit(ts: Micros, commit: u64) -> Body {
+        Body::AppendReply(a_says(ts, commit))
     }
 
     #[test]
@@ -412,6 +435,16 @@ mod tests {
     fn an_owner_that_told_its_commit_first_leaves_no_get_waiting() {
         let (mut b, _) = inherit_a_put(InheritedPuts::BeforeGet);
         deliver(&mut b, T0 * 2 + 15, A, a_says_commit(T0 * 2, 3));
+        let out = deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
+        assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
+    }
+
+    #[test]
+    fn an_owner_that_applied_its_put_before_we_committed_it_is_not_waited_for() {
+        // A committed M1 in term 1 and answered it, then lost its
+        // leadership before telling anyone; its first answer to B says so.
+        let (mut b, out) = inherit_a_put_told(InheritedPuts::BeforeGet, Some(2));
+        assert!(out.is_empty(), "{out:?}");
         let out = deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
         assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
     }

@@ -78,6 +78,9 @@ pub(super) struct Progress {
     /// AppendEntries sent since its last answer: one lost round trip is
     /// loss, two in a row look like a dead or cut-off follower.
     pub unanswered: u32,
+    /// The commit index it told us last (this term): it has answered
+    /// every put it owed up to there (see `inherited.rs`).
+    pub commit: u64,
 }
 
 /// Counts of inputs the core ignored, by reason, and of what it did.

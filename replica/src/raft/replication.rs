@@ -184,8 +184,11 @@ impl Node {
             return;
         };
         p.last_reply = now;
+        // Bounded: a corrupt value must not settle puts we have not seen.
+        p.commit = p.commit.max(r.commit.min(last));
+        let told_commit = p.commit;
         self.note_answer(from, r.ts, now);
-        self.owner_applied(now, from, r.commit);
+        self.owner_applied(now, from, told_commit);
         let p = self.progress.get_mut(&from).expect("checked above");
         if r.success {
             // A reply cannot acknowledge a message sent after now: a corrupt
@@ -464,7 +467,7 @@ mod tests {
     use super::super::fanout::{Share, QUIET_SAMPLES};
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{deliver, first_heartbeat, tick, A, B, C};
+    use crate::raft::testkit::{self, deliver, first_heartbeat, tick, A, B, C};
     use shared::{Entry, Message, PutCmd, RelayAck, Relayed};
     use std::collections::BTreeMap;
 
@@ -766,17 +769,9 @@ mod tests {
         a
     }
 
-    /// A successful reply to the AppendEntries sent at `ts`.
+    /// A successful reply in term 1 to the AppendEntries sent at `ts`.
     fn ack(index: u64, ts: Micros) -> Body {
-        Body::AppendReply(AppendReply {
-            term: 1,
-            success: true,
-            index,
-            conflict_term: None,
-            ts,
-            commit: 0,
-            relay_ack: None,
-        })
+        testkit::ack(1, index, ts)
     }
 
     fn client_put(a: &mut Node, now: Micros, key: &str) -> Vec<Outgoing> {
