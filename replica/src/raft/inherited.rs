@@ -222,7 +222,8 @@ impl Node {
 
     /// `from` told us its commit index: the inherited puts it appended up
     /// to there are answered (it answers a put it owes when it applies it,
-    /// and did so before this reply); gets that waited for that go on.
+    /// and did so before this reply); gets that waited for that go back to
+    /// the reads, which the caller serves (`handle_append_reply`).
     pub(super) fn owner_applied(&mut self, now: Micros, from: Addr, commit: u64) {
         if self.unconfirmed.is_empty() || commit == 0 {
             return;
@@ -244,6 +245,7 @@ impl Node {
         }
         if self.owner_waits.iter().any(|w| now >= w.until) {
             self.retry_owner_waits(now);
+            self.serve_reads(now);
         }
         let interval = self.cfg.retransmit_interval;
         for w in self.owner_waits.iter_mut().filter(|w| now >= w.nudge_at) {
@@ -263,7 +265,7 @@ impl Node {
     }
 
     /// The gets whose wait is over (the put is settled, or the wait ended)
-    /// go back to the front of the reads, in order, and are served again.
+    /// go back to the front of the reads, in order, to be served again.
     fn retry_owner_waits(&mut self, now: Micros) {
         let (ready, waiting): (Vec<OwnerWait>, Vec<OwnerWait>) =
             std::mem::take(&mut self.owner_waits)
@@ -278,7 +280,6 @@ impl Node {
         for w in ready.into_iter().rev() {
             self.pending_reads.push_front(w.read);
         }
-        self.serve_reads(now);
     }
 
     /// A leader stepping down holds the gets that waited for an owner, as

@@ -45,6 +45,7 @@ impl Node {
                 RoleReason::LeaderFound
             };
             self.become_follower(now, ae.term, Some(leader), reason);
+            self.note_term_leader(ae.term, leader);
         }
         // Bounded: a corrupt hint must not silence our election timer.
         let cfg = &self.cfg;
@@ -53,7 +54,6 @@ impl Node {
             .max(cfg.quiet_lazy_heartbeat_interval);
         let interval = ae.heartbeat.min(longest).max(cfg.heartbeat_interval);
         self.heard_from_leader(now, interval);
-        self.note_term_leader(ae.term, leader);
         let mut reply = self.append_from_leader(now, &ae);
         // After the append: puts it settles are answered before the held
         // requests go (see `waits_for_our_put`).
