@@ -12,11 +12,11 @@ pub struct Config {
     /// nothing for this long.
     pub heartbeat_interval: Micros,
     /// The same for followers that get new entries only with their
-    /// heartbeats (see `fanout.rs`); they are told so, and stretch their
+    /// heartbeats (see `leader/fanout.rs`); they are told so, and stretch their
     /// election timeout by the difference.
     pub lazy_heartbeat_interval: Micros,
     /// The lazy interval while the network loses next to nothing (see
-    /// `lazy_heartbeat_interval` in `fanout.rs`): those heartbeats then
+    /// `lazy_heartbeat_interval` in `leader/tracker.rs`): those heartbeats then
     /// serve only to keep the follower from campaigning and to catch it up.
     pub quiet_lazy_heartbeat_interval: Micros,
     /// Once the quorum's last confirmation is old enough that every
@@ -48,32 +48,8 @@ pub struct Config {
     /// How many recent client MIDs the leader remembers to drop duplicates.
     pub mid_memory: usize,
     /// From this round-trip loss estimate on, new entries are relayed
-    /// through pairs of followers (see `fanout.rs`); infinity never relays.
+    /// through pairs of followers (see `leader/fanout.rs`); infinity never relays.
     pub relay_loss: f64,
-    /// Who answers a put that a leader inherited from an earlier term's
-    /// leader and commits (see `inherited.rs`).
-    pub inherited_puts: InheritedPuts,
-}
-
-/// Who answers a put whose owner (the leader that appended it) lost its
-/// leadership before the put committed. The owner may have committed and
-/// answered it just before it died or was cut off, with the commit index
-/// not yet sent on, or may have died before the acknowledgements came
-/// back: nobody else can tell which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InheritedPuts {
-    /// Only the owner, if it ever learns of the commit.
-    Owner,
-    /// The owner, and the leader that commits the put answers it just
-    /// before answering the same client's get on that key (the get shows
-    /// the put's value, which the client must then have been told of),
-    /// unless the owner, alive, says it applied (and so answered) the put,
-    /// or, where the owner does not answer us, our own put timings say it
-    /// most likely answered it before it died (`inherited.rs`).
-    BeforeGet,
-    /// The leader that first commits the put (an owner that learns of the
-    /// commit from a later leader leaves the answer to it).
-    AtCommit,
 }
 
 impl Default for Config {
@@ -100,7 +76,6 @@ impl Default for Config {
             // nothing counts a loss or two before the follower is passed
             // over (0.02-0.04).
             relay_loss: 0.12,
-            inherited_puts: InheritedPuts::BeforeGet,
         }
     }
 }

@@ -9,8 +9,12 @@ use std::collections::BTreeSet;
 use shared::events::{Event, RoleReason};
 use shared::{Addr, Body, Entry, RequestVote, VoteReply};
 
-use super::fanout::quiet_eager_interval;
-use super::node::{Node, Progress, Role};
+use super::campaign::Campaign;
+use super::leader::fanout::quiet_eager_interval;
+use super::leader::reads::Reads;
+use super::leader::tracker::Tracker;
+use super::leader::Leader;
+use super::node::{Node, Role};
 use super::Micros;
 
 /// Unanswered vote requests are resent this many times per campaign (after
@@ -24,24 +28,15 @@ impl Node {
     pub(super) fn start_pre_vote(&mut self, now: Micros) {
         // The leader belief stays: a pre-vote only asks whether the leader
         // is gone, and most often (a few lost heartbeats) it is not.
-        let campaigning = matches!(self.role, Role::PreCandidate | Role::Candidate);
-        self.silent = if campaigning {
-            self.peers
-                .iter()
-                .copied()
-                .filter(|p| !self.answered.contains(p))
-                .collect()
-        } else {
-            BTreeSet::new()
+        let silent = match &self.campaign {
+            Some(previous) => previous.unanswered(&self.peers),
+            None => BTreeSet::new(),
         };
         self.role = Role::PreCandidate;
-        self.votes.clear();
-        self.votes.insert(self.id);
+        self.campaign = Some(Campaign::new(self.id, silent, self.cfg.retransmit_interval));
         self.reset_election_deadline(now);
         self.counters.elections_started += 1;
-        self.answered.clear();
-        self.vote_backoff = self.cfg.retransmit_interval;
-        self.note_role(now, RoleReason::ElectionTimeout);
+        self.report_role(now, RoleReason::ElectionTimeout);
         self.request_votes(now, true);
     }
 
@@ -55,6 +50,10 @@ impl Node {
     /// no resends, and none are sent where our last leader found the
     /// network quiet.
     fn request_votes(&mut self, now: Micros, first: bool) {
+        let quiet = self.leader_said_quiet();
+        let Some(campaign) = self.campaign.as_mut() else {
+            return;
+        };
         let pre = self.role == Role::PreCandidate;
         let rv = RequestVote {
             term: if pre { self.term + 1 } else { self.term },
@@ -62,18 +61,18 @@ impl Node {
             last_term: self.log.last_term(),
             pre,
         };
-        let resends = self.vote_backoff < self.cfg.retransmit_interval << VOTE_RESENDS;
-        self.votes_resend_at = if resends && !self.leader_said_quiet() {
-            now + self.vote_backoff
+        let resends = campaign.backoff < self.cfg.retransmit_interval << VOTE_RESENDS;
+        campaign.resend_at = if resends && !quiet {
+            now + campaign.backoff
         } else {
             Micros::MAX
         };
-        self.vote_backoff = self.vote_backoff.saturating_mul(2);
+        campaign.backoff = campaign.backoff.saturating_mul(2);
         let waiting: Vec<Addr> = self
             .peers
             .iter()
             .copied()
-            .filter(|p| !self.answered.contains(p) && (first || !self.silent.contains(p)))
+            .filter(|p| !campaign.answered.contains(p) && (first || !campaign.silent.contains(p)))
             .collect();
         for p in waiting {
             self.send(p, Body::RequestVote(rv));
@@ -99,19 +98,15 @@ impl Node {
     pub(super) fn campaign_tick(&mut self, now: Micros) {
         if now >= self.election_deadline {
             self.start_pre_vote(now);
-        } else if matches!(self.role, Role::PreCandidate | Role::Candidate)
-            && now >= self.votes_resend_at
-        {
+        } else if self.campaign.as_ref().is_some_and(|c| now >= c.resend_at) {
             self.request_votes(now, false);
         }
     }
 
     pub(super) fn campaign_deadline(&self) -> Micros {
-        match self.role {
-            Role::PreCandidate | Role::Candidate => {
-                self.election_deadline.min(self.votes_resend_at)
-            }
-            _ => self.election_deadline,
+        match &self.campaign {
+            Some(c) => self.election_deadline.min(c.resend_at),
+            None => self.election_deadline,
         }
     }
 
@@ -121,12 +116,11 @@ impl Node {
         self.role = Role::Candidate;
         self.leader = None;
         self.voted_for = Some(self.id);
-        self.votes.clear();
-        self.votes.insert(self.id);
-        self.answered.clear();
+        if let Some(c) = self.campaign.as_mut() {
+            c.next_round(self.id, self.cfg.retransmit_interval);
+        }
         self.reset_election_deadline(now);
-        self.vote_backoff = self.cfg.retransmit_interval;
-        self.note_role(now, RoleReason::PreVoteWon);
+        self.report_role(now, RoleReason::PreVoteWon);
         self.request_votes(now, true);
     }
 
@@ -196,16 +190,17 @@ impl Node {
         } else {
             self.role == Role::Candidate && r.term == self.term
         };
-        if !current {
+        let quorum = self.quorum();
+        let Some(campaign) = self.campaign.as_mut().filter(|_| current) else {
             self.counters.stale += 1;
             return;
-        }
-        self.answered.insert(from);
+        };
+        campaign.answered.insert(from);
         if !r.granted {
             return;
         }
-        self.votes.insert(from);
-        if self.votes.len() >= self.quorum() {
+        campaign.votes.insert(from);
+        if campaign.votes.len() >= quorum {
             if r.pre {
                 self.start_election(now);
             } else {
@@ -215,35 +210,29 @@ impl Node {
     }
 
     /// Won the election: a no-op in the new term (Raft §8) and an
-    /// immediate AppendEntries to everyone.
+    /// immediate AppendEntries to everyone. The leader state starts afresh
+    /// but for the estimates our last term as leader left.
     fn become_leader(&mut self, now: Micros) {
         self.role = Role::Leader;
         self.leader = Some(self.id);
-        self.votes.clear();
-        self.leader_since = now;
+        self.campaign = None;
         self.counters.terms_won += 1;
-        self.note_term_leader(self.term, self.id);
+        self.inheritance.record_term_leader(self.term, self.id);
         let next = self.log.last_index() + 1;
-        self.progress = self
-            .peers
-            .iter()
-            .map(|&p| {
-                // Presumed live until it stays silent for an election timeout.
-                let fresh = Progress {
-                    next,
-                    last_reply: now,
-                    send_now: true,
-                    ..Progress::default()
-                };
-                (p, fresh)
-            })
-            .collect();
-        self.refresh_eager_count();
-        self.term_start = self.log.append(Entry {
+        let estimates = std::mem::take(&mut self.kept_estimates);
+        let quorum = self.quorum();
+        let tracker = Tracker::new(&self.cfg, &self.peers, quorum, next, now, estimates);
+        let term_start = self.log.append(Entry {
             term: self.term,
             put: None,
         });
-        self.note_role(now, RoleReason::WonElection);
+        self.leading = Some(Leader {
+            tracker,
+            reads: Reads::default(),
+            since: now,
+            term_start,
+        });
+        self.report_role(now, RoleReason::WonElection);
         self.adopt_held(now);
     }
 }
@@ -514,7 +503,7 @@ mod tests {
     fn where_the_leader_found_the_network_quiet_vote_requests_are_not_resent() {
         let cfg = Config::default();
         let quiet = [
-            super::super::fanout::quiet_eager_interval(&cfg),
+            super::super::leader::fanout::quiet_eager_interval(&cfg),
             cfg.quiet_lazy_heartbeat_interval,
         ];
         let lossy = [0, cfg.lazy_heartbeat_interval];

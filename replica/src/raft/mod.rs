@@ -4,34 +4,53 @@
 //! ```text
 //!   shell (io/)                        core (this module)
 //!   ─────────────                      ──────────────────────────────
-//!   packet ─ parse ─> Input::Message ─>  Node::handle(now, input)
-//!   timer  ─────────> Input::Tick    ─>    election.rs    votes, pre-votes, timeouts
-//!                                          replication.rs AppendEntries, commit, apply
-//!                                          fanout.rs      which followers get entries first
-//!                                          client.rs      gets, puts, held requests
-//!                                          inherited.rs   puts an earlier leader appended
+//!   packet ─ parse ─> Input::Message ─>  Node::handle(now, input)   node.rs
+//!   timer  ─────────> Input::Tick    ─>    election.rs     votes, pre-votes, timeouts
+//!                                          follower.rs     AppendEntries as a follower
+//!                                          replication.rs  AppendEntries as the leader, commit
+//!                                          requests.rs     gets, puts, held requests
+//!                                          inheriting.rs   puts an earlier leader appended
 //!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
 //!   send each Outgoing, stamped with   (AppendEntries are built here, so
 //!   Node::leader_hint()                 everything queued goes in one batch)
 //!   sleep until Node::next_deadline()
 //! ```
 //!
+//! The handlers above are `impl Node` blocks; the state they change has
+//! owners that know nothing of `Node`:
+//!
+//! ```text
+//!   Node ─┬─ campaign: Option<Campaign>   campaign.rs   while (pre-)candidate
+//!         ├─ leading: Option<Leader>      leader/       while leader
+//!         │    ├─ tracker: Tracker        leader/tracker.rs  followers, estimates, what is due
+//!         │    │                          leader/fanout.rs   how many get entries at once
+//!         │    └─ reads: Reads            leader/reads.rs    gets not answered yet
+//!         ├─ clients: Clients             clients.rs    held requests, owed puts, MIDs
+//!         ├─ inheritance: Inheritance     inherited.rs  inherited puts, put timings
+//!         └─ reporter: Reporter           report.rs     state events
+//! ```
+//!
 //! Time is a plain microsecond count (`Micros`); randomness comes from a
 //! seeded [`crate::rng::Rng`]; iteration is over ordered maps only. The same
 //! seed and inputs therefore give the same outputs.
 
-mod client;
+mod campaign;
+mod clients;
 mod config;
 mod election;
-mod fanout;
+mod follower;
 mod inherited;
+mod inheriting;
+mod leader;
 mod log;
 mod node;
 mod replication;
+mod report;
+mod requests;
 #[cfg(test)]
 mod testkit;
 
-pub use config::{Config, InheritedPuts};
+pub use config::Config;
 pub use log::{entry_wire_size, RaftLog};
 pub use node::{Counters, Node, Role, MAX_TERM};
 

@@ -1,15 +1,19 @@
-//! The node: state shared by every role, input dispatch, term handling and
-//! applying committed entries. Role-specific handlers live in
-//! `election.rs`, `replication.rs` and `client.rs`.
-
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+//! The node: the state every role has, input dispatch, term changes and
+//! applying committed entries. Each role's state has an owner of its own
+//! (`campaign.rs`, `leader/`), as do clients (`clients.rs`), inherited
+//! puts (`inherited.rs`) and events (`report.rs`); what each input does is
+//! in `election.rs`, `follower.rs`, `replication.rs`, `requests.rs` and
+//! `inheriting.rs`.
 
 use shared::events::{Event, FollowerProgress, RoleName, RoleReason};
 use shared::{Addr, Body, Message};
 
-use super::client::{Held, MidFilter, Owed, PendingRead};
-use super::fanout::Share;
-use super::inherited::{Inherited, OwnerWait, PutTiming};
+use super::campaign::Campaign;
+use super::clients::{Clients, Request};
+use super::inherited::Inheritance;
+use super::leader::tracker::Estimates;
+use super::leader::Leader;
+use super::report::Reporter;
 use super::{Config, Input, Micros, Outgoing, RaftLog};
 use crate::kv::KvStore;
 use crate::rng::Rng;
@@ -32,55 +36,6 @@ impl Role {
             Role::Leader => RoleName::Leader,
         }
     }
-}
-
-/// The leader's view of one follower (Raft §5.3).
-#[derive(Debug, Clone, Default)]
-pub(super) struct Progress {
-    /// Next index to send (advanced optimistically when sending: pipelining).
-    pub next: u64,
-    /// Highest index known to be replicated on the follower.
-    pub matched: u64,
-    /// When we last sent it anything.
-    pub last_sent: Micros,
-    /// When we last received a reply from it in this term.
-    pub last_reply: Micros,
-    /// The send time of the newest AppendEntries it acknowledged.
-    pub acked_ts: Micros,
-    /// Send at the next flush even if there is nothing new.
-    pub send_now: bool,
-    /// When we first sent it something that no reply has answered yet:
-    /// silent for a retransmission interval after that, it counts as a
-    /// lost round trip in the loss estimate.
-    pub waiting_since: Option<Micros>,
-    /// That wait was already counted as a lost round trip.
-    pub timed_out: bool,
-    /// The wait is for a relayed AppendEntries: three hops, not a round
-    /// trip, so its outcome stays out of the loss estimate.
-    pub relayed: bool,
-    /// Retransmissions since its last answer: each doubles the wait before
-    /// the next, so a follower that died or was cut off costs a handful of
-    /// messages, not one per retransmission timeout.
-    pub backoff: u32,
-    /// Our last AppendEntries told it to expect the lazy heartbeat
-    /// interval. A follower that leaves the eager set still gets one
-    /// standard heartbeat first: its election timer was set for that.
-    pub told_lazy: bool,
-    /// The heartbeat interval our last AppendEntries told it (the standard
-    /// one if it told none): its election timer is set for that.
-    pub told_interval: Micros,
-    /// The highest index ever sent to it in this term (for `Counters`).
-    pub sent_up_to: u64,
-    /// It acknowledged entries in this term, so `matched` is known to be
-    /// in its log: every AppendEntries can then start right after it, and
-    /// carry whatever a lost one carried.
-    pub acked: bool,
-    /// AppendEntries sent since its last answer: one lost round trip is
-    /// loss, two in a row look like a dead or cut-off follower.
-    pub unanswered: u32,
-    /// The commit index it told us last (this term): it has answered
-    /// every put it owed up to there (see `inherited.rs`).
-    pub commit: u64,
 }
 
 /// Counts of inputs the core ignored, by reason, and of what it did.
@@ -144,8 +99,15 @@ pub struct Node {
     pub(super) applied: u64,
     pub(super) kv: KvStore,
 
+    /// Our role. Its state goes with it: `campaign` is `Some` exactly while
+    /// we are a pre-candidate or candidate, `leading` exactly while we lead.
     pub(super) role: Role,
+    pub(super) campaign: Option<Campaign>,
+    pub(super) leading: Option<Leader>,
+    /// Who we believe leads.
     pub(super) leader: Option<Addr>,
+
+    // The election timer, in every role.
     pub(super) election_deadline: Micros,
     /// When we last heard from a leader of our term (or, as leader, were
     /// confirmed by a quorum): votes are refused for `election_timeout_min`
@@ -154,81 +116,17 @@ pub struct Node {
     /// The longest our leader said it would stay silent (its heartbeat
     /// interval for us).
     pub(super) leader_interval: Micros,
-    pub(super) votes: BTreeSet<Addr>,
-    /// Peers that answered this campaign, either way.
-    pub(super) answered: BTreeSet<Addr>,
-    /// When unanswered vote requests go out again, and the wait after that.
-    pub(super) votes_resend_at: Micros,
-    pub(super) vote_backoff: Micros,
-    /// Peers that did not answer our previous campaign, when this one
-    /// follows it without a leader in between: cut off or dead, most
-    /// likely, so they get this campaign's first request but no resends.
-    pub(super) silent: BTreeSet<Addr>,
 
-    // Leader state.
-    pub(super) progress: BTreeMap<Addr, Progress>,
-    pub(super) leader_since: Micros,
-    /// Index of this leader's no-op: reads wait until it is committed.
-    pub(super) term_start: u64,
-    /// Estimated share of AppendEntries round trips that fail to come
-    /// back within a retransmission interval, and how many followers new
-    /// entries therefore go to at once (see `fanout.rs`).
-    pub(super) round_trip_loss: Share,
-    /// Estimated share of gets among the requests we lead.
-    pub(super) get_share: Share,
-    pub(super) eager_count: usize,
-    /// Smoothed AppendEntries round-trip time (`None` before the first).
-    pub(super) srtt: Option<Micros>,
-    pub(super) pending_reads: VecDeque<PendingRead>,
-
-    // Client bookkeeping for every role.
-    pub(super) held: VecDeque<Held>,
-    /// Puts this replica appended as leader and has not answered, by
-    /// (index, term): our log can be cut back by a later leader and refilled
-    /// by us in a later term, so one index may owe puts from several terms.
-    pub(super) owed: BTreeMap<(u64, u64), Owed>,
-    pub(super) recent_mids: MidFilter,
-    /// Puts this replica committed as leader but inherited from an earlier
-    /// term's leader, whose answer may never have been sent, by (client,
-    /// key) (see `InheritedPuts::BeforeGet`).
-    pub(super) unconfirmed: BTreeMap<(Addr, String), Inherited>,
-    /// Gets held until the owner of such a put says it answered it.
-    pub(super) owner_waits: Vec<OwnerWait>,
-    /// Who led recent terms, to know the owner of an inherited put.
-    pub(super) term_leaders: BTreeMap<u64, Addr>,
-    pub(super) put_timing: PutTiming,
-    /// When each client was last redirected by us, to spot bounces.
-    pub(super) redirected_at: BTreeMap<Addr, Micros>,
+    /// While we do not lead: the estimates of our last term as leader, for
+    /// the next (see `Estimates`).
+    pub(super) kept_estimates: Estimates,
+    pub(super) clients: Clients,
+    pub(super) inheritance: Inheritance,
 
     pub(super) outbox: Vec<Outgoing>,
     pub(super) counters: Counters,
-
-    /// State events for the console, with when they happened.
-    pub(super) events: Vec<(Micros, Event)>,
-    /// Whether to build the per-request events (two per request, each with
-    /// strings to allocate): the shell turns them off while its emitter
-    /// would drop them unread.
-    pub(super) request_events: bool,
-    /// What the last events said, so that only changes are reported.
-    reported: Reported,
+    pub(super) reporter: Reporter,
 }
-
-/// The last state reported through events.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Reported {
-    role: Option<(Role, u64, Addr)>,
-    log: (u64, u64),
-    commit: (u64, u64),
-    progress: Vec<(Addr, u64, u64)>,
-    progress_at: Micros,
-}
-
-/// Events kept until [`Node::take_events`]; beyond this they are counted
-/// and dropped.
-const MAX_PENDING_EVENTS: usize = 4096;
-
-/// `progress` events are rate-limited to one per this long.
-const PROGRESS_EVERY: Micros = 50_000;
 
 impl Node {
     /// A follower in term 0 with an empty log. `seed` drives its election
@@ -238,7 +136,7 @@ impl Node {
         peers.retain(|p| *p != id);
         peers.sort();
         peers.dedup();
-        let mid_memory = cfg.mid_memory;
+        let clients = Clients::new(cfg.mid_memory);
         let heartbeat = cfg.heartbeat_interval;
         let mut node = Node {
             id,
@@ -252,38 +150,20 @@ impl Node {
             applied: 0,
             kv: KvStore::default(),
             role: Role::Follower,
+            campaign: None,
+            leading: None,
             leader: None,
             election_deadline: 0,
             last_leader_contact: None,
             leader_interval: heartbeat,
-            votes: BTreeSet::new(),
-            answered: BTreeSet::new(),
-            votes_resend_at: 0,
-            vote_backoff: 0,
-            silent: BTreeSet::new(),
-            progress: BTreeMap::new(),
-            leader_since: 0,
-            term_start: 0,
-            round_trip_loss: Share::default(),
-            get_share: Share::default(),
-            eager_count: 0,
-            srtt: None,
-            pending_reads: VecDeque::new(),
-            held: VecDeque::new(),
-            owed: BTreeMap::new(),
-            recent_mids: MidFilter::new(mid_memory),
-            unconfirmed: BTreeMap::new(),
-            owner_waits: Vec::new(),
-            term_leaders: BTreeMap::new(),
-            put_timing: PutTiming::default(),
-            redirected_at: BTreeMap::new(),
+            kept_estimates: Estimates::default(),
+            clients,
+            inheritance: Inheritance::default(),
             outbox: Vec::new(),
             counters: Counters::default(),
-            events: Vec::new(),
-            request_events: true,
-            reported: Reported::default(),
+            reporter: Reporter::default(),
         };
-        node.note_role(now, RoleReason::Start);
+        node.report_role(now, RoleReason::Start);
         // Nobody leads at start-up, so the first election need not wait a
         // whole timeout; the draw still spreads the replicas out.
         let (lo, hi) = (
@@ -304,112 +184,86 @@ impl Node {
 
     /// Builds the AppendEntries that are due and returns every queued output.
     pub fn flush(&mut self, now: Micros) -> Vec<Outgoing> {
-        if self.role == Role::Leader {
+        if self.leading.is_some() {
             self.send_due_appends(now);
         }
-        self.note_progress(now);
+        self.report_progress(now);
         std::mem::take(&mut self.outbox)
     }
 
     /// Turns the `client_request` and `client_answer` events on or off (on
     /// at start). The other events are rare and always built.
     pub fn set_request_events(&mut self, on: bool) {
-        self.request_events = on;
+        self.reporter.request_events = on;
     }
 
     /// The state events since the last call, with the time of each.
     pub fn take_events(&mut self) -> Vec<(Micros, Event)> {
-        std::mem::take(&mut self.events)
+        self.reporter.take()
     }
 
-    /// The leader's view of each follower: (id, match index, next index).
+    /// The leader's view of each follower: (id, match index, next index);
+    /// empty unless we lead.
     pub fn follower_progress(&self) -> Vec<FollowerProgress> {
-        self.progress
-            .iter()
-            .map(|(id, p)| FollowerProgress {
+        self.progress_triples()
+            .into_iter()
+            .map(|(id, match_index, next_index)| FollowerProgress {
                 id: id.to_string(),
-                match_index: p.matched,
-                next_index: p.next,
+                match_index,
+                next_index,
             })
             .collect()
     }
 
-    pub(super) fn emit(&mut self, now: Micros, event: Event) {
-        // A caller that never takes the events must not make them pile up.
-        if self.events.len() >= MAX_PENDING_EVENTS {
-            self.counters.events_overflowed += 1;
-            return;
-        }
-        self.events.push((now, event));
+    fn progress_triples(&self) -> Vec<(Addr, u64, u64)> {
+        let Some(lead) = &self.leading else {
+            return Vec::new();
+        };
+        lead.tracker
+            .iter()
+            .map(|(a, p)| (*a, p.matched(), p.next_index()))
+            .collect()
     }
 
     /// Reports a change of role, term or leader belief, if there was one.
-    pub(super) fn note_role(&mut self, now: Micros, reason: RoleReason) {
-        let current = (self.role, self.term, self.leader_hint());
-        if self.reported.role == Some(current) {
-            return;
-        }
-        self.reported.role = Some(current);
-        let event = Event::Role {
-            role: self.role.name(),
-            term: self.term,
-            leader: self.leader_hint().to_string(),
-            reason,
-        };
-        self.emit(now, event);
+    pub(super) fn report_role(&mut self, now: Micros, reason: RoleReason) {
+        let (role, term, leader) = (self.role.name(), self.term, self.leader_hint());
+        self.reporter
+            .role_changed(now, (role, term, leader), || Event::Role {
+                role,
+                term,
+                leader: leader.to_string(),
+                reason,
+            });
     }
 
     /// Reports log, commit and (rate-limited) follower progress changes,
     /// once per batch of inputs.
-    fn note_progress(&mut self, now: Micros) {
-        let log = (self.log.last_index(), self.log.last_term());
-        if log != self.reported.log {
-            self.reported.log = log;
-            self.emit(
-                now,
-                Event::LogAppended {
-                    last_index: log.0,
-                    last_term: log.1,
-                },
-            );
-        }
-        let commit = (self.commit, self.applied);
-        if commit != self.reported.commit {
-            self.reported.commit = commit;
-            self.emit(
-                now,
-                Event::Commit {
-                    commit_index: commit.0,
-                    applied_index: commit.1,
-                },
-            );
-        }
-        if self.role != Role::Leader || now < self.reported.progress_at + PROGRESS_EVERY {
-            return;
-        }
-        let progress: Vec<(Addr, u64, u64)> = self
-            .progress
-            .iter()
-            .map(|(a, p)| (*a, p.matched, p.next))
-            .collect();
-        if progress != self.reported.progress {
-            self.reported.progress = progress;
-            self.reported.progress_at = now;
-            let followers = self.follower_progress();
-            self.emit(now, Event::Progress { followers });
+    fn report_progress(&mut self, now: Micros) {
+        let last = (self.log.last_index(), self.log.last_term());
+        self.reporter.log_changed(now, last);
+        self.reporter
+            .commit_changed(now, (self.commit, self.applied));
+        if self.leading.is_some() && self.reporter.progress_due(now) {
+            let followers = self.progress_triples();
+            self.reporter.progress_changed(now, followers);
         }
     }
 
     /// When the core next needs a tick.
     pub fn next_deadline(&self, now: Micros) -> Micros {
-        let mut at = match self.role {
-            Role::Leader => self.leader_deadline(now),
-            _ => self.campaign_deadline(),
+        let mut at = match &self.leading {
+            Some(_) => self.leader_deadline(now),
+            None => self.campaign_deadline(),
         };
-        if let Some(expiry) = self.held_deadline() {
+        if let Some(expiry) = self.clients.held_deadline(&self.log, self.cfg.hold_timeout) {
             at = at.min(expiry);
         }
-        if let Some(wait) = self.owner_wait_deadline() {
+        if let Some(wait) = self
+            .leading
+            .as_ref()
+            .and_then(|l| l.reads.owner_wait_deadline())
+        {
             at = at.min(wait);
         }
         at
@@ -439,12 +293,15 @@ impl Node {
     pub fn kv(&self) -> &KvStore {
         &self.kv
     }
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    pub fn counters(&self) -> Counters {
+        Counters {
+            events_overflowed: self.reporter.overflowed(),
+            ..self.counters.clone()
+        }
     }
     /// Requests waiting at this replica (held, pending reads, unanswered puts).
     pub fn queued_requests(&self) -> usize {
-        self.held.len() + self.pending_reads.len() + self.owner_waits.len() + self.owed.len()
+        self.clients.queued() + self.leading.as_ref().map_or(0, |l| l.reads.len())
     }
 
     /// Who this replica believes leads, for the `leader` field of every packet.
@@ -463,6 +320,10 @@ impl Node {
 
     pub(super) fn send(&mut self, to: Addr, body: Body) {
         self.outbox.push(Outgoing { to, body });
+    }
+
+    pub(super) fn emit(&mut self, now: Micros, event: Event) {
+        self.reporter.emit(now, event);
     }
 
     pub(super) fn reset_election_deadline(&mut self, now: Micros) {
@@ -491,8 +352,10 @@ impl Node {
             return;
         }
         match msg.body {
-            Body::Get { mid, key } => self.handle_get(now, from, mid, key),
-            Body::Put { mid, key, value } => self.handle_put(now, from, mid, key, value),
+            Body::Get { mid, key } => self.handle_request(now, from, Request::Get { mid, key }),
+            Body::Put { mid, key, value } => {
+                self.handle_request(now, from, Request::Put { mid, key, value })
+            }
             Body::RequestVote(rv) if self.is_peer(from) => self.handle_request_vote(now, from, rv),
             Body::VoteReply(r) if self.is_peer(from) => self.handle_vote_reply(now, from, r),
             Body::AppendEntries(ae) if self.is_peer(from) => {
@@ -510,18 +373,19 @@ impl Node {
     }
 
     fn handle_tick(&mut self, now: Micros) {
-        match self.role {
-            Role::Leader => {
-                self.leader_tick(now);
-                self.owner_wait_tick(now);
-            }
-            _ => self.campaign_tick(now),
+        if self.leading.is_some() {
+            self.leader_tick(now);
+            self.owner_wait_tick(now);
+        } else {
+            self.campaign_tick(now);
         }
         self.expire_held(now);
     }
 
     /// Follow `leader` (or nobody yet) in `term`: a newer term was seen
-    /// (Raft §5.1), a leader was found, or check-quorum failed.
+    /// (Raft §5.1), a leader was found, or check-quorum failed. A leader
+    /// stepping down drops its leader state here, all but its estimates,
+    /// and holds its reads as a follower does.
     pub(super) fn become_follower(
         &mut self,
         now: Micros,
@@ -529,20 +393,19 @@ impl Node {
         leader: Option<Addr>,
         reason: RoleReason,
     ) {
-        let was_leader = self.role == Role::Leader;
         if term > self.term {
             self.term = term;
             self.voted_for = None;
         }
         self.role = Role::Follower;
         self.leader = leader;
-        self.votes.clear();
-        if was_leader {
-            self.progress.clear();
+        self.campaign = None;
+        if let Some(lead) = self.leading.take() {
+            self.kept_estimates = lead.tracker.into_estimates();
             self.reset_election_deadline(now);
-            self.step_down_reads(now);
+            self.hold_reads(lead.reads.into_all());
         }
-        self.note_role(now, reason);
+        self.report_role(now, reason);
         if leader.is_some() {
             self.release_held(now);
         }
@@ -559,19 +422,19 @@ impl Node {
             let term = entry.term;
             // A put from an earlier term that we commit as leader but did
             // not append ourselves: its owner may never answer it.
-            let inherited = self.role == Role::Leader
+            let inherited = self.leading.is_some()
                 && term < self.term
-                && !self.owed.contains_key(&(index, term));
+                && !self.clients.owed.contains_key(&(index, term));
             if let Some(put) = &entry.put {
                 self.kv.apply_put(&put.key, &put.value);
             }
             let inherited_put = if inherited { entry.put.clone() } else { None };
             self.settle_put(now, index, term);
             if let Some(put) = inherited_put {
-                self.commit_inherited(now, put, index, term);
+                self.commit_inherited(put, index, term);
             }
         }
-        if self.role == Role::Leader {
+        if self.leading.is_some() {
             self.serve_reads(now);
         }
     }
@@ -579,5 +442,17 @@ impl Node {
     #[cfg(test)]
     pub(super) fn set_term_for_test(&mut self, term: u64) {
         self.term = term;
+    }
+
+    /// Our view of the followers; panics unless we lead.
+    #[cfg(test)]
+    pub(super) fn tracker(&self) -> &super::leader::tracker::Tracker {
+        &self.leading.as_ref().expect("the node leads").tracker
+    }
+
+    /// Our leader state; panics unless we lead.
+    #[cfg(test)]
+    pub(super) fn leading_for_test(&mut self) -> &mut Leader {
+        self.leading.as_mut().expect("the node leads")
     }
 }

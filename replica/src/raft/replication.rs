@@ -1,160 +1,15 @@
-//! Log replication (Raft §5.3): the leader's AppendEntries, the follower's
-//! consistency check, fast backtracking on conflicts, commitment by counting
-//! replicas for current-term entries only (§5.4.2), and the leader's
-//! check-quorum and read lease timing.
+//! The leader's side of log replication (Raft §5.3): sending AppendEntries
+//! to the followers the tracker says are due (`leader/tracker.rs`),
+//! handling their answers, committing by counting replicas for
+//! current-term entries only (§5.4.2), and check-quorum.
 
 use shared::events::RoleReason;
-use shared::{Addr, AppendEntries, AppendReply, Body, RelayAck, Relayed};
+use shared::{Addr, AppendEntries, AppendReply, Body};
 
-use super::node::{Node, Progress, Role};
+use super::node::Node;
 use super::Micros;
 
 impl Node {
-    // ---- follower side -------------------------------------------------
-
-    pub(super) fn handle_append_entries(&mut self, now: Micros, from: Addr, ae: AppendEntries) {
-        // A relayed AppendEntries comes from the relaying follower, and
-        // names the leader it comes from (see `fanout.rs`).
-        let leader = match ae.relayed {
-            None => from,
-            Some(r) if r.leader != self.id && self.is_peer(r.leader) => r.leader,
-            Some(_) => {
-                self.counters.not_from_peer += 1;
-                return;
-            }
-        };
-        if ae.term < self.term {
-            self.counters.stale += 1;
-            // No relay acknowledgement: it was for an older term than ours.
-            let reply = AppendReply {
-                term: self.term,
-                success: false,
-                index: 0,
-                conflict_term: None,
-                ts: ae.ts,
-                commit: 0,
-                relay_ack: None,
-            };
-            self.send(leader, Body::AppendReply(reply));
-            return;
-        }
-        if ae.term > self.term || self.role != Role::Follower || self.leader != Some(leader) {
-            let reason = if ae.term > self.term {
-                RoleReason::HigherTerm
-            } else {
-                RoleReason::LeaderFound
-            };
-            self.become_follower(now, ae.term, Some(leader), reason);
-            self.note_term_leader(ae.term, leader);
-        }
-        // Bounded: a corrupt hint must not silence our election timer.
-        let cfg = &self.cfg;
-        let longest = cfg
-            .election_timeout_max
-            .max(cfg.quiet_lazy_heartbeat_interval);
-        let interval = ae.heartbeat.min(longest).max(cfg.heartbeat_interval);
-        self.heard_from_leader(now, interval);
-        let mut reply = self.append_from_leader(now, &ae);
-        // After the append: puts it settles are answered before the held
-        // requests go (see `waits_for_our_put`).
-        if !self.held.is_empty() {
-            self.release_held(now);
-        }
-        match ae.relay_to {
-            // Pass it on instead of answering: the next follower answers
-            // for both. One hop only, and never back to the leader.
-            Some(next)
-                if reply.success
-                    && ae.relayed.is_none()
-                    && next != self.id
-                    && next != leader
-                    && self.is_peer(next) =>
-            {
-                let relayed = Relayed {
-                    leader,
-                    index: reply.index,
-                };
-                let onward = AppendEntries {
-                    relay_to: None,
-                    relayed: Some(relayed),
-                    ..ae
-                };
-                self.send(next, Body::AppendEntries(onward));
-            }
-            _ => {
-                reply.relay_ack = ae.relayed.map(|r| RelayAck {
-                    from,
-                    index: r.index,
-                });
-                // Puts we owed up to here were answered above, before this.
-                reply.commit = self.commit;
-                self.send(leader, Body::AppendReply(reply));
-            }
-        }
-    }
-
-    /// The consistency check and append; returns the reply to send.
-    fn append_from_leader(&mut self, now: Micros, ae: &AppendEntries) -> AppendReply {
-        let mut reply = AppendReply {
-            term: self.term,
-            success: false,
-            index: 0,
-            conflict_term: None,
-            ts: ae.ts,
-            commit: 0,
-            relay_ack: None,
-        };
-        // Entries up to our commit index are already known to match.
-        let skip = self.commit.saturating_sub(ae.prev_index);
-        if skip > ae.entries.len() as u64 {
-            reply.success = true;
-            reply.index = self.commit;
-            return reply;
-        }
-        let prev_index = ae.prev_index + skip;
-        let entries = &ae.entries[skip as usize..];
-        let prev_term = if skip > 0 {
-            ae.entries[skip as usize - 1].term
-        } else {
-            ae.prev_term
-        };
-        match self.log.term(prev_index) {
-            None => {
-                reply.index = self.log.last_index() + 1;
-                return reply;
-            }
-            Some(t) if t != prev_term => {
-                reply.conflict_term = Some(t);
-                reply.index = self.log.first_index_of_term_at(prev_index);
-                return reply;
-            }
-            Some(_) => {}
-        }
-        let mut new_puts = 0;
-        for (i, entry) in entries.iter().enumerate() {
-            let index = prev_index + 1 + i as u64;
-            match self.log.term(index) {
-                Some(t) if t == entry.term => continue,
-                Some(_) => self.log.truncate_from(index),
-                None => {}
-            }
-            new_puts += u64::from(entry.put.is_some());
-            self.log.append(entry.clone());
-        }
-        self.put_timing.note_puts(now, new_puts);
-        let last_new = prev_index + entries.len() as u64;
-        let commit = ae.commit.min(last_new);
-        if commit > self.commit {
-            self.commit = commit;
-            self.apply_committed(now);
-        }
-        reply.success = true;
-        reply.index = last_new;
-        reply
-    }
-
-    // ---- leader side ---------------------------------------------------
-
     pub(super) fn handle_append_reply(&mut self, now: Micros, from: Addr, r: AppendReply) {
         // The answer to a relayed AppendEntries acknowledges the relayer
         // too, in the same term: it appended before passing it on.
@@ -175,31 +30,18 @@ impl Node {
             self.become_follower(now, r.term, None, RoleReason::HigherTerm);
             return;
         }
-        if self.role != Role::Leader || r.term < self.term {
+        let last = self.log.last_index();
+        let Some(lead) = self.leading.as_mut().filter(|_| r.term == self.term) else {
             self.counters.stale += 1;
             return;
-        }
-        let last = self.log.last_index();
-        let Some(p) = self.progress.get_mut(&from) else {
+        };
+        let Some(told_commit) = lead.tracker.on_reply(&from, r.ts, r.commit, last, now) else {
             return;
         };
-        p.last_reply = now;
-        // Bounded: a corrupt value must not settle puts we have not seen.
-        p.commit = p.commit.max(r.commit.min(last));
-        let told_commit = p.commit;
-        self.note_answer(from, r.ts, now);
         self.owner_applied(now, from, told_commit);
-        let p = self.progress.get_mut(&from).expect("checked above");
         if r.success {
-            // A reply cannot acknowledge a message sent after now: a corrupt
-            // `ts` must neither stretch the read lease nor overflow the
-            // check-quorum deadline (found by tests/robustness.rs).
-            p.acked_ts = p.acked_ts.max(r.ts.min(now));
-            p.acked = true;
-            if r.index > p.matched {
-                p.matched = r.index.min(last);
-            }
-            p.next = p.next.max(p.matched + 1);
+            let lead = self.leading.as_mut().expect("still leading");
+            lead.tracker.on_ack(&from, r.ts, r.index, last, now);
             self.advance_commit(now);
         } else {
             // Fast backtracking: skip the whole conflicting term at once.
@@ -207,11 +49,8 @@ impl Node {
                 Some(t) => self.log.last_index_of_term(t).map_or(r.index, |i| i + 1),
                 None => r.index,
             };
-            let p = self.progress.get_mut(&from).expect("checked above");
-            if hint > p.matched {
-                p.next = hint.clamp(p.matched + 1, last + 1);
-                p.send_now = true;
-            }
+            let lead = self.leading.as_mut().expect("still leading");
+            lead.tracker.on_reject(&from, hint, last);
         }
         // A reply can confirm leadership for waiting reads, or move the lease.
         self.serve_reads(now);
@@ -219,200 +58,83 @@ impl Node {
 
     /// Commit the highest index a quorum holds, if it is from this term.
     fn advance_commit(&mut self, now: Micros) {
-        let mut matched: Vec<u64> = self.progress.values().map(|p| p.matched).collect();
-        matched.push(self.log.last_index());
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let n = matched[self.quorum() - 1];
+        let Some(lead) = &self.leading else {
+            return;
+        };
+        let n = lead.tracker.quorum_match(self.log.last_index());
         if n > self.commit && self.log.term(n) == Some(self.term) {
             self.commit = n;
             self.apply_committed(now);
         }
     }
 
-    /// The newest time at which a quorum (counting ourselves) is known to
-    /// have accepted us as leader: the send time of the AppendEntries they
-    /// acknowledged.
-    pub(super) fn quorum_contact(&self) -> Micros {
-        let mut acked: Vec<Micros> = self.progress.values().map(|p| p.acked_ts).collect();
-        acked.push(Micros::MAX);
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        acked[self.quorum() - 1]
-    }
-
-    /// When `p` is next due an AppendEntries even with nothing new: a
-    /// retransmission for an eager live follower missing entries, else a
-    /// heartbeat (which also carries the entries a lazy follower misses,
-    /// and probes followers that stopped answering).
-    /// `beat` is the eager followers' heartbeat interval
-    /// (`eager_heartbeat_interval`, computed once per pass); `wide` is the
-    /// quorum's last confirmation once every follower is due heartbeats
-    /// (`heartbeat_all_from`).
-    fn due_at(
-        &self,
-        p: &Progress,
-        eager: bool,
-        wide: Option<Micros>,
-        beat: Micros,
-        now: Micros,
-    ) -> Micros {
-        let last = self.log.last_index();
-        // Only entries a commit waits on are worth a retransmission: entries
-        // already committed reach a follower with the next AppendEntries,
-        // which starts after what it acknowledged.
-        if eager && self.is_live(p, now) && p.matched < last && self.commit < last {
-            let wait = self
-                .retransmit_timeout()
-                .saturating_mul(1 << p.backoff.min(16))
-                .min(self.cfg.heartbeat_interval);
-            p.last_sent.max(p.last_reply) + wait
-        } else if wide.is_some_and(|contact| p.acked_ts <= contact) && self.is_live(p, now) {
-            // Check-quorum draws near and this follower has not confirmed
-            // us since: probe it more often. With heartbeats alone, a
-            // leader idle on a network losing 30% per hop lost all but one
-            // follower's answers for a whole election timeout about once
-            // in 30 s, and stepped down.
-            p.last_sent + self.cfg.probe_interval.min(beat)
-        } else if eager {
-            p.last_sent + beat
-        } else if wide.is_some() || !p.told_lazy {
-            // Lazy but last promised a shorter interval, or needed to
-            // confirm us.
-            p.last_sent + self.cfg.heartbeat_interval
-        } else {
-            // Never later than it was told: its timer is set for that.
-            p.last_sent + p.told_interval.min(self.lazy_heartbeat_interval())
-        }
-    }
-
-    /// From when, with the quorum's last confirmation at `contact`, every
-    /// follower gets the standard heartbeat: once it is two standard
-    /// heartbeats old, or a little older than the eager followers'
-    /// interval `beat` (their answers to a heartbeat are missing or late),
-    /// until it is fresh again, so that lost answers from the eager
-    /// followers alone cannot make us step down (check-quorum) or let the
-    /// lease lapse.
-    fn heartbeat_all_from(&self, contact: Micros, beat: Micros) -> Micros {
-        let hb = self.cfg.heartbeat_interval;
-        contact.saturating_add((2 * hb).max(beat + hb / 3))
-    }
-
     /// Check-quorum (thesis §6.2): a leader that has not been confirmed by a
     /// quorum for an election timeout steps down. Otherwise schedule
     /// heartbeats and retransmissions.
     pub(super) fn leader_tick(&mut self, now: Micros) {
-        let contact = self.quorum_contact().max(self.leader_since);
+        let (last, commit) = (self.log.last_index(), self.commit);
+        let Some(lead) = self.leading.as_mut() else {
+            return;
+        };
+        let contact = lead.confirmed_since();
         if now >= contact + self.cfg.election_timeout_min {
             self.become_follower(now, self.term, None, RoleReason::CheckQuorumLost);
             return;
         }
-        self.note_timeouts(now);
-        let eager = self.eager_followers(now);
-        let beat = self.eager_heartbeat_interval(now);
-        let wide = (now >= self.heartbeat_all_from(contact, beat)).then_some(contact);
-        let due: Vec<Addr> = self
-            .progress
-            .iter()
-            .filter(|(a, p)| now >= self.due_at(p, eager.contains(a), wide, beat, now))
-            .map(|(a, _)| *a)
-            .collect();
-        for peer in due {
-            let p = self.progress.get_mut(&peer).expect("key from the same map");
-            // Resend whatever is unacknowledged: it may have been dropped.
-            p.next = p.matched + 1;
-            p.send_now = true;
-            if p.waiting_since.is_some() {
-                p.backoff = p.backoff.saturating_add(1);
-            }
-        }
+        lead.tracker.tick(now, contact, last, commit);
     }
 
     /// When the leader next needs a tick: a heartbeat, a retransmission,
     /// or the check-quorum deadline.
     pub(super) fn leader_deadline(&self, now: Micros) -> Micros {
-        let contact = self.quorum_contact().max(self.leader_since);
-        let check = contact + self.cfg.election_timeout_min;
-        let beat = self.eager_heartbeat_interval(now);
-        let widen = self.heartbeat_all_from(contact, beat);
-        let wide = (now >= widen).then_some(contact);
-        let eager = self.eager_followers(now);
-        // Until then, lazy followers become due when the confirmation gets old.
-        let start = if wide.is_some() {
-            check
-        } else {
-            check.min(widen)
+        let Some(lead) = &self.leading else {
+            return Micros::MAX;
         };
-        self.progress
-            .iter()
-            .map(|(a, p)| self.due_at(p, eager.contains(a), wide, beat, now))
-            .fold(start, Micros::min)
+        let contact = lead.confirmed_since();
+        let check = contact + self.cfg.election_timeout_min;
+        lead.tracker
+            .next_due(now, contact, check, self.log.last_index(), self.commit)
     }
 
     /// Sends an AppendEntries to each eager follower that has new entries
-    /// (see `fanout.rs`), and to each one due a heartbeat or retransmission.
-    /// While relaying, eager followers that only have new entries to get
-    /// go in pairs: one AppendEntries to the first, relayed to the second.
+    /// (see `leader/fanout.rs`), and to each one due a heartbeat or
+    /// retransmission, each told the heartbeat interval it may expect.
     pub(super) fn send_due_appends(&mut self, now: Micros) {
-        let last = self.log.last_index();
-        let eager = self.eager_followers(now);
+        let Some(lead) = &self.leading else {
+            return;
+        };
+        let tracker = &lead.tracker;
         // The standard interval goes without saying (0 on the wire).
-        let told_eager = Some(self.eager_heartbeat_interval(now))
+        let eager_interval = Some(tracker.eager_heartbeat_interval(now))
             .filter(|&i| i > self.cfg.heartbeat_interval)
             .unwrap_or(0);
-        let relaying = self.relaying();
-        let told_lazy = self.lazy_heartbeat_interval();
-        let mut unpaired: Option<Addr> = None;
-        let mut sends: Vec<(Addr, Option<Addr>, bool)> = Vec::new();
-        for (&peer, p) in &self.progress {
-            // Pipeline new entries only to eager followers that answer; a
-            // silent one gets them with its (backed-off) retransmission,
-            // the others with their heartbeats.
-            let lazy = !eager.contains(&peer);
-            let has_new = p.next <= last && !lazy && !self.is_slow(p, now);
-            if !(p.send_now || has_new) {
-                continue;
-            }
-            // Only a follower waiting on nothing is paired: retransmissions
-            // go straight to the follower that missed them.
-            if relaying && has_new && p.acked && p.waiting_since.is_none() {
-                match unpaired.take() {
-                    Some(first) => sends.push((first, Some(peer), false)),
-                    None => unpaired = Some(peer),
-                }
-                continue;
-            }
-            sends.push((peer, None, lazy));
-        }
-        if let Some(peer) = unpaired {
-            sends.push((peer, None, false));
-        }
-        for (peer, relay_to, lazy) in sends {
-            let heartbeat = if lazy { told_lazy } else { told_eager };
-            self.send_append(now, peer, relay_to, lazy, heartbeat);
+        let lazy_interval = tracker.lazy_heartbeat_interval();
+        for (peer, relay_to, lazy) in tracker.sends_due(now, self.log.last_index()) {
+            let interval = if lazy { lazy_interval } else { eager_interval };
+            self.send_append(now, peer, relay_to, lazy, interval);
         }
     }
 
     /// One AppendEntries to `peer` (relayed on to `relay_to`, if any),
     /// starting right after what the follower(s) acknowledged, or at their
-    /// next index if they have acknowledged nothing in this term.
+    /// next index if they have acknowledged nothing in this term; it tells
+    /// them to expect the next within `interval` (0: the standard one).
     fn send_append(
         &mut self,
         now: Micros,
         peer: Addr,
         relay_to: Option<Addr>,
         lazy: bool,
-        heartbeat: Micros,
+        interval: Micros,
     ) {
+        let Some(lead) = self.leading.as_mut() else {
+            return;
+        };
         let members: Vec<Addr> = std::iter::once(peer).chain(relay_to).collect();
         let next = members
             .iter()
-            .map(|m| {
-                let p = &self.progress[m];
-                if p.acked {
-                    p.matched + 1
-                } else {
-                    p.next
-                }
-            })
+            .filter_map(|m| lead.tracker.get(m))
+            .map(|p| p.send_from())
             .min()
             .expect("at least the peer");
         let entries = self.log.batch(next, self.cfg.max_batch_bytes);
@@ -423,32 +145,15 @@ impl Node {
             prev_term: self.log.term(prev_index).unwrap_or(0),
             commit: self.commit,
             ts: now,
-            heartbeat,
+            heartbeat: interval,
             entries,
             relay_to,
             relayed: None,
         };
         // The last index this AppendEntries carries.
         let top = prev_index + ae.entries.len() as u64;
-        let mut fresh = false;
-        for m in &members {
-            let p = self.progress.get_mut(m).expect("key from the same map");
-            p.next = top + 1;
-            p.last_sent = now;
-            p.told_lazy = lazy;
-            p.told_interval = heartbeat.max(self.cfg.heartbeat_interval);
-            p.unanswered = p.unanswered.saturating_add(1);
-            // A straight resend after a relayed AppendEntries starts a wait
-            // of its own: a round trip for the loss estimate.
-            if p.waiting_since.is_none() || (p.relayed && relay_to.is_none()) {
-                p.waiting_since = Some(now);
-                p.timed_out = false;
-                p.relayed = relay_to.is_some();
-            }
-            p.send_now = false;
-            fresh |= top > p.sent_up_to;
-            p.sent_up_to = p.sent_up_to.max(top);
-        }
+        let told = interval.max(self.cfg.heartbeat_interval);
+        let fresh = lead.tracker.on_send(&members, now, top, lazy, told);
         let c = &mut self.counters;
         match ae.entries.len() {
             0 => c.appends_empty += 1,
@@ -464,50 +169,15 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fanout::{Share, QUIET_SAMPLES};
+    use super::super::leader::fanout::QUIET_SAMPLES;
+    use super::super::node::Role;
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{self, deliver, first_heartbeat, tick, A, B, C};
-    use shared::{Entry, Message, PutCmd, RelayAck, Relayed};
+    use crate::raft::testkit::{
+        self, append, append_reply, deliver, first_heartbeat, put_entry, tick, A, B, C,
+    };
+    use shared::{Entry, Message, RelayAck, Relayed};
     use std::collections::BTreeMap;
-
-    fn put(term: u64, key: &str, value: &str) -> Entry {
-        Entry {
-            term,
-            put: Some(PutCmd {
-                key: key.into(),
-                value: value.into(),
-                client: Addr(0x13),
-                mid: format!("M-{key}-{value}"),
-            }),
-        }
-    }
-
-    fn ae(term: u64, prev: (u64, u64), commit: u64, entries: Vec<Entry>) -> Body {
-        Body::AppendEntries(AppendEntries {
-            term,
-            prev_index: prev.0,
-            prev_term: prev.1,
-            commit,
-            ts: 5,
-            heartbeat: 0,
-            entries,
-            relay_to: None,
-            relayed: None,
-        })
-    }
-
-    fn reply(term: u64, success: bool, index: u64, ct: Option<u64>) -> Body {
-        Body::AppendReply(AppendReply {
-            term,
-            success,
-            index,
-            conflict_term: ct,
-            ts: 5,
-            commit: 0,
-            relay_ack: None,
-        })
-    }
 
     /// A leader of term 1 for {A, B, C}, its no-op not yet acknowledged.
     fn leader() -> Node {
@@ -532,122 +202,6 @@ mod tests {
     }
 
     #[test]
-    fn a_follower_appends_and_learns_the_commit_index() {
-        // Raft §5.3; the answer also tells the commit index (inherited.rs).
-        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let out = deliver(
-            &mut b,
-            10,
-            A,
-            ae(1, (0, 0), 1, vec![put(1, "k", "v"), put(1, "k", "w")]),
-        );
-        let Body::AppendReply(expected) = reply(1, true, 2, None) else {
-            unreachable!()
-        };
-        let expected = AppendReply {
-            commit: 1,
-            ..expected
-        };
-        assert_eq!(
-            out,
-            vec![Outgoing {
-                to: A,
-                body: Body::AppendReply(expected)
-            }]
-        );
-        assert_eq!(b.commit_index(), 1);
-        assert_eq!(b.kv().get("k"), "v");
-        assert_eq!(b.leader_hint(), A);
-    }
-
-    #[test]
-    fn a_gap_is_reported_with_the_next_index_we_need() {
-        // Asked to relay or not: what it cannot append goes no further.
-        for relay_to in [None, Some(C)] {
-            let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-            let Body::AppendEntries(mut gap) = ae(1, (5, 1), 0, vec![put(1, "k", "v")]) else {
-                unreachable!()
-            };
-            gap.relay_to = relay_to;
-            let out = deliver(&mut b, 10, A, Body::AppendEntries(gap));
-            assert_eq!(
-                out,
-                vec![Outgoing {
-                    to: A,
-                    body: reply(1, false, 1, None)
-                }]
-            );
-        }
-    }
-
-    #[test]
-    fn a_conflict_reports_its_term_and_where_that_term_starts() {
-        // fast backtracking (Raft §5.3, the optimisation at its end)
-        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        deliver(
-            &mut b,
-            10,
-            A,
-            ae(
-                1,
-                (0, 0),
-                1,
-                vec![put(1, "a", "1"), put(2, "b", "1"), put(2, "c", "1")],
-            ),
-        );
-        let out = deliver(&mut b, 20, C, ae(3, (3, 3), 1, vec![]));
-        let Body::AppendReply(expected) = reply(3, false, 2, Some(2)) else {
-            unreachable!()
-        };
-        assert_eq!(
-            out,
-            vec![Outgoing {
-                to: C,
-                body: Body::AppendReply(AppendReply {
-                    commit: 1,
-                    ..expected
-                })
-            }]
-        );
-    }
-
-    #[test]
-    fn conflicting_suffix_is_replaced_but_a_stale_duplicate_truncates_nothing() {
-        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        deliver(
-            &mut b,
-            10,
-            A,
-            ae(
-                1,
-                (0, 0),
-                0,
-                vec![put(1, "a", "1"), put(1, "b", "1"), put(1, "c", "1")],
-            ),
-        );
-        // a reordered, older AppendEntries carrying only the first entry
-        deliver(&mut b, 20, A, ae(1, (0, 0), 0, vec![put(1, "a", "1")]));
-        assert_eq!(b.log().last_index(), 3);
-        deliver(&mut b, 30, C, ae(2, (1, 1), 0, vec![put(2, "x", "9")]));
-        assert_eq!(b.log().last_index(), 2);
-        assert_eq!(b.log().term(2), Some(2));
-    }
-
-    #[test]
-    fn a_stale_leader_is_told_the_newer_term() {
-        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        b.set_term_for_test(4);
-        let out = deliver(&mut b, 10, A, ae(3, (0, 0), 0, vec![]));
-        assert_eq!(
-            out,
-            vec![Outgoing {
-                to: A,
-                body: reply(4, false, 0, None)
-            }]
-        );
-    }
-
-    #[test]
     fn the_leader_commits_once_a_quorum_holds_a_current_term_entry() {
         // Raft §5.4.2
         let mut a = leader();
@@ -658,7 +212,7 @@ mod tests {
             .count();
         assert_eq!(appends, 2, "the no-op goes to both followers: {out:?}");
         assert_eq!(a.commit_index(), 0);
-        deliver(&mut a, 2_000_100, B, reply(1, true, 1, None));
+        deliver(&mut a, 2_000_100, B, append_reply(1, true, 1, None));
         assert_eq!(a.commit_index(), 1);
     }
 
@@ -669,7 +223,7 @@ mod tests {
         a.log.truncate_from(1);
         a.log.append(Entry { term: 1, put: None });
         a.set_term_for_test(2);
-        deliver(&mut a, 2_000_100, B, reply(2, true, 1, None));
+        deliver(&mut a, 2_000_100, B, append_reply(2, true, 1, None));
         assert_eq!(a.commit_index(), 0);
     }
 
@@ -678,9 +232,9 @@ mod tests {
         let mut a = leader();
         a.flush(2_000_000);
         for i in 0..5 {
-            a.log.append(put(1, &format!("k{i}"), "v"));
+            a.log.append(put_entry(1, &format!("k{i}"), "v"));
         }
-        let out = deliver(&mut a, 2_000_100, B, reply(1, false, 1, None));
+        let out = deliver(&mut a, 2_000_100, B, append_reply(1, false, 1, None));
         let Body::AppendEntries(sent) = &out[0].body else {
             panic!("{out:?}")
         };
@@ -711,8 +265,8 @@ mod tests {
         // One follower is a quorum of three: it gets the eager heartbeat,
         // the other the lazy one.
         let (beat, lazy) = (
-            a.eager_heartbeat_interval(2_000_100),
-            a.lazy_heartbeat_interval(),
+            a.tracker().eager_heartbeat_interval(2_000_100),
+            a.tracker().lazy_heartbeat_interval(),
         );
         assert!(a.next_deadline(2_000_100) <= 2_000_000 + beat);
         let out = tick(&mut a, 2_000_000 + beat);
@@ -805,7 +359,7 @@ mod tests {
         assert!(out.iter().any(|o| o.to == Addr(0x13)), "answered: {out:?}");
         // D and E hear of it with their next (lazy) heartbeat, not before,
         // while B and C answer theirs.
-        let lazy = a.lazy_heartbeat_interval();
+        let lazy = a.tracker().lazy_heartbeat_interval();
         let sent = run_idle(&mut a, 2_000_300, 2_000_000 + lazy);
         let out: Vec<Outgoing> = sent.into_iter().map(|(_, o)| o).collect();
         assert!(appends_to(&out).is_empty(), "{out:?}");
@@ -922,7 +476,7 @@ mod tests {
     fn lazy_followers_get_fewer_heartbeats_and_are_told_so() {
         let mut a = leader_of_five();
         // Lossy: the eager get the standard heartbeat.
-        a.round_trip_loss = Share::settled(0.1);
+        a.leading_for_test().tracker.settle_loss_for_test(0.1);
         let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
         let sent = idle_heartbeats(&mut a);
         for f in [B, C] {
@@ -946,20 +500,23 @@ mod tests {
         let mut a = leader_of_five();
         let hb = a.cfg.heartbeat_interval;
         // Four round trips (the no-op), all on time, say little yet.
-        assert_eq!(a.round_trip_loss.value(), 0.0);
-        assert_eq!(a.eager_heartbeat_interval(2_000_100), hb);
-        assert_eq!(a.lazy_heartbeat_interval(), a.cfg.lazy_heartbeat_interval);
+        assert_eq!(a.tracker().round_trip_loss().value(), 0.0);
+        assert_eq!(a.tracker().eager_heartbeat_interval(2_000_100), hb);
+        assert_eq!(
+            a.tracker().lazy_heartbeat_interval(),
+            a.cfg.lazy_heartbeat_interval
+        );
         // Idle heartbeats answered on time settle it.
         let mut now = 2_000_100;
-        while a.eager_heartbeat_interval(now) == hb {
+        while a.tracker().eager_heartbeat_interval(now) == hb {
             assert!(now < 20_000_000, "never called quiet");
             now += hb;
             for (to, ae) in appends(&tick(&mut a, now)) {
                 deliver(&mut a, now + 100, to, ack(1, ae.ts));
             }
         }
-        assert!(a.round_trip_loss.samples() >= QUIET_SAMPLES);
-        assert!(a.lazy_heartbeat_interval() > a.cfg.lazy_heartbeat_interval);
+        assert!(a.tracker().round_trip_loss().samples() >= QUIET_SAMPLES);
+        assert!(a.tracker().lazy_heartbeat_interval() > a.cfg.lazy_heartbeat_interval);
         assert_eq!(a.role(), Role::Leader);
     }
 
@@ -967,7 +524,7 @@ mod tests {
     fn on_a_quiet_network_eager_followers_get_fewer_heartbeats_and_are_told_so() {
         let mut a = leader_of_five_losing(0.0);
         let (hb, lazy) = (a.cfg.heartbeat_interval, a.cfg.lazy_heartbeat_interval);
-        let beat = a.eager_heartbeat_interval(2_000_100);
+        let beat = a.tracker().eager_heartbeat_interval(2_000_100);
         // Two heartbeats before the follower's stretched election timeout.
         assert!(beat > hb && 2 * beat < a.cfg.election_timeout_min + beat - hb);
         let sent = idle_heartbeats(&mut a);
@@ -982,9 +539,9 @@ mod tests {
             assert_eq!(sent[&f], vec![quiet_lazy], "{f}: {sent:?}");
         }
         // The first loss brings the standard heartbeats back.
-        a.note_round_trip(true);
-        assert_eq!(a.eager_heartbeat_interval(5_000_000), hb);
-        assert_eq!(a.lazy_heartbeat_interval(), lazy);
+        a.leading_for_test().tracker.record_loss_for_test();
+        assert_eq!(a.tracker().eager_heartbeat_interval(5_000_000), hb);
+        assert_eq!(a.tracker().lazy_heartbeat_interval(), lazy);
     }
 
     /// (time, told interval) of each AppendEntries to `f` among `sent`.
@@ -1005,25 +562,25 @@ mod tests {
             a.cfg.quiet_lazy_heartbeat_interval,
         );
         // Lossy: D is told the lazy interval.
-        a.round_trip_loss = Share::settled(0.1);
+        a.leading_for_test().tracker.settle_loss_for_test(0.1);
         let sent = run_idle(&mut a, 2_000_100, 4_500_000);
         let (last, told) = *beats_to(&sent, D).last().expect("a heartbeat to D");
         assert_eq!(told, lazy);
         // The network turns quiet: the next heartbeat still comes within
         // the interval D was told, and tells it the quiet one, which the
         // one after keeps to.
-        a.round_trip_loss = Share::settled(0.0);
+        a.leading_for_test().tracker.settle_loss_for_test(0.0);
         let second = last + lazy + quiet;
         let mut sent = run_idle(&mut a, 4_500_000, second - 1);
         // D answers only every quiet interval, and counts as live for it.
-        assert!(a.is_live(&a.progress[&D], second - 1));
+        assert!(a.tracker().is_live_for_test(&D, second - 1));
         sent.extend(run_idle(&mut a, second - 1, second + 1));
         assert_eq!(
             beats_to(&sent, D),
             vec![(last + lazy, quiet), (second, quiet)]
         );
         // Lossy again: within the lazy interval of the last, not the quiet.
-        a.round_trip_loss = Share::settled(0.1);
+        a.leading_for_test().tracker.settle_loss_for_test(0.1);
         let sent = run_idle(&mut a, second + 1, second + lazy + 1);
         assert_eq!(beats_to(&sent, D), vec![(second + lazy, lazy)]);
         assert_eq!(a.role(), Role::Leader);
@@ -1034,13 +591,18 @@ mod tests {
         let mut a = leader_of_five_losing(0.0);
         let now = 9_000_000;
         for (f, last_reply) in [(B, now), (C, now), (D, now), (E, 0)] {
-            a.progress.get_mut(&f).expect("a follower").last_reply = last_reply;
+            a.leading_for_test()
+                .tracker
+                .set_last_reply_for_test(&f, last_reply);
         }
         // D is live and not needed for a quorum: the quiet interval.
-        assert!(a.eager_heartbeat_interval(now) > a.cfg.heartbeat_interval);
+        assert!(a.tracker().eager_heartbeat_interval(now) > a.cfg.heartbeat_interval);
         // D dies too: B and C are the whole quorum, each answer counts.
-        a.progress.get_mut(&D).expect("a follower").last_reply = 0;
-        assert_eq!(a.eager_heartbeat_interval(now), a.cfg.heartbeat_interval);
+        a.leading_for_test().tracker.set_last_reply_for_test(&D, 0);
+        assert_eq!(
+            a.tracker().eager_heartbeat_interval(now),
+            a.cfg.heartbeat_interval
+        );
     }
 
     #[test]
@@ -1052,7 +614,7 @@ mod tests {
         assert_eq!(appends_to(&out), vec![B, C]);
         deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
         let r = a.cfg.retransmit_interval;
-        let rto = a.retransmit_timeout();
+        let rto = a.tracker().retransmit_timeout();
         assert_eq!(appends_to(&tick(&mut a, 2_000_200 + r)), vec![C]);
         let to = appends_to(&tick(&mut a, 2_000_200 + r + rto));
         assert!(to.contains(&D), "{to:?}");
@@ -1125,7 +687,7 @@ mod tests {
         assert_eq!(appends_to(&out), vec![B, C]);
         deliver(&mut a, 2_001_100, B, ack(3, 2_001_000));
         let r = a.cfg.retransmit_interval;
-        let rto = a.retransmit_timeout();
+        let rto = a.tracker().retransmit_timeout();
         // One resend: a single lost round trip is only loss.
         assert_eq!(appends_to(&tick(&mut a, 2_001_000 + r)), vec![C]);
         let out = tick(&mut a, 2_001_000 + r + rto);
@@ -1156,7 +718,7 @@ mod tests {
         client_put(&mut a, 2_000_200, "k");
         // Neither B nor C answers (dropped packets).
         let r = a.cfg.retransmit_interval;
-        let rto = a.retransmit_timeout();
+        let rto = a.tracker().retransmit_timeout();
         assert!(a.next_deadline(2_000_200) <= 2_000_200 + r);
         assert_eq!(appends_to(&tick(&mut a, 2_000_200 + r)), vec![B, C]);
         // Their resends are lost too: a retransmission interval later,
@@ -1193,15 +755,15 @@ mod tests {
     fn entries_already_committed_are_not_resent() {
         let mut a = leader_of_five_without_relays();
         // Lossy enough for three eager followers: two answers commit.
-        a.round_trip_loss = Share::settled(0.3);
-        a.eager_count = 3;
+        a.leading_for_test().tracker.settle_loss_for_test(0.3);
+        a.leading_for_test().tracker.set_eager_count_for_test(3);
         let out = client_put(&mut a, 2_000_200, "k");
         assert_eq!(appends_to(&out), vec![B, C, D]);
         deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
         deliver(&mut a, 2_000_300, C, ack(2, 2_000_200));
         assert_eq!(a.commit_index(), 2);
         // D's answer is lost: it hears of the entry with its heartbeat.
-        let beat = a.eager_heartbeat_interval(2_000_300);
+        let beat = a.tracker().eager_heartbeat_interval(2_000_300);
         assert_eq!(a.next_deadline(2_000_300), 2_000_200 + beat);
         let out = tick(&mut a, 2_000_200 + beat);
         assert!(appends_to(&out).contains(&D), "{out:?}");
@@ -1213,7 +775,7 @@ mod tests {
         client_put(&mut a, 2_000_200, "k");
         deliver(&mut a, 2_000_300, B, ack(2, 2_000_200));
         // C's answer is lost and the entry is not committed without it.
-        let rto = a.retransmit_timeout();
+        let rto = a.tracker().retransmit_timeout();
         assert!((a.cfg.retransmit_min..=a.cfg.retransmit_interval).contains(&rto));
         assert_eq!(a.next_deadline(2_000_300), 2_000_200 + rto);
         let out = tick(&mut a, 2_000_200 + rto);
@@ -1254,8 +816,8 @@ mod tests {
     /// A leader of five whose round-trip loss estimate is `loss`.
     fn leader_of_five_losing(loss: f64) -> Node {
         let mut a = leader_of_five();
-        a.round_trip_loss = Share::settled(loss);
-        a.refresh_eager_count();
+        a.leading_for_test().tracker.settle_loss_for_test(loss);
+        a.leading_for_test().tracker.refresh_eager_count_for_test();
         a
     }
 
@@ -1263,7 +825,7 @@ mod tests {
     /// leader sends once the retransmission timeout passes, and that timeout.
     fn lose_a_relay(a: &mut Node) -> (Vec<Outgoing>, Micros) {
         client_put(a, 2_000_200, "k");
-        let rto = a.retransmit_timeout();
+        let rto = a.tracker().retransmit_timeout();
         (tick(a, 2_000_200 + rto), rto)
     }
 
@@ -1277,7 +839,7 @@ mod tests {
     #[test]
     fn on_a_lossy_network_a_new_entry_is_relayed_through_a_pair() {
         let mut a = leader_of_five_losing(0.2);
-        assert!(a.relaying());
+        assert!(a.tracker().relaying());
         // As the shell does it: the put, a tick, then the flush.
         let put = Message {
             src: Addr(0x13),
@@ -1312,7 +874,7 @@ mod tests {
     #[test]
     fn a_quiet_network_sends_new_entries_straight_to_each_follower() {
         let mut a = leader_of_five();
-        assert!(!a.relaying());
+        assert!(!a.tracker().relaying());
         assert_eq!(sent_straight(&mut a), 2);
     }
 
@@ -1320,7 +882,7 @@ mod tests {
     fn a_network_too_lossy_for_a_pair_sends_to_more_followers_instead() {
         // 30% drops per hop: a pair would be on time 0.34 of the time.
         let mut a = leader_of_five_losing(0.51);
-        assert!(!a.relaying());
+        assert!(!a.tracker().relaying());
         assert_eq!(sent_straight(&mut a), 4);
     }
 
@@ -1329,12 +891,12 @@ mod tests {
         let mut a = leader_of_five_losing(0.2);
         // The relay is lost: both wait, but no round trip was lost.
         let (out, rto) = lose_a_relay(&mut a);
-        assert_eq!(a.round_trip_loss.value(), 0.2);
+        assert_eq!(a.tracker().round_trip_loss().value(), 0.2);
         // The straight resends are round trips: answered, they count.
         for (to, ae) in appends(&out) {
             deliver(&mut a, 2_000_300 + rto, to, ack(2, ae.ts));
         }
-        assert!(a.round_trip_loss.value() < 0.2);
+        assert!(a.tracker().round_trip_loss().value() < 0.2);
         assert_eq!(a.commit_index(), 2);
     }
 
@@ -1353,7 +915,8 @@ mod tests {
         let leader = A;
         let mut b = Node::new(B, vec![A, C, D, E], Config::default(), 2, 0);
         let mut c = Node::new(C, vec![A, B, D, E], Config::default(), 3, 0);
-        let Body::AppendEntries(mut first) = ae(1, (0, 0), 0, vec![put(1, "k", "v")]) else {
+        let Body::AppendEntries(mut first) = append(1, (0, 0), 0, vec![put_entry(1, "k", "v")])
+        else {
             unreachable!()
         };
         first.relay_to = Some(C);
@@ -1381,7 +944,8 @@ mod tests {
     #[test]
     fn a_relay_naming_no_peer_as_leader_is_ignored() {
         let mut c = Node::new(C, vec![A, B, D, E], Config::default(), 3, 0);
-        let Body::AppendEntries(mut forged) = ae(1, (0, 0), 0, vec![put(1, "k", "v")]) else {
+        let Body::AppendEntries(mut forged) = append(1, (0, 0), 0, vec![put_entry(1, "k", "v")])
+        else {
             unreachable!()
         };
         forged.relayed = Some(Relayed {
@@ -1448,7 +1012,8 @@ mod tests {
         }
         assert_eq!(a.role(), Role::Leader);
         assert_eq!(
-            a.eager_count, 4,
+            a.tracker().eager_count(),
+            4,
             "loss widened the fan-out to every follower"
         );
         // Two followers for 3 s: backed-off retransmissions, then heartbeats.

@@ -1,7 +1,7 @@
 //! Helpers shared by the core's unit tests: a three-node cluster {A, B, C}
 //! and a way to feed one node a message and collect what it sends.
 
-use shared::{Addr, AppendEntries, AppendReply, Body, Message};
+use shared::{Addr, AppendEntries, AppendReply, Body, Entry, Message, PutCmd};
 
 use super::{Input, Micros, Node, Outgoing};
 
@@ -87,5 +87,46 @@ pub fn first_heartbeat(heartbeat: Micros) -> Body {
         entries: vec![],
         relay_to: None,
         relayed: None,
+    })
+}
+
+/// A put entry of `term` from [`CLIENT`], with a MID made of key and value.
+pub fn put_entry(term: u64, key: &str, value: &str) -> Entry {
+    Entry {
+        term,
+        put: Some(PutCmd {
+            key: key.into(),
+            value: value.into(),
+            client: CLIENT,
+            mid: format!("M-{key}-{value}"),
+        }),
+    }
+}
+
+/// An AppendEntries of `term` after `prev` (index, term), sent at 5.
+pub fn append(term: u64, prev: (u64, u64), commit: u64, entries: Vec<Entry>) -> Body {
+    Body::AppendEntries(AppendEntries {
+        term,
+        prev_index: prev.0,
+        prev_term: prev.1,
+        commit,
+        ts: 5,
+        heartbeat: 0,
+        entries,
+        relay_to: None,
+        relayed: None,
+    })
+}
+
+/// An AppendReply of `term` to the AppendEntries sent at 5.
+pub fn append_reply(term: u64, success: bool, index: u64, conflict_term: Option<u64>) -> Body {
+    Body::AppendReply(AppendReply {
+        term,
+        success,
+        index,
+        conflict_term,
+        ts: 5,
+        commit: 0,
+        relay_ack: None,
     })
 }

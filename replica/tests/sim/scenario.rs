@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use replica::io::codec::{encode, MAX_PACKET};
-use replica::raft::{Config, InheritedPuts, Micros};
+use replica::raft::{Config, Micros};
 use replica::rng::Rng;
 use shared::{Body, Entry};
 
@@ -50,25 +50,7 @@ pub struct Scenario {
 
 /// Standard timings in units of the minimum election timeout, and a fast
 /// variant in which network delays are a sizeable part of a timeout.
-/// `SIM_INHERITED_PUTS=owner|before-get|at-commit` runs the sweep under
-/// another answering policy for inherited puts (compare the summaries'
-/// duplicate oks and committed puts never answered).
 pub fn pick_config(rng: &mut Rng, tight_chance: f64) -> Config {
-    let cfg = pick_timings(rng, tight_chance);
-    let policy = match std::env::var("SIM_INHERITED_PUTS").as_deref() {
-        Err(_) => return cfg,
-        Ok("owner") => InheritedPuts::Owner,
-        Ok("before-get") => InheritedPuts::BeforeGet,
-        Ok("at-commit") => InheritedPuts::AtCommit,
-        Ok(other) => panic!("SIM_INHERITED_PUTS={other:?}: owner, before-get or at-commit"),
-    };
-    Config {
-        inherited_puts: policy,
-        ..cfg
-    }
-}
-
-fn pick_timings(rng: &mut Rng, tight_chance: f64) -> Config {
     if rng.chance(tight_chance) {
         Config {
             election_timeout_min: 40_000,

@@ -21,16 +21,13 @@
 //! is one hop on a put that is not lost, so a quiet network does without.
 //! Retransmissions go straight to the follower that missed them.
 
-use shared::Addr;
-
-use super::node::{Node, Progress};
-use super::{Config, Micros};
+use crate::raft::{Config, Micros};
 
 /// Weight of each new round-trip outcome in the loss estimate (about the
 /// last 50 outcomes count). A shorter memory made the estimate swing
 /// enough (±0.07 at 15% drops per hop) to take a third eager follower
 /// much of the time where two do (0.29 is the line for five replicas).
-const LOSS_WEIGHT: f64 = 0.02;
+pub(super) const LOSS_WEIGHT: f64 = 0.02;
 
 /// How likely the eager followers alone must be to commit an entry on
 /// time. A put that misses waits a retransmission interval, and every
@@ -45,7 +42,7 @@ const MIN_ON_TIME: f64 = 0.5;
 /// Below this round-trip loss estimate, eager followers get heartbeats
 /// less often (see `eager_heartbeat_interval`). One loss in a quiet run
 /// lifts the estimate to 0.02; it decays below this again in ~35 outcomes.
-const QUIET_LOSS: f64 = 0.01;
+pub(super) const QUIET_LOSS: f64 = 0.01;
 
 /// Round trips a leader must have seen before it may call the network
 /// quiet. With none seen, the estimate says nothing: a leader elected on a
@@ -55,205 +52,11 @@ const QUIET_LOSS: f64 = 0.01;
 /// one-in-300 chance there; where few hops are lost, the first loss ends
 /// the quiet. Each round trip more costs a quiet network a few heartbeats
 /// (32 cost simple-1 some 30 messages of its ~570).
-pub(super) const QUIET_SAMPLES: u32 = 8;
+pub(in crate::raft) const QUIET_SAMPLES: u32 = 8;
 
 /// Weight of each request in the estimate of the share of gets (about the
 /// last 50 requests count).
-const GET_SHARE_WEIGHT: f64 = 0.02;
-
-impl Node {
-    /// The followers new entries go to at once: `eager_count` live,
-    /// answering followers, those already eager first (every change costs
-    /// a heartbeat, and each AppendEntries carries whatever the follower
-    /// has not acknowledged, so one a lost round trip left behind is as
-    /// good as any), then the most up to date, then by id.
-    pub(super) fn eager_followers(&self, now: Micros) -> Vec<Addr> {
-        let mut ranked: Vec<(bool, bool, std::cmp::Reverse<u64>, Addr)> = self
-            .progress
-            .iter()
-            .map(|(&a, p)| {
-                let slow = self.is_slow(p, now);
-                (slow, p.told_lazy, std::cmp::Reverse(p.matched), a)
-            })
-            .collect();
-        ranked.sort_unstable();
-        ranked
-            .into_iter()
-            .take(self.eager_count)
-            .map(|(_, _, _, a)| a)
-            .collect()
-    }
-
-    /// It answered within the last election timeout, or, if longer,
-    /// within a heartbeat after the interval it was last told (a lazy
-    /// follower answers only what it is sent).
-    pub(super) fn is_live(&self, p: &Progress, now: Micros) -> bool {
-        p.answered_within(live_window(&self.cfg, p), now)
-    }
-
-    /// Dead, or left the last two things we sent unanswered, the latter
-    /// for a retransmission interval: a single lost round trip is loss,
-    /// and passing over a live follower for it would cost a heartbeat when
-    /// it leaves the eager set.
-    pub(super) fn is_slow(&self, p: &Progress, now: Micros) -> bool {
-        !self.is_live(p, now)
-            || (p.unanswered >= 2 && now >= p.last_sent + self.retransmit_timeout())
-    }
-
-    /// `from` answered the AppendEntries sent at `ts`: a round trip on
-    /// time unless it was already counted as lost.
-    pub(super) fn note_answer(&mut self, from: Addr, ts: Micros, now: Micros) {
-        let Some(p) = self.progress.get_mut(&from) else {
-            return;
-        };
-        let on_time = p.waiting_since.is_some() && !p.timed_out && !p.relayed;
-        // An answer to the newest thing we sent leaves nothing outstanding;
-        // an older one shows the follower is alive: restart the clock.
-        let newer_outstanding = ts < p.last_sent;
-        p.waiting_since = newer_outstanding.then_some(now);
-        p.unanswered = u32::from(newer_outstanding);
-        p.timed_out = false;
-        p.backoff = 0;
-        if ts <= now {
-            let rtt = now - ts;
-            self.srtt = Some(match self.srtt {
-                Some(s) => s - s / 8 + rtt / 8,
-                None => rtt,
-            });
-        }
-        if on_time {
-            self.note_round_trip(false);
-        }
-    }
-
-    /// Counts, once each, the live followers that have left something
-    /// unanswered for a retransmission interval. Followers that stopped
-    /// answering altogether are dead or cut off, not lossy, and are not
-    /// counted.
-    pub(super) fn note_timeouts(&mut self, now: Micros) {
-        let interval = self.retransmit_timeout();
-        let mut lost = 0;
-        for p in self.progress.values_mut() {
-            if p.answered_within(live_window(&self.cfg, p), now)
-                && !p.timed_out
-                && p.waiting_since.is_some_and(|t| now >= t + interval)
-            {
-                p.timed_out = true;
-                lost += u32::from(!p.relayed);
-            }
-        }
-        for _ in 0..lost {
-            self.note_round_trip(true);
-        }
-    }
-
-    /// How long an AppendEntries may go unanswered before it counts as
-    /// lost and is resent: four smoothed round trips (as TCP's RTO, without
-    /// the variance term), within `[retransmit_min, retransmit_interval]`.
-    pub(super) fn retransmit_timeout(&self) -> Micros {
-        match self.srtt {
-            Some(s) => s
-                .saturating_mul(4)
-                .clamp(self.cfg.retransmit_min, self.cfg.retransmit_interval),
-            None => self.cfg.retransmit_interval,
-        }
-    }
-
-    /// How often eager followers hear from us when there is nothing new:
-    /// the standard heartbeat, or, while the network loses next to nothing
-    /// (`QUIET_LOSS`) and some live follower is not eager, the longest
-    /// interval (`quiet_eager_interval`) at which a quiet follower still
-    /// hears from us twice before its (stretched) election timeout; it is
-    /// told the interval, as lazy followers are. Without a spare follower,
-    /// the eager ones' answers are the only confirmation check-quorum gets:
-    /// two delayed ones in a row would depose us (found by the cluster
-    /// simulation, seed 5906 of `survives_non_leader_kills`: six replicas,
-    /// two killed).
-    pub(super) fn eager_heartbeat_interval(&self, now: Micros) -> Micros {
-        let live = self
-            .progress
-            .values()
-            .filter(|p| self.is_live(p, now))
-            .count();
-        if self.quiet() && live > self.eager_count {
-            quiet_eager_interval(&self.cfg)
-        } else {
-            self.cfg.heartbeat_interval
-        }
-    }
-
-    /// How often lazy followers hear from us: the configured interval, or
-    /// while the network loses next to nothing (`QUIET_LOSS`) the longer
-    /// quiet one. Their heartbeats then only keep them from campaigning
-    /// and bring them up to date; the eager followers' answers confirm us,
-    /// and a crash among those turns to the lazy ones at once (they are
-    /// told the interval and stretch their election timeout to match).
-    pub(super) fn lazy_heartbeat_interval(&self) -> Micros {
-        let cfg = &self.cfg;
-        if self.quiet() {
-            cfg.quiet_lazy_heartbeat_interval
-                .max(cfg.lazy_heartbeat_interval)
-        } else {
-            cfg.lazy_heartbeat_interval
-        }
-    }
-
-    /// The network loses next to nothing, as far as enough round trips
-    /// show (`QUIET_SAMPLES`).
-    fn quiet(&self) -> bool {
-        self.round_trip_loss.samples() >= QUIET_SAMPLES && self.round_trip_loss.value() < QUIET_LOSS
-    }
-
-    pub(super) fn note_round_trip(&mut self, lost: bool) {
-        self.round_trip_loss.note(lost, LOSS_WEIGHT);
-        self.refresh_eager_count();
-    }
-
-    /// A client request reached us as leader.
-    pub(super) fn note_request(&mut self, is_get: bool) {
-        self.get_share.note(is_get, GET_SHARE_WEIGHT);
-        self.refresh_eager_count();
-    }
-
-    /// New entries go to the eager followers in relayed pairs: a commit
-    /// needs at least two followers, the network loses enough to make the
-    /// messages saved worth a hop, and not so much that a pair would
-    /// commit on time less often than the target asks (at 30% drops per
-    /// hop a pair is on time 0.34 of the time; more followers at once do
-    /// better, at a price in messages).
-    pub(super) fn relaying(&self) -> bool {
-        let loss = self.round_trip_loss.value();
-        self.quorum() >= 3
-            && loss >= self.cfg.relay_loss
-            && relay_on_time(loss) >= on_time_target(self.get_share.value())
-    }
-
-    /// How many followers new entries go to at once, for the current loss
-    /// and request mix estimates (also on election, for the new set of
-    /// followers). While relaying, a bare quorum: a pair's answer comes
-    /// for both or for neither, so a spare follower beside it would be
-    /// one answer short whenever the pair is.
-    pub(super) fn refresh_eager_count(&mut self) {
-        let needed = self.quorum() - 1;
-        self.eager_count = if self.relaying() {
-            needed
-        } else {
-            eager_count(
-                self.round_trip_loss.value(),
-                needed,
-                self.progress.len(),
-                on_time_target(self.get_share.value()),
-            )
-        };
-    }
-}
-
-impl Progress {
-    /// It answered within `window` before `now`.
-    fn answered_within(&self, window: Micros, now: Micros) -> bool {
-        now < self.last_reply + window
-    }
-}
+pub(super) const GET_SHARE_WEIGHT: f64 = 0.02;
 
 /// Slack kept by the quiet heartbeat intervals for scheduling delays.
 const QUIET_MARGIN: Micros = 50_000;
@@ -264,7 +67,7 @@ const QUIET_MARGIN: Micros = 50_000;
 /// (less a margin); each answer renews the read lease well before it
 /// lapses (`I` is under the lease by more than the margin). Never shorter
 /// than the standard heartbeat.
-pub(super) fn quiet_eager_interval(cfg: &Config) -> Micros {
+pub(in crate::raft) fn quiet_eager_interval(cfg: &Config) -> Micros {
     cfg.election_timeout_min
         .saturating_sub(cfg.heartbeat_interval + QUIET_MARGIN)
         .min(cfg.lease().saturating_sub(2 * QUIET_MARGIN))
@@ -273,9 +76,9 @@ pub(super) fn quiet_eager_interval(cfg: &Config) -> Micros {
 
 /// How long a live follower may go without answering: an election
 /// timeout, or a heartbeat beyond the longest interval it may have been
-/// told.
-fn live_window(cfg: &Config, p: &Progress) -> Micros {
-    let told = p.told_interval.max(cfg.lazy_heartbeat_interval);
+/// told (`told_interval`, or the lazy one).
+pub(super) fn live_window(cfg: &Config, told_interval: Micros) -> Micros {
+    let told = told_interval.max(cfg.lazy_heartbeat_interval);
     cfg.election_timeout_min.max(told + cfg.heartbeat_interval)
 }
 
@@ -285,23 +88,23 @@ fn live_window(cfg: &Config, p: &Progress) -> Micros {
 /// to forget the guess: a new leader on a lossy network would send new
 /// entries to too few followers for its first few dozen puts.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Share {
+pub(in crate::raft) struct Share {
     value: f64,
     samples: u32,
 }
 
 impl Share {
-    pub(super) fn value(&self) -> f64 {
+    pub(in crate::raft) fn value(&self) -> f64 {
         self.value
     }
 
-    pub(super) fn samples(&self) -> u32 {
+    pub(in crate::raft) fn samples(&self) -> u32 {
         self.samples
     }
 
     /// One more sample; `weight` is its share of the average once the
     /// first samples are in.
-    fn note(&mut self, sample: bool, weight: f64) {
+    pub(super) fn note(&mut self, sample: bool, weight: f64) {
         self.samples = self.samples.saturating_add(1);
         let x = if sample { 1.0 } else { 0.0 };
         let w = (1.0 / f64::from(self.samples)).max(weight);

@@ -11,17 +11,16 @@
 //! A put is answered by its owner, the leader that appended it, once it
 //! applies the put, whatever its role by then. A put whose owner lost its
 //! leadership first is committed by a later leader, which may have to
-//! answer it: see `inherited.rs`.
-
-use std::collections::{HashSet, VecDeque};
+//! answer it: see `inheriting.rs`.
 
 use shared::events::{Event, Op, Outcome};
 use shared::{Addr, Body, Entry, PutCmd};
 
-use super::config::InheritedPuts;
+use super::clients::{Held, Owed, Request};
 use super::inherited::BeforeGet;
+use super::leader::reads::PendingRead;
 use super::log::entry_wire_size;
-use super::node::{Node, Role};
+use super::node::Node;
 use super::Micros;
 
 /// How a request is answered (the `type` of the reply).
@@ -33,119 +32,9 @@ enum Answer {
     Fail,
 }
 
-/// A client request as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Request {
-    Get {
-        mid: String,
-        key: String,
-    },
-    Put {
-        mid: String,
-        key: String,
-        value: String,
-    },
-}
-
-impl Request {
-    fn op(&self) -> Op {
-        match self {
-            Request::Get { .. } => Op::Get,
-            Request::Put { .. } => Op::Put,
-        }
-    }
-
-    fn mid(&self) -> &str {
-        match self {
-            Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
-        }
-    }
-}
-
-/// A request held while no leader is known.
-#[derive(Debug, Clone)]
-pub(super) struct Held {
-    pub client: Addr,
-    pub req: Request,
-    pub arrived: Micros,
-}
-
-/// A get waiting at the leader for its no-op to commit or for a quorum to
-/// confirm its leadership.
-#[derive(Debug, Clone)]
-pub(super) struct PendingRead {
-    pub client: Addr,
-    pub mid: String,
-    pub key: String,
-    pub arrived: Micros,
-}
-
-/// A put this replica appended as leader and has not answered yet.
-#[derive(Debug, Clone)]
-pub(super) struct Owed {
-    pub term: u64,
-    pub client: Addr,
-    pub mid: String,
-    pub arrived: Micros,
-    pub appended: Micros,
-}
-
-/// The most recent MIDs, to drop a request seen twice.
-#[derive(Debug)]
-pub(super) struct MidFilter {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-    cap: usize,
-}
-
-impl MidFilter {
-    pub fn new(cap: usize) -> MidFilter {
-        MidFilter {
-            set: HashSet::new(),
-            order: VecDeque::new(),
-            cap: cap.max(1),
-        }
-    }
-
-    /// Records `mid`; false if it was already there.
-    pub fn insert(&mut self, mid: &str) -> bool {
-        if self.set.contains(mid) {
-            return false;
-        }
-        self.set.insert(mid.to_string());
-        self.order.push_back(mid.to_string());
-        if self.order.len() > self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-
-    /// Forgets `mid`, so that it is accepted once more.
-    pub fn forget(&mut self, mid: &str) {
-        self.set.remove(mid);
-    }
-}
-
 impl Node {
-    pub(super) fn handle_get(&mut self, now: Micros, from: Addr, mid: String, key: String) {
-        self.handle_request(now, from, Request::Get { mid, key });
-    }
-
-    pub(super) fn handle_put(
-        &mut self,
-        now: Micros,
-        from: Addr,
-        mid: String,
-        key: String,
-        value: String,
-    ) {
-        self.handle_request(now, from, Request::Put { mid, key, value });
-    }
-
-    fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
-        if self.request_events {
+    pub(super) fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
+        if self.reporter.request_events {
             let event = Event::ClientRequest {
                 mid: req.mid().to_string(),
                 client: client.to_string(),
@@ -153,31 +42,37 @@ impl Node {
             };
             self.emit(now, event);
         }
-        match (self.role, self.leader) {
-            (Role::Leader, _) => self.lead_request(now, client, req, now),
-            // Redirect only to a leader heard from lately, and not a client
-            // that bounced straight back: the leader it was sent to is
-            // evidently unreachable, and redirecting again would ping-pong
-            // until an election ends. Held requests go out with the next
-            // word from a leader.
-            (_, Some(_))
-                if self.leader_is_fresh(now)
-                    && !self.bounced(client, now)
-                    && !self.waits_for_our_put(client, &req) =>
-            {
-                self.note_redirect(client, now);
-                self.redirect(now, client, req, now);
-            }
-            _ => self.hold(now, client, req),
+        if self.leading.is_some() {
+            self.lead_request(now, client, req, now);
+            return;
+        }
+        // Redirect only to a leader heard from lately, and not a client
+        // that bounced straight back: the leader it was sent to is
+        // evidently unreachable, and redirecting again would ping-pong
+        // until an election ends. Held requests go out with the next word
+        // from a leader.
+        if self.leader.is_some()
+            && self.leader_is_fresh(now)
+            && !self.clients.bounced(client, now, self.cfg.bounce_window)
+            && !self.clients.waits_for_our_put(client, &req, &self.log)
+        {
+            self.clients
+                .remember_redirect(client, now, self.cfg.bounce_window);
+            self.redirect(now, client, req, now);
+        } else {
+            self.hold(now, client, req);
         }
     }
 
     fn lead_request(&mut self, now: Micros, client: Addr, req: Request, arrived: Micros) {
-        if !self.recent_mids.insert(req.mid()) {
+        if !self.clients.recent_mids.insert(req.mid()) {
             self.counters.duplicate_mids += 1;
             return;
         }
-        self.note_request(matches!(req, Request::Get { .. }));
+        let is_get = matches!(req, Request::Get { .. });
+        if let Some(lead) = self.leading.as_mut() {
+            lead.tracker.record_request(is_get);
+        }
         match req {
             Request::Get { mid, key } => self.lead_get(now, client, mid, key, arrived),
             Request::Put { mid, key, value } => {
@@ -191,22 +86,21 @@ impl Node {
             self.answer_get(now, client, mid, &key, arrived);
             return;
         }
-        if self.pending_reads.len() >= self.cfg.max_queued_requests {
+        let Some(lead) = self.leading.as_mut() else {
+            return;
+        };
+        if lead.reads.pending_len() >= self.cfg.max_queued_requests {
             self.answer(now, client, mid, Op::Get, Answer::Redirect, arrived);
             return;
         }
-        self.pending_reads.push_back(PendingRead {
+        lead.reads.push(PendingRead {
             client,
             mid,
             key,
             arrived,
         });
         // Ask every follower to confirm us, unless that is already under way.
-        for p in self.progress.values_mut() {
-            if p.last_sent < now {
-                p.send_now = true;
-            }
-        }
+        lead.tracker.request_confirmation(now);
     }
 
     fn lead_put(
@@ -236,7 +130,7 @@ impl Node {
         // Held puts released at once when we win are no sample of how
         // often puts come.
         if arrived == now {
-            self.put_timing.note_puts(now, 1);
+            self.inheritance.timing.record_puts(now, 1);
         }
         let owed = Owed {
             term: self.term,
@@ -245,28 +139,40 @@ impl Node {
             arrived,
             appended: now,
         };
-        self.owed.insert((index, self.term), owed);
+        self.clients.owed.insert((index, self.term), owed);
     }
 
-    /// Reads may be answered from local state: our no-op is applied and no
-    /// other leader can have been elected since a quorum last confirmed us.
+    /// Reads may be answered from local state: we lead, our no-op is
+    /// applied and no other leader can have been elected since a quorum
+    /// last confirmed us.
     fn lease_valid(&self, now: Micros) -> bool {
-        self.applied >= self.term_start
-            && now < self.quorum_contact().saturating_add(self.cfg.lease())
+        self.leading.as_ref().is_some_and(|lead| {
+            self.applied >= lead.term_start
+                && now
+                    < lead
+                        .tracker
+                        .quorum_contact()
+                        .saturating_add(self.cfg.lease())
+        })
     }
 
     /// Answers the reads the lease or a quorum confirmation now allows.
     pub(super) fn serve_reads(&mut self, now: Micros) {
-        if self.role != Role::Leader || self.applied < self.term_start {
+        let Some(lead) = &self.leading else {
+            return;
+        };
+        if self.applied < lead.term_start {
             return;
         }
-        let confirmed = self.quorum_contact();
+        let confirmed = lead.tracker.quorum_contact();
         let lease = self.lease_valid(now);
-        while let Some(r) = self.pending_reads.front() {
-            if !lease && r.arrived > confirmed {
-                break;
-            }
-            let r = self.pending_reads.pop_front().expect("front exists");
+        loop {
+            let Some(lead) = self.leading.as_mut() else {
+                return;
+            };
+            let Some(r) = lead.reads.pop_servable(lease, confirmed) else {
+                return;
+            };
             self.answer_get(now, r.client, r.mid, &r.key, r.arrived);
         }
     }
@@ -274,10 +180,10 @@ impl Node {
     /// Answers a linearizable read from our state, after the answer to the
     /// same client's put on that key if one may be missing: the value read
     /// may be that put's, which the client must have been told of (see
-    /// `inherited.rs`). Or it waits for that put's owner to answer it.
+    /// `inheriting.rs`). Or it waits for that put's owner to answer it.
     fn answer_get(&mut self, now: Micros, client: Addr, mid: String, key: &str, arrived: Micros) {
         match self.before_get(now, client, key) {
-            BeforeGet::WaitFor(owner, until) => {
+            BeforeGet::WaitFor { owner, until } => {
                 let read = PendingRead {
                     client,
                     mid,
@@ -287,8 +193,11 @@ impl Node {
                 self.wait_for_owner(now, read, owner, until);
                 return;
             }
-            BeforeGet::Answer(Some(put_mid)) => self.answer_inherited_put(now, client, put_mid),
-            BeforeGet::Answer(None) => {}
+            BeforeGet::AnswerPut { mid: put_mid } => {
+                self.answer_inherited_put(now, client, put_mid)
+            }
+            BeforeGet::LeaveToOwner => self.counters.inherited_left_unanswered += 1,
+            BeforeGet::Nothing => {}
         }
         let value = self.kv.get(key).to_string();
         self.answer(now, client, mid, Op::Get, Answer::Ok(Some(value)), arrived);
@@ -299,21 +208,20 @@ impl Node {
         self.answer_with(now, client, mid, Op::Put, Answer::Ok(None), None);
     }
 
-    /// A leader stepping down hands its waiting reads to the follower logic.
-    pub(super) fn step_down_reads(&mut self, _now: Micros) {
-        let mut reads = self.take_owner_waits();
-        reads.extend(std::mem::take(&mut self.pending_reads));
+    /// The reads of a leader stepping down, held as a follower holds
+    /// requests, in the order they arrived.
+    pub(super) fn hold_reads(&mut self, mut reads: Vec<PendingRead>) {
         reads.sort_by_key(|r| r.arrived);
         for r in reads {
             // Never answered: should we lead again, the read must be served,
             // not dropped as a MID already seen (found by the cluster
             // simulation, tests/cluster_sim.rs).
-            self.recent_mids.forget(&r.mid);
+            self.clients.recent_mids.forget(&r.mid);
             let req = Request::Get {
                 mid: r.mid,
                 key: r.key,
             };
-            self.held.push_back(Held {
+            self.clients.held.push_back(Held {
                 client: r.client,
                 req,
                 arrived: r.arrived,
@@ -324,38 +232,28 @@ impl Node {
     /// Settles a put this replica appended as leader (its owner), now that
     /// its index is committed: `ok` if the entry there is still ours, else a
     /// redirect, which is safe since our put can then never commit. The
-    /// owner answers whatever its role by now, but under
-    /// `InheritedPuts::AtCommit`, where the leader that committed it did.
+    /// owner answers whatever its role by now.
     ///
     /// Every put owed at this index is settled, whatever its term: after a
     /// later leader cut our log back, we may have reused the index in a later
     /// term (the older put was once forgotten then, and never answered;
     /// found by tests/cluster_sim.rs).
     pub(super) fn settle_put(&mut self, now: Micros, index: u64, term: u64) {
-        let owed_here: Vec<(u64, u64)> = self
-            .owed
-            .range((index, 0)..=(index, u64::MAX))
-            .map(|(key, _)| *key)
-            .collect();
-        for key in owed_here {
-            let o = self.owed.remove(&key).expect("key from the same map");
+        for o in self.clients.take_owed_at(index) {
             if o.term != term {
                 self.answer(now, o.client, o.mid, Op::Put, Answer::Redirect, o.arrived);
                 continue;
             }
-            // Applied as a follower, the put was committed by a later
-            // leader, which answers it under `AtCommit`.
-            if self.role != Role::Leader && self.cfg.inherited_puts == InheritedPuts::AtCommit {
-                continue;
-            }
-            if self.role == Role::Leader {
-                self.put_timing.note_commit(now.saturating_sub(o.appended));
+            if self.leading.is_some() {
+                self.inheritance
+                    .timing
+                    .record_commit(now.saturating_sub(o.appended));
             }
             // The client now holds this put's value: an older put of its on
             // the key needs no answer before its gets.
-            if !self.unconfirmed.is_empty() {
+            if !self.inheritance.is_empty() {
                 if let Some(put) = self.log.get(index).and_then(|e| e.put.as_ref()) {
-                    self.unconfirmed.remove(&(o.client, put.key.clone()));
+                    self.inheritance.settle(o.client, &put.key);
                 }
             }
             self.answer(now, o.client, o.mid, Op::Put, Answer::Ok(None), o.arrived);
@@ -398,7 +296,7 @@ impl Node {
             Answer::Redirect => (Outcome::Redirect, Body::Redirect { mid: mid.clone() }),
             Answer::Fail => (Outcome::Fail, Body::Fail { mid: mid.clone() }),
         };
-        if self.request_events {
+        if self.reporter.request_events {
             let event = Event::ClientAnswer {
                 mid,
                 client: client.to_string(),
@@ -413,38 +311,19 @@ impl Node {
 
     fn redirect(&mut self, now: Micros, client: Addr, req: Request, arrived: Micros) {
         let op = req.op();
-        let mid = match req {
-            Request::Get { mid, .. } | Request::Put { mid, .. } => mid,
-        };
-        self.answer(now, client, mid, op, Answer::Redirect, arrived);
+        self.answer(now, client, req.into_mid(), op, Answer::Redirect, arrived);
     }
 
     fn hold(&mut self, now: Micros, client: Addr, req: Request) {
-        if self.held.len() >= self.cfg.max_queued_requests {
+        if self.clients.held.len() >= self.cfg.max_queued_requests {
             self.redirect(now, client, req, now);
             return;
         }
-        self.held.push_back(Held {
+        self.clients.held.push_back(Held {
             client,
             req,
             arrived: now,
         });
-    }
-
-    fn bounced(&self, client: Addr, now: Micros) -> bool {
-        self.redirected_at
-            .get(&client)
-            .is_some_and(|&t| now < t + self.cfg.bounce_window)
-    }
-
-    fn note_redirect(&mut self, client: Addr, now: Micros) {
-        let window = self.cfg.bounce_window;
-        if self.redirected_at.len() >= 256 {
-            self.redirected_at.retain(|_, t| now < *t + window);
-        }
-        if self.redirected_at.len() < 256 {
-            self.redirected_at.insert(client, now);
-        }
     }
 
     /// Heard from the leader within one heartbeat after it was due.
@@ -454,40 +333,20 @@ impl Node {
     }
 
     /// A leader is known again: send the held requests its way, but for
-    /// gets that must wait for a put we owe (`waits_for_our_put`).
+    /// gets that must wait for a put we owe (`Clients::waits_for_our_put`).
     pub(super) fn release_held(&mut self, now: Micros) {
-        for h in std::mem::take(&mut self.held) {
-            if self.waits_for_our_put(h.client, &h.req) {
-                self.held.push_back(h);
-            } else {
-                self.redirect(now, h.client, h.req, h.arrived);
-            }
+        let log = &self.log;
+        let released = self
+            .clients
+            .release_held(|c, h| c.waits_for_our_put(h.client, &h.req, log));
+        for h in released {
+            self.redirect(now, h.client, h.req, h.arrived);
         }
-    }
-
-    /// A get from `client` on a key whose put from the same client we
-    /// appended as leader and have not answered yet. Passed on to the
-    /// leader, it could be answered with the put's value before our answer
-    /// to the put reaches the client, which would then hold a value it had
-    /// not been told of (the simulator counts that as incorrect; found
-    /// with configs/big-7.json: a hard partition heals, the deposed leader
-    /// hears of the commit and redirects its held gets in the same pass).
-    /// It is held until the put is settled, past its hold if need be.
-    fn waits_for_our_put(&self, client: Addr, req: &Request) -> bool {
-        let Request::Get { key, .. } = req else {
-            return false;
-        };
-        self.owed.iter().any(|(&(index, term), o)| {
-            o.client == client
-                && self.log.get(index).is_some_and(|e| {
-                    e.term == term && e.put.as_ref().is_some_and(|p| p.key == *key)
-                })
-        })
     }
 
     /// We became the leader: the held requests are ours to serve.
     pub(super) fn adopt_held(&mut self, now: Micros) {
-        for h in std::mem::take(&mut self.held) {
+        for h in std::mem::take(&mut self.clients.held) {
             self.lead_request(now, h.client, h.req, h.arrived);
         }
     }
@@ -497,31 +356,24 @@ impl Node {
     /// would reach the leader just as well (a hard partition can keep us
     /// from settling the put for longer than the hold).
     pub(super) fn expire_held(&mut self, now: Micros) {
-        match self.held_deadline() {
+        let timeout = self.cfg.hold_timeout;
+        match self.clients.held_deadline(&self.log, timeout) {
             Some(at) if now >= at => {}
             _ => return,
         }
-        let timeout = self.cfg.hold_timeout;
-        for h in std::mem::take(&mut self.held) {
-            if now < h.arrived + timeout || self.waits_for_our_put(h.client, &h.req) {
-                self.held.push_back(h);
-            } else {
-                self.redirect(now, h.client, h.req, h.arrived);
-            }
+        let log = &self.log;
+        let expired = self.clients.release_held(|c, h| {
+            now < h.arrived + timeout || c.waits_for_our_put(h.client, &h.req, log)
+        });
+        for h in expired {
+            self.redirect(now, h.client, h.req, h.arrived);
         }
-    }
-
-    /// When the first held request that may expire does.
-    pub(super) fn held_deadline(&self) -> Option<Micros> {
-        self.held
-            .iter()
-            .find(|h| !self.waits_for_our_put(h.client, &h.req))
-            .map(|h| h.arrived + self.cfg.hold_timeout)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::node::Role;
     use super::super::{Config, Input, Outgoing};
     use super::*;
     use crate::raft::testkit::{ack, client_outputs, deliver, get, ok, put, tick, A, B, C, CLIENT};
@@ -815,16 +667,6 @@ mod tests {
         let out = successor_commits_our_put(&mut a);
         assert_eq!(client_outputs(&out), vec![ok("M1", None)]);
         assert_eq!(a.leader_hint(), B);
-    }
-
-    #[test]
-    fn under_at_commit_a_former_leader_leaves_its_put_to_the_successor_that_commits_it() {
-        let mut a = leader();
-        a.cfg.inherited_puts = InheritedPuts::AtCommit;
-        let out = successor_commits_our_put(&mut a);
-        assert!(client_outputs(&out).is_empty(), "{out:?}");
-        assert_eq!(a.kv().get("k"), "v");
-        assert_eq!(a.queued_requests(), 0);
     }
 
     #[test]

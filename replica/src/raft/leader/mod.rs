@@ -1,0 +1,32 @@
+//! What only a leader has: its view of the followers and the network
+//! (`tracker.rs`, with the fan-out policy in `fanout.rs`) and the gets it
+//! holds (`reads.rs`). A replica has a `Leader` exactly while it leads:
+//! stepping down drops it (see `Node::become_follower`).
+
+pub(super) mod fanout;
+pub(super) mod reads;
+pub(super) mod tracker;
+
+use reads::Reads;
+use tracker::Tracker;
+
+use super::Micros;
+
+#[derive(Debug)]
+pub(super) struct Leader {
+    pub tracker: Tracker,
+    pub reads: Reads,
+    /// When we won the election: check-quorum counts from here until a
+    /// quorum confirms us.
+    pub since: Micros,
+    /// Index of this leader's no-op: reads wait until it is applied.
+    pub term_start: u64,
+}
+
+impl Leader {
+    /// The newest time a quorum is known to have accepted us, or when we
+    /// won if none has yet.
+    pub(super) fn confirmed_since(&self) -> Micros {
+        self.tracker.quorum_contact().max(self.since)
+    }
+}
