@@ -324,7 +324,7 @@ fn deposed_leaders_serve_no_stale_reads() {
     // while no other leader can have been elected. Rare writes leave
     // isolated replicas up to date, so they can win elections quickly
     // after each of many hard partitions; reads hammer every replica.
-    // Seed 417 found a put its owner never answered (client.rs, `owed`).
+    // Seed 417 found a put its owner never answered (requests.rs, `owed`).
     sweep_with("deposed_leaders_serve_no_stale_reads", 60, &[417], |rng| {
         let n = [3, 5, 5, 7][rng.range(0, 3) as usize];
         let mut sc = base_timed(rng, n, 1.0, 30);

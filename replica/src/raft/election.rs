@@ -80,7 +80,7 @@ impl Node {
     }
 
     /// Our last leader's heartbeat interval for us was a quiet one (see
-    /// `fanout.rs`): it saw a network that loses next to nothing, where a
+    /// `leader/tracker.rs`): it saw a network that loses next to nothing, where a
     /// vote request that goes unanswered went to a replica that is dead or
     /// cut off, and resending it only adds messages. A network whose
     /// quiet intervals cannot be told from the others (they coincide) is
