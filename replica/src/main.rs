@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use replica::io::cli::{self, Args, Parsed, TransportKind, HELP};
+use replica::io::cli::{self, Args, Parsed, TransportKind};
 use replica::io::shell::{Exit, Shell};
 use replica::io::signals;
 use replica::io::transport::{SeqPacket, Transport, Udp};
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse(&argv, |k| std::env::var(k).ok(), |p| p.exists()) {
         Ok(Parsed::Help) => {
-            print!("{HELP}");
+            print!("{}", cli::help());
             ExitCode::SUCCESS
         }
         Ok(Parsed::Version) => {

@@ -1,45 +1,118 @@
 //! Command-line arguments: which transport, our id, our peers, options.
+//!
+//! clap reads the options; which positional arguments are a port, our id and
+//! our peers depends on them (see [`parse`]), so they are checked here.
 
 use std::path::Path;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, ArgAction, Command};
 use shared::Addr;
 
-pub const HELP: &str = "\
+const ABOUT: &str = "\
 3700kvstore: a Raft-replicated key-value store replica for the CS3700-style
-cluster simulator.
+cluster simulator.";
 
-USAGE:
-    3700kvstore [OPTIONS] <ID> <PEER>...            classic simulator (Unix SEQPACKET)
-    3700kvstore [OPTIONS] <PORT> <ID> <PEER>...     UDP simulator (localhost:<PORT>)
+const USAGE: &str = "\
+3700kvstore [OPTIONS] <ID> <PEER>...            classic simulator (Unix SEQPACKET)
+       3700kvstore [OPTIONS] <PORT> <ID> <PEER>...     UDP simulator (localhost:<PORT>)";
 
-ARGUMENTS:
-    <ID>      this replica's id: 4 hex digits, e.g. 0001. In classic mode the
-              simulator listens on a socket file of that name in the working
-              directory.
-    <PEER>    the ids of the other replicas.
-    <PORT>    UDP mode: the simulator's port on localhost. The replica first
-              sends a hello there, then talks only to that address.
+/// clap lays out the usage and the options; the positional arguments are one
+/// list to clap, so they are described here.
+const TEMPLATE: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
 
-    The transport is detected from the arguments: a first argument that names
-    an existing file is a classic socket; otherwise a decimal port followed by
-    a 4-hex-digit id means UDP.
+Arguments:
+  <ID>    this replica's id: 4 hex digits, e.g. 0001. In classic mode the
+          simulator listens on a socket file of that name in the working
+          directory.
+  <PEER>  the ids of the other replicas.
+  <PORT>  UDP mode: the simulator's port on localhost. The replica first
+          sends a hello there, then talks only to that address.
 
-OPTIONS:
-    --transport <classic|udp>   force the transport (env KV_TRANSPORT)
-    --debug                     log protocol events to stderr (env KV_DEBUG=1);
-                                off by default
-    --seed <N>                  seed for the randomized election timeouts
-                                (env KV_SEED; default: from pid and clock)
-    -h, --help                  print this help
-    -V, --version               print the version
+  The transport is detected from the arguments: a first argument that names
+  an existing file is a classic socket; otherwise a decimal port followed by
+  a 4-hex-digit id means UDP.
 
+Options:
+{options}{after-help}";
+
+const AFTER_HELP: &str = "\
 State events for the kvdash console go, without ever blocking, to the Unix
 datagram socket named by KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock,
 else /tmp/kvdash-<uid>.sock; they are dropped (and counted) when nobody
 listens.
 
-The replica exits on SIGTERM or when the simulator closes its socket.
-";
+The replica exits on SIGTERM or when the simulator closes its socket.";
+
+fn command() -> Command {
+    Command::new("3700kvstore")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .override_usage(USAGE)
+        .help_template(TEMPLATE)
+        .after_help(AFTER_HELP)
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        // the last --seed or --transport wins, and --debug may repeat
+        .args_override_self(true)
+        .arg(
+            Arg::new("transport")
+                .long("transport")
+                .value_name("classic|udp")
+                .num_args(1)
+                .allow_hyphen_values(true)
+                .help("force the transport (env KV_TRANSPORT)"),
+        )
+        .arg(
+            Arg::new("debug")
+                .long("debug")
+                .action(ArgAction::SetTrue)
+                .help("log protocol events to stderr (env KV_DEBUG=1);\noff by default"),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .value_name("N")
+                .num_args(1)
+                .allow_hyphen_values(true)
+                .value_parser(|v: &str| {
+                    v.parse::<u64>()
+                        .map_err(|_| format!("--seed is not a number: {v:?}"))
+                })
+                .help(
+                    "seed for the randomized election timeouts\n\
+                     (env KV_SEED; default: from pid and clock)",
+                ),
+        )
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("print this help"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("print the version"),
+        )
+        .arg(
+            Arg::new("args")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .hide(true),
+        )
+}
+
+/// The `--help` text.
+pub fn help() -> String {
+    command().render_help().to_string()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
@@ -68,48 +141,47 @@ pub enum Parsed {
 
 /// Parses `argv[1..]`. `env` looks up environment variables and `exists`
 /// whether a path exists, so that this stays testable.
+///
+/// Arguments are read in order: `-h`/`--help` and `-V`/`--version` win over
+/// whatever follows them, not over an error before them. `KV_SEED` is checked
+/// first of all.
 pub fn parse(
     argv: &[String],
     env: impl Fn(&str) -> Option<String>,
     exists: impl Fn(&Path) -> bool,
 ) -> Result<Parsed, String> {
-    let mut forced = env("KV_TRANSPORT").filter(|s| !s.is_empty());
-    let mut debug = env("KV_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
-    let mut seed = match env("KV_SEED").filter(|s| !s.is_empty()) {
+    let env_debug = env("KV_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
+    let env_seed = match env("KV_SEED").filter(|s| !s.is_empty()) {
         Some(s) => Some(
             s.parse::<u64>()
                 .map_err(|_| format!("KV_SEED is not a number: {s:?}"))?,
         ),
         None => None,
     };
-    let mut positional = Vec::new();
-    let mut it = argv.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "-V" | "--version" => return Ok(Parsed::Version),
-            "--debug" => debug = true,
-            "--transport" => {
-                forced = Some(
-                    it.next()
-                        .ok_or("--transport needs a value: classic or udp")?
-                        .clone(),
-                )
+    let (readable, unknown) = split_at_unknown_form(argv);
+    let matches = match command().try_get_matches_from(readable) {
+        Ok(m) => m,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp => Ok(Parsed::Help),
+                ErrorKind::DisplayVersion => Ok(Parsed::Version),
+                _ => Err(message(&e)),
             }
-            "--seed" => {
-                let v = it.next().ok_or("--seed needs a number")?;
-                seed = Some(
-                    v.parse()
-                        .map_err(|_| format!("--seed is not a number: {v:?}"))?,
-                );
-            }
-            s if s.starts_with("--transport=") => {
-                forced = Some(s["--transport=".len()..].to_string())
-            }
-            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s:?}")),
-            _ => positional.push(arg.clone()),
         }
+    };
+    if let Some(arg) = unknown {
+        return Err(format!("unknown option {arg:?}"));
     }
+    let forced = matches
+        .get_one::<String>("transport")
+        .cloned()
+        .or_else(|| env("KV_TRANSPORT").filter(|s| !s.is_empty()));
+    let debug = matches.get_flag("debug") || env_debug;
+    let seed = matches.get_one::<u64>("seed").copied().or(env_seed);
+    let positional: Vec<String> = matches
+        .get_many::<String>("args")
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default();
     let kind = match forced.as_deref() {
         Some("classic") => false,
         Some("udp") => true,
@@ -156,6 +228,56 @@ pub fn parse(
         debug,
         seed,
     }))
+}
+
+/// The forms clap would read but that were never options here: `--` (to clap,
+/// the end of the options), `--name=value` for any option but `--transport`,
+/// and bundled short flags such as `-hV`. Returns the arguments before the
+/// first of them, and it: clap reads those (so a help, or an error, before it
+/// still comes first) and then it is an unknown option.
+fn split_at_unknown_form(argv: &[String]) -> (&[String], Option<&String>) {
+    let mut i = 0;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "--seed" || a == "--transport" {
+            // their value is taken whatever it looks like
+            i += 2;
+            continue;
+        }
+        let unknown = a == "--"
+            || (a.starts_with("--") && a.contains('=') && !a.starts_with("--transport="))
+            || (a.starts_with('-') && !a.starts_with("--") && a.len() > 2);
+        if unknown {
+            return (&argv[..i], Some(&argv[i]));
+        }
+        i += 1;
+    }
+    (argv, None)
+}
+
+/// A clap error in this program's words.
+fn message(e: &clap::Error) -> String {
+    let arg = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.as_str(),
+        _ => "",
+    };
+    match e.kind() {
+        ErrorKind::UnknownArgument => format!("unknown option {arg:?}"),
+        // our value parser's message
+        ErrorKind::ValueValidation => match std::error::Error::source(e) {
+            Some(source) => source.to_string(),
+            None => format!("bad value for {arg}"),
+        },
+        ErrorKind::InvalidValue if arg.starts_with("--seed") => "--seed needs a number".into(),
+        ErrorKind::InvalidValue if arg.starts_with("--transport") => {
+            "--transport needs a value: classic or udp".into()
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,5 +365,179 @@ mod tests {
         };
         assert!(!a.debug);
         assert_eq!(a.seed, Some(7));
+    }
+
+    /// What each argument vector gave before the parser moved to clap, as
+    /// recorded from that binary: `KV_*` environment, arguments, files in the
+    /// working directory, result (`Run(transport, id, peers, debug, seed)` or
+    /// the exact error, which `main` prints after "3700kvstore: " and exits 2).
+    #[test]
+    fn every_recorded_argument_vector_parses_as_before_clap() {
+        use TransportKind::{Classic, Udp};
+        enum Want {
+            Run(TransportKind, u16, &'static [u16], bool, Option<u64>),
+            Help,
+            Version,
+            Err(&'static str),
+        }
+        use Want::{Err, Help, Run, Version};
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            &'static [&'static str],
+            &'static [&'static str],
+            Want,
+        );
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            (&[], &["0001", "0000", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0000, 0x0002], false, None)),
+            (&[], &["000A", "0000", "0002"], &[], Run(Classic, 0x000A, &[0x0000, 0x0002], false, None)),
+            (&[], &["0001", "0000", "0002"], &[], Run(Udp { port: 1 }, 0x0000, &[0x0002], false, None)),
+            (&[], &["41234", "0001", "0000", "0002"], &[], Run(Udp { port: 41234 }, 0x0001, &[0x0000, 0x0002], false, None)),
+            (&[], &["1234", "0001", "0000"], &[], Run(Udp { port: 1234 }, 0x0001, &[0x0000], false, None)),
+            (&[], &["41234", "0001", "0000", "0002"], &["41234"], Run(Udp { port: 41234 }, 0x0001, &[0x0000, 0x0002], false, None)),
+            (&[], &["0", "0001", "0002"], &[], Err("not a UDP port: \"0\"")),
+            (&[], &["70000", "0001", "0002"], &[], Err("bad replica id: not a 4-hex-digit address: \"70000\"")),
+            (&[], &["--transport", "udp", "70000", "0001", "0002"], &[], Err("not a UDP port: \"70000\"")),
+            (&[], &["--transport", "udp", "0", "0001", "0002"], &[], Err("not a UDP port: \"0\"")),
+            (&[], &["--transport", "udp", "abc", "0001", "0002"], &[], Err("not a UDP port: \"abc\"")),
+            (&[], &[], &[], Err("missing arguments: <ID> <PEER>... or <PORT> <ID> <PEER>...")),
+            (&[], &["0001"], &["0001"], Err("missing <PEER>...: a replica needs at least one peer")),
+            (&[], &["41234", "0001"], &[], Err("missing <PEER>...: a replica needs at least one peer")),
+            (&[], &["--transport", "udp"], &[], Err("missing <PORT>")),
+            (&[], &["--transport", "udp", "41234"], &[], Err("missing <ID>")),
+            (&[], &["--transport", "classic"], &[], Err("missing <ID>")),
+            (&[], &["0001", "XYZ"], &["0001"], Err("bad replica id: not a 4-hex-digit address: \"XYZ\"")),
+            (&[], &["XYZ", "0001"], &[], Err("bad replica id: not a 4-hex-digit address: \"XYZ\"")),
+            (&[], &["00001", "0002"], &[], Err("missing <PEER>...: a replica needs at least one peer")),
+            (&[], &["000a", "0002"], &[], Run(Classic, 0x000A, &[0x0002], false, None)),
+            (&[], &["0001", "0001"], &["0001"], Run(Classic, 0x0001, &[0x0001], false, None)),
+            (&[], &["FFFF", "0001"], &[], Run(Classic, 0xFFFF, &[0x0001], false, None)),
+            (&[], &["-", "0001"], &[], Err("bad replica id: not a 4-hex-digit address: \"-\"")),
+            (&[], &["0001", "-"], &["0001"], Err("bad replica id: not a 4-hex-digit address: \"-\"")),
+            (&[], &["--bogus", "0001", "0002"], &["0001"], Err("unknown option \"--bogus\"")),
+            (&[], &["-x", "0001", "0002"], &["0001"], Err("unknown option \"-x\"")),
+            (&[], &["--bogus=3", "0001", "0002"], &["0001"], Err("unknown option \"--bogus=3\"")),
+            (&[], &["0001", "0002", "--bogus"], &["0001"], Err("unknown option \"--bogus\"")),
+            (&[], &["--", "0001", "0002"], &["0001"], Err("unknown option \"--\"")),
+            (&[], &["0001", "0002", "--"], &["0001"], Err("unknown option \"--\"")),
+            (&[], &["-1", "0001", "0002"], &["0001"], Err("unknown option \"-1\"")),
+            (&[], &["--help"], &[], Help),
+            (&[], &["-h"], &[], Help),
+            (&[], &["--version"], &[], Version),
+            (&[], &["-V"], &[], Version),
+            (&[], &["--help", "--bogus"], &[], Help),
+            (&[], &["--bogus", "--help"], &[], Err("unknown option \"--bogus\"")),
+            (&[], &["-hV"], &[], Err("unknown option \"-hV\"")),
+            (&[], &["-Vh"], &[], Err("unknown option \"-Vh\"")),
+            (&[], &["--seed", "x", "--help"], &[], Err("--seed is not a number: \"x\"")),
+            (&[], &["--help", "--seed", "x"], &[], Help),
+            (&[], &["--seed", "--help"], &[], Err("--seed is not a number: \"--help\"")),
+            (&[], &["0001", "--help"], &[], Help),
+            (&[], &["--help=1"], &[], Err("unknown option \"--help=1\"")),
+            (&[], &["--HELP"], &[], Err("unknown option \"--HELP\"")),
+            (&[], &["--hel"], &[], Err("unknown option \"--hel\"")),
+            (&[], &["--version", "--help"], &[], Version),
+            (&[], &["--seed=5", "0001", "0002"], &["0001"], Err("unknown option \"--seed=5\"")),
+            (&[], &["--debug=1", "0001", "0002"], &["0001"], Err("unknown option \"--debug=1\"")),
+            (&[], &["--transport=udp", "41234", "0001", "0002"], &["0001"], Run(Udp { port: 41234 }, 0x0001, &[0x0002], false, None)),
+            (&[], &["--transport=", "0001", "0002"], &["0001"], Err("unknown transport \"\" (expected classic or udp)")),
+            (&[], &["--debug", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[], &["0001", "0002", "--debug"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[], &["--debug", "--debug", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[], &["--seed", "42", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(42))),
+            (&[], &["0001", "--seed", "42", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(42))),
+            (&[], &["--seed", "1", "--seed", "2", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(2))),
+            (&[], &["--seed", "x", "0001", "0002"], &["0001"], Err("--seed is not a number: \"x\"")),
+            (&[], &["--seed", "-1", "0001", "0002"], &["0001"], Err("--seed is not a number: \"-1\"")),
+            (&[], &["--seed"], &["0001"], Err("--seed needs a number")),
+            (&[], &["0001", "0002", "--seed"], &["0001"], Err("--seed needs a number")),
+            (&[], &["--seed", "18446744073709551615", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(18446744073709551615))),
+            (&[], &["--seed", "18446744073709551616", "0001", "0002"], &["0001"], Err("--seed is not a number: \"18446744073709551616\"")),
+            (&[], &["--seed", "+5", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(5))),
+            (&[], &["--seed", "", "0001", "0002"], &["0001"], Err("--seed is not a number: \"\"")),
+            (&[], &["--seed", "--", "0001", "0002"], &["0001"], Err("--seed is not a number: \"--\"")),
+            (&[], &["--transport", "classic", "1234", "0001"], &[], Run(Classic, 0x1234, &[0x0001], false, None)),
+            (&[], &["--transport", "udp", "1234", "0001", "0002"], &["1234"], Run(Udp { port: 1234 }, 0x0001, &[0x0002], false, None)),
+            (&[], &["--transport", "tcp", "0001", "0002"], &["0001"], Err("unknown transport \"tcp\" (expected classic or udp)")),
+            (&[], &["--transport"], &["0001"], Err("--transport needs a value: classic or udp")),
+            (&[], &["--transport", "", "0001", "0002"], &["0001"], Err("unknown transport \"\" (expected classic or udp)")),
+            (&[], &["--transport", "--debug", "0001", "0002"], &["0001"], Err("unknown transport \"--debug\" (expected classic or udp)")),
+            (&[], &["--transport", "classic", "--transport", "udp", "41234", "0001", "0002"], &["0001"], Run(Udp { port: 41234 }, 0x0001, &[0x0002], false, None)),
+            (&[], &["--transport", "tcp", "--help"], &[], Help),
+            (&[], &["--transport", "--", "0001", "0002"], &["0001"], Err("unknown transport \"--\" (expected classic or udp)")),
+            (&[], &["--transport", "UDP", "41234", "0001", "0002"], &[], Err("unknown transport \"UDP\" (expected classic or udp)")),
+            (&[("KV_TRANSPORT", "udp")], &["1234", "0001", "0002"], &["1234"], Run(Udp { port: 1234 }, 0x0001, &[0x0002], false, None)),
+            (&[("KV_TRANSPORT", "classic")], &["1234", "0001", "0002"], &[], Run(Classic, 0x1234, &[0x0001, 0x0002], false, None)),
+            (&[("KV_TRANSPORT", "tcp")], &["0001", "0002"], &["0001"], Err("unknown transport \"tcp\" (expected classic or udp)")),
+            (&[("KV_TRANSPORT", "")], &["41234", "0001", "0002"], &[], Run(Udp { port: 41234 }, 0x0001, &[0x0002], false, None)),
+            (&[("KV_TRANSPORT", "tcp")], &["--transport", "udp", "41234", "0001", "0002"], &[], Run(Udp { port: 41234 }, 0x0001, &[0x0002], false, None)),
+            (&[("KV_TRANSPORT", "tcp")], &["--help"], &[], Help),
+            (&[("KV_DEBUG", "1")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[("KV_DEBUG", "0")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, None)),
+            (&[("KV_DEBUG", "")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, None)),
+            (&[("KV_DEBUG", "yes")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[("KV_DEBUG", "0")], &["--debug", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], true, None)),
+            (&[("KV_SEED", "42")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(42))),
+            (&[("KV_SEED", "x")], &["0001", "0002"], &["0001"], Err("KV_SEED is not a number: \"x\"")),
+            (&[("KV_SEED", "")], &["0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, None)),
+            (&[("KV_SEED", "x")], &["--help"], &[], Err("KV_SEED is not a number: \"x\"")),
+            (&[("KV_SEED", "x")], &["--seed", "5", "0001", "0002"], &["0001"], Err("KV_SEED is not a number: \"x\"")),
+            (&[("KV_SEED", "5")], &["--seed", "7", "0001", "0002"], &["0001"], Run(Classic, 0x0001, &[0x0002], false, Some(7))),
+            (&[("KV_SEED", "-1")], &["0001", "0002"], &["0001"], Err("KV_SEED is not a number: \"-1\"")),
+        ];
+        for (env, argv, files, want) in cases {
+            let got = parse(
+                &argv.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                |k| {
+                    env.iter()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                },
+                |p| files.iter().any(|f| Path::new(f) == p),
+            );
+            let want = match want {
+                Run(transport, id, peers, debug, seed) => Ok(Parsed::Run(Args {
+                    transport: *transport,
+                    id: Addr(*id),
+                    peers: peers.iter().map(|&p| Addr(p)).collect(),
+                    debug: *debug,
+                    seed: *seed,
+                })),
+                Help => Ok(Parsed::Help),
+                Version => Ok(Parsed::Version),
+                Err(e) => Result::Err(e.to_string()),
+            };
+            assert_eq!(got, want, "env {env:?}, args {argv:?}, files {files:?}");
+        }
+    }
+
+    #[test]
+    fn the_help_names_every_argument_option_and_variable() {
+        let help = help();
+        for word in [
+            "<ID>",
+            "<PEER>",
+            "<PORT>",
+            "--transport <classic|udp>",
+            "--debug",
+            "off by default",
+            "--seed <N>",
+            "from pid and clock",
+            "-h, --help",
+            "-V, --version",
+            "KV_TRANSPORT",
+            "KV_DEBUG=1",
+            "KV_SEED",
+            "KVDASH_SOCKET",
+            "$XDG_RUNTIME_DIR/kvdash.sock",
+            "/tmp/kvdash-<uid>.sock",
+            "classic simulator (Unix SEQPACKET)",
+            "UDP simulator (localhost:<PORT>)",
+            "a first argument that names\n  an existing file is a classic socket",
+            "SIGTERM",
+        ] {
+            assert!(help.contains(word), "{word:?} missing from:\n{help}");
+        }
+        assert!(!help.contains('\x1b'), "no terminal styling");
     }
 }
