@@ -1,20 +1,22 @@
-//! A small seeded PRNG (SplitMix64). The Raft core draws its randomized
-//! election timeouts from it, so a seed replays a whole simulated run.
+//! A small seeded PRNG: `rand`'s [`SmallRng`] behind the API the Raft core
+//! and the simulation tests use. The Raft core draws its randomized election
+//! timeouts from it, so a seed replays a whole simulated run. (`SmallRng`'s
+//! algorithm may differ between `rand` versions and between 32- and 64-bit
+//! targets; Cargo.lock pins the version.)
+
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng};
 
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SmallRng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SmallRng::seed_from_u64(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.random::<u64>()
     }
 
     /// Uniform in `[lo, hi]` (inclusive); `lo` when the range is empty.
@@ -22,12 +24,19 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + self.next_u64() % (hi - lo + 1)
+        self.0.random_range(lo..=hi)
     }
 
-    /// True with probability `p`.
+    /// True with probability `p`: never when `p <= 0` (or NaN), always when
+    /// `p >= 1`.
     pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+        if p.is_nan() || p <= 0.0 {
+            false
+        } else if p >= 1.0 {
+            true
+        } else {
+            self.0.random_bool(p)
+        }
     }
 }
 
@@ -40,11 +49,28 @@ mod tests {
         let (mut a, mut b) = (Rng::new(7), Rng::new(7));
         for _ in 0..100 {
             assert_eq!(a.next_u64(), b.next_u64());
+            assert_eq!(a.range(10, 1_000), b.range(10, 1_000));
+            assert_eq!(a.chance(0.3), b.chance(0.3));
         }
+        let (mut c, mut d) = (Rng::new(7), Rng::new(8));
+        let c: Vec<u64> = (0..8).map(|_| c.next_u64()).collect();
+        let d: Vec<u64> = (0..8).map(|_| d.next_u64()).collect();
+        assert_ne!(c, d, "another seed, another sequence");
         let mut r = Rng::new(1);
         let draws: Vec<u64> = (0..1000).map(|_| r.range(3, 5)).collect();
         assert!(draws.iter().all(|d| (3..=5).contains(d)));
         assert!(draws.contains(&3) && draws.contains(&5));
         assert_eq!(r.range(9, 9), 9);
+        assert_eq!(r.range(9, 2), 9);
+        r.range(0, u64::MAX); // the full range does not overflow
+    }
+
+    #[test]
+    fn chance_follows_its_probability() {
+        let mut r = Rng::new(3);
+        assert!((0..100).all(|_| !r.chance(0.0) && !r.chance(-1.0) && !r.chance(f64::NAN)));
+        assert!((0..100).all(|_| r.chance(1.0) && r.chance(2.0)));
+        let hits = (0..10_000).filter(|_| r.chance(0.25)).count();
+        assert!((2_200..2_800).contains(&hits), "{hits}");
     }
 }
