@@ -26,6 +26,8 @@ use std::time::Instant;
 use dashboard::ingest::{take_datagram, Batch};
 use dashboard::state::State;
 use dashboard::view::{self, Ui};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -73,21 +75,6 @@ fn rss_kib() -> String {
         .unwrap_or_else(|| "RSS unknown".into())
 }
 
-/// A tiny deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Appends one JSON line.
 fn push_line(buf: &mut String, line: &str) {
     buf.push_str(line);
@@ -107,7 +94,8 @@ fn quoted(ids: &[String]) -> String {
 struct Synthetic {
     ids: Vec<String>,
     clients: Vec<String>,
-    rng: Rng,
+    /// Seeded: every run of the benchmark is the same.
+    rng: SmallRng,
     leader: usize,
     term: u64,
     last: u64,
@@ -120,7 +108,7 @@ impl Synthetic {
         Synthetic {
             ids: (0..n).map(|i| format!("{i:04X}")).collect(),
             clients: (n + 16..n + 24).map(|i| format!("{i:04X}")).collect(),
-            rng: Rng(0x9E37_79B9_7F4A_7C15),
+            rng: SmallRng::seed_from_u64(0x9E37_79B9_7F4A_7C15),
             leader: 0,
             term: 1,
             last: 0,
@@ -142,7 +130,7 @@ impl Synthetic {
     /// A new leader in the next term: every replica's role and vote.
     fn election(&mut self, ts: u64, rep: &mut [String]) {
         let n = self.ids.len();
-        self.leader = (self.leader + 1 + self.rng.below(n as u64 - 1) as usize) % n;
+        self.leader = (self.leader + 1 + self.rng.random_range(0..n - 1)) % n;
         self.term += 1;
         let (term, leader) = (self.term, &self.ids[self.leader]);
         for (i, id) in self.ids.iter().enumerate() {
@@ -190,16 +178,20 @@ impl Synthetic {
     /// This tick's client requests, each sent, handled by the leader and
     /// answered; returns the puts among them.
     fn client_requests(&mut self, ts: u64, rps: u64, sim: &mut String, rep: &mut [String]) -> u64 {
-        let reqs = rps / 10 + u64::from(self.rng.below(10) < rps % 10);
+        let reqs = rps / 10 + u64::from(self.rng.random_range(0..10) < rps % 10);
         let mut puts = 0;
         for _ in 0..reqs {
             self.mid += 1;
             let mid = self.mid;
             let m = format!("M{mid:015}");
-            let c = &self.clients[self.rng.below(8) as usize];
-            let op = if self.rng.below(10) < 2 { "get" } else { "put" };
+            let c = &self.clients[self.rng.random_range(0..self.clients.len())];
+            let op = if self.rng.random_bool(0.2) {
+                "get"
+            } else {
+                "put"
+            };
             puts += u64::from(op == "put");
-            let lat = 200 + self.rng.below(2000);
+            let lat = 200 + self.rng.random_range(0..2000u64);
             let l = &self.ids[self.leader];
             push_line(
                 sim,
