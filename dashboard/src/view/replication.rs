@@ -160,19 +160,8 @@ fn own_log_rows(state: &State) -> Vec<BarRow> {
 /// Without a leader, the bars' scale: the longest log and the highest
 /// commit index of any replica.
 fn longest_logs(state: &State) -> (u64, u64) {
-    let max = state
-        .replicas
-        .values()
-        .map(|r| r.last_index)
-        .max()
-        .unwrap_or(0);
-    let commit = state
-        .replicas
-        .values()
-        .map(|r| r.commit_index)
-        .max()
-        .unwrap_or(0);
-    (max, commit)
+    let max_of = |index: fn(&Replica) -> u64| state.replicas.values().map(index).max().unwrap_or(0);
+    (max_of(|r| r.last_index), max_of(|r| r.commit_index))
 }
 
 /// One row: the id, the bar against `(total, commit)`, the matched index
