@@ -26,6 +26,8 @@ use std::time::Instant;
 use dashboard::ingest::{take_datagram, Batch};
 use dashboard::state::State;
 use dashboard::view::{self, Ui};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -73,186 +75,233 @@ fn rss_kib() -> String {
         .unwrap_or_else(|| "RSS unknown".into())
 }
 
-/// A tiny deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+/// Appends one JSON line.
+fn push_line(buf: &mut String, line: &str) {
+    buf.push_str(line);
+    buf.push('\n');
 }
 
-/// Datagrams of a synthetic run: `n` replicas, `secs` seconds, `rps`
-/// client requests per second, handed to `sink` as they are made: one per
-/// 100 ms tick and source, as replicas and run.py batch their events.
-fn generate(n: usize, secs: u64, rps: u64, mut sink: impl FnMut(&str)) {
-    let ids: Vec<String> = (0..n).map(|i| format!("{i:04X}")).collect();
-    let clients: Vec<String> = (n + 16..n + 24).map(|i| format!("{i:04X}")).collect();
-    let t0: u64 = 1_800_000_000_000_000;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut leader = 0usize;
-    let mut term = 1u64;
-    let mut last = 0u64;
-    let mut mid = 0u64;
-    let mut sent = vec![0u64; n];
-    let mut sim = format!(
-        r#"{{"v":1,"ts":{t0},"src":"sim","kind":"run_start","config":"bench.json","seed":1,"replicas":[{}],"clients":[{}],"transport":"classic","lifetime":{secs}.0,"settings":{{}}}}"#,
-        ids.iter()
-            .map(|i| format!("\"{i}\""))
-            .collect::<Vec<_>>()
-            .join(","),
-        clients
-            .iter()
-            .map(|i| format!("\"{i}\""))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    sim.push('\n');
-    sink(&sim);
-    for tick in 0..secs * 10 {
-        let ts = t0 + tick * 100_000;
-        let mut rep: Vec<String> = vec![String::new(); n];
-        let mut sim = String::new();
-        // An election every 30 s.
-        if tick % 300 == 299 {
-            leader = (leader + 1 + rng.below(n as u64 - 1) as usize) % n;
-            term += 1;
-            for (i, id) in ids.iter().enumerate() {
-                let (role, reason) = if i == leader {
-                    ("leader", "won_election")
-                } else {
-                    ("follower", "higher_term")
-                };
-                rep[i].push_str(&format!(
-                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"role","role":"{role}","term":{term},"leader":"{}","reason":"{reason}"}}"#,
-                    ids[leader]
-                ));
-                rep[i].push('\n');
-                rep[i].push_str(&format!(
-                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"vote","candidate":"{}","term":{term},"granted":true,"pre":false}}"#,
-                    ids[leader]
-                ));
-                rep[i].push('\n');
-            }
+/// Ids as a JSON array's items: `"0000","0001"`.
+fn quoted(ids: &[String]) -> String {
+    ids.iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A synthetic run as it goes: who leads in which term, the log's length,
+/// requests made so far, and what each replica sent.
+struct Synthetic {
+    ids: Vec<String>,
+    clients: Vec<String>,
+    /// Seeded: every run of the benchmark is the same.
+    rng: SmallRng,
+    leader: usize,
+    term: u64,
+    last: u64,
+    mid: u64,
+    sent: Vec<u64>,
+}
+
+impl Synthetic {
+    fn new(n: usize) -> Synthetic {
+        Synthetic {
+            ids: (0..n).map(|i| format!("{i:04X}")).collect(),
+            clients: (n + 16..n + 24).map(|i| format!("{i:04X}")).collect(),
+            rng: SmallRng::seed_from_u64(0x9E37_79B9_7F4A_7C15),
+            leader: 0,
+            term: 1,
+            last: 0,
+            mid: 0,
+            sent: vec![0; n],
         }
-        // A partition every minute, healed after 5 s.
-        if tick % 600 == 200 {
-            let (maj, min) = ids.split_at(n / 2 + 1);
-            let q = |v: &[String]| {
-                v.iter()
-                    .map(|i| format!("\"{i}\""))
-                    .collect::<Vec<_>>()
-                    .join(",")
+    }
+
+    fn run_start(&self, t0: u64, secs: u64) -> String {
+        let mut sim = format!(
+            r#"{{"v":1,"ts":{t0},"src":"sim","kind":"run_start","config":"bench.json","seed":1,"replicas":[{}],"clients":[{}],"transport":"classic","lifetime":{secs}.0,"settings":{{}}}}"#,
+            quoted(&self.ids),
+            quoted(&self.clients)
+        );
+        sim.push('\n');
+        sim
+    }
+
+    /// A new leader in the next term: every replica's role and vote.
+    fn election(&mut self, ts: u64, rep: &mut [String]) {
+        let n = self.ids.len();
+        self.leader = (self.leader + 1 + self.rng.random_range(0..n - 1)) % n;
+        self.term += 1;
+        let (term, leader) = (self.term, &self.ids[self.leader]);
+        for (i, id) in self.ids.iter().enumerate() {
+            let (role, reason) = if i == self.leader {
+                ("leader", "won_election")
+            } else {
+                ("follower", "higher_term")
             };
-            sim.push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"sim","kind":"partition","majority":[{}],"minority":[{}],"hard":true}}"#,
-                q(maj),
-                q(min)
-            ));
-            sim.push('\n');
+            push_line(
+                &mut rep[i],
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"role","role":"{role}","term":{term},"leader":"{leader}","reason":"{reason}"}}"#
+                ),
+            );
+            push_line(
+                &mut rep[i],
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"vote","candidate":"{leader}","term":{term},"granted":true,"pre":false}}"#
+                ),
+            );
+        }
+    }
+
+    /// A partition every minute, healed after 5 s.
+    fn partition(&self, tick: u64, ts: u64, sim: &mut String) {
+        if tick % 600 == 200 {
+            let (maj, min) = self.ids.split_at(self.ids.len() / 2 + 1);
+            push_line(
+                sim,
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"sim","kind":"partition","majority":[{}],"minority":[{}],"hard":true}}"#,
+                    quoted(maj),
+                    quoted(min)
+                ),
+            );
         }
         if tick % 600 == 250 {
-            sim.push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"sim","kind":"partition_healed"}}"#
-            ));
-            sim.push('\n');
+            push_line(
+                sim,
+                &format!(r#"{{"v":1,"ts":{ts},"src":"sim","kind":"partition_healed"}}"#),
+            );
         }
-        // Client requests in this tick.
-        let reqs = rps / 10 + u64::from(rng.below(10) < rps % 10);
+    }
+
+    /// This tick's client requests, each sent, handled by the leader and
+    /// answered; returns the puts among them.
+    fn client_requests(&mut self, ts: u64, rps: u64, sim: &mut String, rep: &mut [String]) -> u64 {
+        let reqs = rps / 10 + u64::from(self.rng.random_range(0..10) < rps % 10);
         let mut puts = 0;
         for _ in 0..reqs {
-            mid += 1;
+            self.mid += 1;
+            let mid = self.mid;
             let m = format!("M{mid:015}");
-            let c = &clients[rng.below(8) as usize];
-            let op = if rng.below(10) < 2 { "get" } else { "put" };
+            let c = &self.clients[self.rng.random_range(0..self.clients.len())];
+            let op = if self.rng.random_bool(0.2) {
+                "get"
+            } else {
+                "put"
+            };
             puts += u64::from(op == "put");
-            let lat = 200 + rng.below(2000);
-            let l = &ids[leader];
-            sim.push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"sim","kind":"request_sent","mid":"{m}","client":"{c}","op":"{op}","key":"KEY{mid:028}","target":"{l}"}}"#
-            ));
-            sim.push('\n');
-            rep[leader].push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"{l}","kind":"client_request","mid":"{m}","client":"{c}","op":"{op}"}}"#
-            ));
-            rep[leader].push('\n');
-            rep[leader].push_str(&format!(
-                r#"{{"v":1,"ts":{},"src":"{l}","kind":"client_answer","mid":"{m}","client":"{c}","op":"{op}","outcome":"ok","latency_us":{lat}}}"#,
-                ts + lat
-            ));
-            rep[leader].push('\n');
-            sim.push_str(&format!(
-                r#"{{"v":1,"ts":{},"src":"sim","kind":"request_answered","mid":"{m}","client":"{c}","op":"{op}","outcome":"ok","latency_us":{},"replica":"{l}"}}"#,
-                ts + lat + 100,
-                lat + 100
-            ));
-            sim.push('\n');
+            let lat = 200 + self.rng.random_range(0..2000u64);
+            let l = &self.ids[self.leader];
+            push_line(
+                sim,
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"sim","kind":"request_sent","mid":"{m}","client":"{c}","op":"{op}","key":"KEY{mid:028}","target":"{l}"}}"#
+                ),
+            );
+            let leader = &mut rep[self.leader];
+            push_line(
+                leader,
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"{l}","kind":"client_request","mid":"{m}","client":"{c}","op":"{op}"}}"#
+                ),
+            );
+            push_line(
+                leader,
+                &format!(
+                    r#"{{"v":1,"ts":{},"src":"{l}","kind":"client_answer","mid":"{m}","client":"{c}","op":"{op}","outcome":"ok","latency_us":{lat}}}"#,
+                    ts + lat
+                ),
+            );
+            push_line(
+                sim,
+                &format!(
+                    r#"{{"v":1,"ts":{},"src":"sim","kind":"request_answered","mid":"{m}","client":"{c}","op":"{op}","outcome":"ok","latency_us":{},"replica":"{l}"}}"#,
+                    ts + lat + 100,
+                    lat + 100
+                ),
+            );
         }
-        // Replication: log and commit on every replica, progress from the
-        // leader.
-        last += puts;
-        for (i, id) in ids.iter().enumerate() {
-            sent[i] += if i == leader { 2 * n as u64 } else { 2 };
-            rep[i].push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"log_appended","last_index":{last},"last_term":{term}}}"#
-            ));
-            rep[i].push('\n');
-            rep[i].push_str(&format!(
-                r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"commit","commit_index":{last},"applied_index":{last}}}"#
-            ));
-            rep[i].push('\n');
+        puts
+    }
+
+    /// The followers' progress as the leader reports it, all matched at
+    /// `mat`.
+    fn followers(&self, mat: u64) -> String {
+        self.ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.leader)
+            .map(|(_, f)| {
+                format!(
+                    r#"{{"id":"{f}","match_index":{mat},"next_index":{}}}"#,
+                    mat + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Replication of `puts` new entries: log and commit on every replica,
+    /// progress from the leader.
+    fn replication(&mut self, ts: u64, puts: u64, rep: &mut [String]) {
+        self.last += puts;
+        let (last, term, n) = (self.last, self.term, self.ids.len() as u64);
+        for (i, id) in self.ids.iter().enumerate() {
+            self.sent[i] += if i == self.leader { 2 * n } else { 2 };
+            push_line(
+                &mut rep[i],
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"log_appended","last_index":{last},"last_term":{term}}}"#
+                ),
+            );
+            push_line(
+                &mut rep[i],
+                &format!(
+                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"commit","commit_index":{last},"applied_index":{last}}}"#
+                ),
+            );
         }
-        let followers = |mat: u64| {
-            ids.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != leader)
-                .map(|(_, f)| {
-                    format!(
-                        r#"{{"id":"{f}","match_index":{mat},"next_index":{}}}"#,
-                        mat + 1
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        rep[leader].push_str(&format!(
-            r#"{{"v":1,"ts":{ts},"src":"{}","kind":"progress","followers":[{}]}}"#,
-            ids[leader],
-            followers(last)
-        ));
-        rep[leader].push('\n');
-        // Status four times a second, staggered.
-        for (i, id) in ids.iter().enumerate() {
+        push_line(
+            &mut rep[self.leader],
+            &format!(
+                r#"{{"v":1,"ts":{ts},"src":"{}","kind":"progress","followers":[{}]}}"#,
+                self.ids[self.leader],
+                self.followers(last)
+            ),
+        );
+    }
+
+    /// Status four times a second, staggered.
+    fn statuses(&self, tick: u64, ts: u64, rep: &mut [String]) {
+        let (last, term, mid) = (self.last, self.term, self.mid);
+        for (i, id) in self.ids.iter().enumerate() {
             if (tick * 100 + i as u64 * 37) % 250 < 100 {
-                let is_leader = i == leader;
+                let is_leader = i == self.leader;
                 let role = if is_leader { "leader" } else { "follower" };
                 let fl = if is_leader {
-                    format!(r#","followers":[{}]"#, followers(last))
+                    format!(r#","followers":[{}]"#, self.followers(last))
                 } else {
                     String::new()
                 };
-                rep[i].push_str(&format!(
-                    r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"status","role":"{role}","term":{term},"leader":"{}","last_index":{last},"last_term":{term},"commit_index":{last},"applied_index":{last}{fl},"sent":{{"append":{},"ok":{}}},"received":{{"appended":{},"put":{}}},"malformed":0,"events_dropped":0}}"#,
-                    ids[leader],
-                    sent[i],
-                    mid,
-                    sent[i],
-                    mid
-                ));
-                rep[i].push('\n');
+                push_line(
+                    &mut rep[i],
+                    &format!(
+                        r#"{{"v":1,"ts":{ts},"src":"{id}","kind":"status","role":"{role}","term":{term},"leader":"{}","last_index":{last},"last_term":{term},"commit_index":{last},"applied_index":{last}{fl},"sent":{{"append":{},"ok":{}}},"received":{{"appended":{},"put":{}}},"malformed":0,"events_dropped":0}}"#,
+                        self.ids[self.leader], self.sent[i], mid, self.sent[i], mid
+                    ),
+                );
             }
         }
-        // The simulator's traffic window.
-        let l = &ids[leader];
+    }
+
+    /// The simulator's traffic window: appends both ways between the
+    /// leader and each follower, answers to every client.
+    fn traffic(&self, ts: u64, sim: &mut String) {
+        let l = &self.ids[self.leader];
         let mut rows = vec![];
-        for (i, f) in ids.iter().enumerate() {
-            if i != leader {
+        for (i, f) in self.ids.iter().enumerate() {
+            if i != self.leader {
                 rows.push(format!(
                     r#"{{"src":"{l}","dst":"{f}","type":"append","fate":"delivered","count":2}}"#
                 ));
@@ -261,16 +310,41 @@ fn generate(n: usize, secs: u64, rps: u64, mut sink: impl FnMut(&str)) {
                 ));
             }
         }
-        for c in &clients {
+        for c in &self.clients {
             rows.push(format!(
                 r#"{{"src":"{l}","dst":"{c}","type":"ok","fate":"client","count":1}}"#
             ));
         }
-        sim.push_str(&format!(
-            r#"{{"v":1,"ts":{ts},"src":"sim","kind":"traffic","window_us":100000,"leader":"{l}","rows":[{}]}}"#,
-            rows.join(",")
-        ));
-        sim.push('\n');
+        push_line(
+            sim,
+            &format!(
+                r#"{{"v":1,"ts":{ts},"src":"sim","kind":"traffic","window_us":100000,"leader":"{l}","rows":[{}]}}"#,
+                rows.join(",")
+            ),
+        );
+    }
+}
+
+/// Datagrams of a synthetic run: `n` replicas, `secs` seconds, `rps`
+/// client requests per second, handed to `sink` as they are made: one per
+/// 100 ms tick and source, as replicas and run.py batch their events.
+fn generate(n: usize, secs: u64, rps: u64, mut sink: impl FnMut(&str)) {
+    let t0: u64 = 1_800_000_000_000_000;
+    let mut run = Synthetic::new(n);
+    sink(&run.run_start(t0, secs));
+    for tick in 0..secs * 10 {
+        let ts = t0 + tick * 100_000;
+        let mut rep: Vec<String> = vec![String::new(); n];
+        let mut sim = String::new();
+        // An election every 30 s.
+        if tick % 300 == 299 {
+            run.election(ts, &mut rep);
+        }
+        run.partition(tick, ts, &mut sim);
+        let puts = run.client_requests(ts, rps, &mut sim, &mut rep);
+        run.replication(ts, puts, &mut rep);
+        run.statuses(tick, ts, &mut rep);
+        run.traffic(ts, &mut sim);
         for r in rep.iter().filter(|r| !r.is_empty()) {
             sink(r);
         }

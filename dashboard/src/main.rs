@@ -259,34 +259,7 @@ fn real_main(cli: Cli) -> Result<ExitCode> {
 
 async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> Result<ExitCode> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(1024);
-    let datagrams = ingest::reader(
-        bound
-            .socket
-            .try_clone()
-            .context("cannot use the event socket")?,
-    )
-    .context("cannot read the event socket")?;
-    tokio::spawn(ingest::run(datagrams, tx.clone(), recorder));
-    tokio::spawn(app::ticker(tx.clone(), cli.fps));
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let tx = tx.clone();
-        let mut sigs = [
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::hangup())?,
-        ];
-        tokio::spawn(async move {
-            let [a, b, c] = &mut sigs;
-            tokio::select! {
-                _ = a.recv() => {}
-                _ = b.recv() => {}
-                _ = c.recv() => {}
-            }
-            let _ = tx.send(AppEvent::Signal).await;
-        });
-    }
-
+    spawn_feeds(&bound, recorder, &tx, cli.fps)?;
     let mut ui = Ui {
         socket: bound.path.display().to_string(),
         ..Ui::default()
@@ -294,28 +267,7 @@ async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> 
     if bound.replaced_stale {
         ui.notice = Some("replaced a stale socket left by an earlier kvdash".into());
     }
-    let mut child: Option<RunPy> = None;
-    if let Some(Cmd::Run {
-        config,
-        runpy: explicit,
-        args,
-    }) = &cli.cmd
-    {
-        let loc = runpy::locate(explicit.as_deref())?;
-        let events = runpy::supports_events(&loc).await;
-        let rp = RunPy::spawn(&loc, config, &bound.path, events, args)?;
-        *CHILD_PID.lock().expect("not poisoned") = rp.child.id();
-        ui.mode = Mode::Run {
-            config: config.clone(),
-        };
-        ui.child = Some(Child::Running);
-        if !events {
-            ui.notice = Some(
-                "run.py has no --events: replica events only (KVDASH_SOCKET set for them)".into(),
-            );
-        }
-        child = Some(rp);
-    }
+    let mut child = start_runpy(&cli, &bound, &mut ui).await?;
 
     let mut app = App::new(ui);
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
@@ -324,34 +276,7 @@ async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> 
     let input = app::input_thread(tx.clone(), stop_input.clone());
     test_panic_hook();
 
-    let result: Result<()> = async {
-        let mut exited = false;
-        app.draw(&mut terminal)?;
-        while !app.quit {
-            tokio::select! {
-                ev = rx.recv() => match ev {
-                    // The screen is redrawn on the frame tick only (and
-                    // only if something changed), however many events come.
-                    Some(AppEvent::Tick) => app.draw(&mut terminal)?,
-                    Some(ev) => app.handle(ev),
-                    None => break,
-                },
-                status = async { child.as_mut().expect("checked").child.wait().await },
-                    if child.is_some() && !exited => {
-                    exited = true;
-                    let code = status.ok().and_then(|s| s.code());
-                    // Give the pipes a moment to deliver the last words.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let last = child
-                        .as_ref()
-                        .and_then(|c| runpy::last_line(&c.stderr_so_far()));
-                    app.handle(AppEvent::ChildExited(code, last));
-                }
-            }
-        }
-        Ok(())
-    }
-    .await;
+    let result = event_loop(&mut app, &mut terminal, &mut rx, &mut child).await;
 
     // The input thread stops at its next poll; it is not waited for, as a
     // read on a terminal that went away may never return.
@@ -362,21 +287,125 @@ async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> 
     }
     result?;
 
-    let mut code = ExitCode::SUCCESS;
-    if let Some(mut rp) = child {
-        let status = rp.stop(Duration::from_secs(15)).await;
-        let (out, err) = rp.output().await;
-        // The terminal may be gone (a hang-up): nothing more to do then.
-        let mut stdout = std::io::stdout();
-        let _ = stdout.write_all(&out).and_then(|_| stdout.flush());
-        let _ = std::io::stderr().write_all(&err);
-        code = match status {
-            Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
-            None => ExitCode::from(1),
-        };
-    }
+    let code = match child {
+        Some(rp) => finish_runpy(rp).await,
+        None => ExitCode::SUCCESS,
+    };
     drop(bound);
     Ok(code)
+}
+
+/// Starts what feeds the console's channel: the ingest task, the frame
+/// ticker, and a task that turns SIGINT, SIGTERM and SIGHUP into
+/// [`AppEvent::Signal`].
+fn spawn_feeds(
+    bound: &ingest::Bound,
+    recorder: Option<Recorder>,
+    tx: &mpsc::Sender<AppEvent>,
+    fps: u32,
+) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let datagrams = ingest::reader(
+        bound
+            .socket
+            .try_clone()
+            .context("cannot use the event socket")?,
+    )
+    .context("cannot read the event socket")?;
+    tokio::spawn(ingest::run(datagrams, tx.clone(), recorder));
+    tokio::spawn(app::ticker(tx.clone(), fps));
+    let tx = tx.clone();
+    let mut sigs = [
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::hangup())?,
+    ];
+    tokio::spawn(async move {
+        let [a, b, c] = &mut sigs;
+        tokio::select! {
+            _ = a.recv() => {}
+            _ = b.recv() => {}
+            _ = c.recv() => {}
+        }
+        let _ = tx.send(AppEvent::Signal).await;
+    });
+    Ok(())
+}
+
+/// Under `kvdash run`: starts run.py with the socket wired in, and tells
+/// the view.
+async fn start_runpy(cli: &Cli, bound: &ingest::Bound, ui: &mut Ui) -> Result<Option<RunPy>> {
+    let Some(Cmd::Run {
+        config,
+        runpy: explicit,
+        args,
+    }) = &cli.cmd
+    else {
+        return Ok(None);
+    };
+    let loc = runpy::locate(explicit.as_deref())?;
+    let events = runpy::supports_events(&loc).await;
+    let rp = RunPy::spawn(&loc, config, &bound.path, events, args)?;
+    *CHILD_PID.lock().expect("not poisoned") = rp.child.id();
+    ui.mode = Mode::Run {
+        config: config.clone(),
+    };
+    ui.child = Some(Child::Running);
+    if !events {
+        ui.notice =
+            Some("run.py has no --events: replica events only (KVDASH_SOCKET set for them)".into());
+    }
+    Ok(Some(rp))
+}
+
+/// Handles events and draws frames until the user quits; notes run.py's
+/// exit when it comes.
+async fn event_loop(
+    app: &mut App,
+    terminal: &mut ratatui::DefaultTerminal,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    child: &mut Option<RunPy>,
+) -> Result<()> {
+    let mut exited = false;
+    app.draw(terminal)?;
+    while !app.quit {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                // The screen is redrawn on the frame tick only (and
+                // only if something changed), however many events come.
+                Some(AppEvent::Tick) => app.draw(terminal)?,
+                Some(ev) => app.handle(ev),
+                None => break,
+            },
+            status = async { child.as_mut().expect("checked").child.wait().await },
+                if child.is_some() && !exited => {
+                exited = true;
+                let code = status.ok().and_then(|s| s.code());
+                // Give the pipes a moment to deliver the last words.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let last = child
+                    .as_ref()
+                    .and_then(|c| runpy::last_line(&c.stderr_so_far()));
+                app.handle(AppEvent::ChildExited(code, last));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops run.py (if still running), passes on its output, and returns its
+/// exit status as kvdash's.
+async fn finish_runpy(mut rp: RunPy) -> ExitCode {
+    let status = rp.stop(Duration::from_secs(15)).await;
+    let (out, err) = rp.output().await;
+    // The terminal may be gone (a hang-up): nothing more to do then.
+    let mut stdout = std::io::stdout();
+    let _ = stdout.write_all(&out).and_then(|_| stdout.flush());
+    let _ = std::io::stderr().write_all(&err);
+    match status {
+        Some(c) => ExitCode::from(c.clamp(0, 255) as u8),
+        None => ExitCode::from(1),
+    }
 }
 
 /// For the end-to-end test of the panic path: `KVDASH_TEST_PANIC_MS=N`

@@ -8,21 +8,32 @@ use dashboard::ingest::{take_datagram, Batch};
 use dashboard::input::Panel;
 use dashboard::state::State;
 use dashboard::view::{self, Child, Ui};
+use rand::rngs::SmallRng;
+use rand::seq::IndexedRandom;
+use rand::{RngExt, SeedableRng};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use shared::events::*;
 
-struct Rng(u64);
+/// Random parts of events, from a seeded generator: a seed always gives
+/// the same run.
+struct Rng(SmallRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+    fn new(seed: u64) -> Rng {
+        Rng(SmallRng::seed_from_u64(seed))
     }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.random_range(0..n.max(1))
+    }
+    fn coin(&mut self) -> bool {
+        self.0.random_bool(0.5)
+    }
+    fn one_in(&mut self, n: u32) -> bool {
+        self.0.random_ratio(1, n)
+    }
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        *items.choose(&mut self.0).expect("not empty")
     }
     fn num(&mut self) -> u64 {
         match self.below(6) {
@@ -30,7 +41,7 @@ impl Rng {
             1 => u64::MAX,
             2 => u64::MAX / 2,
             3 => self.below(10),
-            _ => self.next() >> self.below(64),
+            _ => self.0.random::<u64>() >> self.below(64),
         }
     }
     fn id(&mut self) -> String {
@@ -46,27 +57,27 @@ impl Rng {
         (0..self.below(6)).map(|_| self.id()).collect()
     }
     fn role(&mut self) -> RoleName {
-        [
+        self.pick(&[
             RoleName::Follower,
             RoleName::PreCandidate,
             RoleName::Candidate,
             RoleName::Leader,
-        ][self.below(4) as usize]
+        ])
     }
     fn op(&mut self) -> Op {
-        if self.below(2) == 0 {
+        if self.coin() {
             Op::Get
         } else {
             Op::Put
         }
     }
     fn outcome(&mut self) -> Outcome {
-        [
+        self.pick(&[
             Outcome::Ok,
             Outcome::Redirect,
             Outcome::Fail,
             Outcome::Forwarded,
-        ][self.below(4) as usize]
+        ])
     }
 }
 
@@ -87,8 +98,8 @@ fn event(r: &mut Rng) -> Event {
         2 => Event::Vote {
             candidate: r.id(),
             term: r.num(),
-            granted: r.below(2) == 0,
-            pre: r.below(2) == 0,
+            granted: r.coin(),
+            pre: r.coin(),
         },
         3 => Event::LogAppended {
             last_index: r.num(),
@@ -159,7 +170,7 @@ fn event(r: &mut Rng) -> Event {
         },
         12 => Event::Kill {
             replica: r.id(),
-            leader: r.below(2) == 0,
+            leader: r.coin(),
         },
         13 => Event::Partition {
             majority: r.ids(),
@@ -175,14 +186,13 @@ fn event(r: &mut Rng) -> Event {
                     src: r.id(),
                     dst: r.id(),
                     msg_type: "t".repeat(r.below(40) as usize),
-                    fate: [Fate::Delivered, Fate::Dropped, Fate::Client, Fate::Dead]
-                        [r.below(4) as usize],
+                    fate: r.pick(&[Fate::Delivered, Fate::Dropped, Fate::Client, Fate::Dead]),
                     count: r.num(),
                 })
                 .collect(),
         },
         _ => Event::RunEnd {
-            passed: r.below(2) == 0,
+            passed: r.coin(),
             stats: Default::default(),
             checks: vec![CheckResult {
                 name: "incorrect".into(),
@@ -201,7 +211,7 @@ fn event(r: &mut Rng) -> Event {
 }
 
 fn run(seed: u64) {
-    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut r = Rng::new(seed);
     let mut s = State::new();
     let base = r.num();
     for _ in 0..400 {
@@ -209,7 +219,7 @@ fn run(seed: u64) {
             0 => r.num(),
             _ => base.saturating_add(r.below(60_000_000)),
         };
-        let src = if r.below(3) == 0 {
+        let src = if r.one_in(3) {
             "sim".to_string()
         } else {
             r.id()
@@ -217,9 +227,9 @@ fn run(seed: u64) {
         let ev = DashEvent::new(ts, src, event(&mut r));
         // Through the real ingest path, sometimes with garbage around it.
         let mut data = ev.to_line().into_bytes();
-        if r.below(5) == 0 {
+        if r.one_in(5) {
             let n = r.below(data.len() as u64) as usize;
-            data[n] = r.next() as u8;
+            data[n] = r.0.random::<u8>();
         }
         let mut batch = Batch::default();
         take_datagram(&data, &mut batch, &mut None);
@@ -232,7 +242,7 @@ fn run(seed: u64) {
         child: Some(Child::Exited(None)),
         back: r.below(1000),
         zoom: r.below(10) as usize,
-        help: r.below(4) == 0,
+        help: r.one_in(4),
         ..Ui::default()
     };
     for p in Panel::ALL {

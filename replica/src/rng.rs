@@ -5,7 +5,7 @@
 //! targets; Cargo.lock pins the version.)
 
 use rand::rngs::SmallRng;
-use rand::{Rng as _, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 #[derive(Debug, Clone)]
 pub struct Rng(SmallRng);

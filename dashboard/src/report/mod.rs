@@ -58,6 +58,47 @@ use crate::state::{State, NO_ID};
 /// The latency categories, in report order.
 pub const CATEGORIES: [&str; 4] = ["all", "get", "put", "redirected"];
 
+/// What an answer counts as in the latency figures besides `all`: `ok` to
+/// a get, `ok` to a put, or redirected (`redirect` or `fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatencyClass {
+    Get,
+    Put,
+    Redirected,
+}
+
+impl LatencyClass {
+    /// In report order.
+    pub const ALL: [LatencyClass; 3] = [
+        LatencyClass::Get,
+        LatencyClass::Put,
+        LatencyClass::Redirected,
+    ];
+
+    /// The class of an answer `outcome` to `op`.
+    pub fn of(op: Op, outcome: Outcome) -> LatencyClass {
+        match (outcome, op) {
+            (Outcome::Ok, Op::Get) => LatencyClass::Get,
+            (Outcome::Ok, Op::Put) => LatencyClass::Put,
+            _ => LatencyClass::Redirected,
+        }
+    }
+
+    /// Its name in reports and plots.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencyClass::Get => "get",
+            LatencyClass::Put => "put",
+            LatencyClass::Redirected => "redirected",
+        }
+    }
+
+    /// Its position in [`LatencyClass::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Latency percentiles of one category, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Percentiles {
@@ -195,8 +236,8 @@ pub struct Messages {
 /// Time series for the plots (not part of the JSON report).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
-    /// Each answer: (µs since start, latency µs, category index 1..=3).
-    pub answers: Vec<(u64, u64, usize)>,
+    /// Each answer: (µs since start, latency µs, class).
+    pub answers: Vec<(u64, u64, LatencyClass)>,
     /// Messages between replicas per second since start, by type.
     pub rate: BTreeMap<String, Vec<u64>>,
     /// Leader segments: (from µs, to µs, leader id or `FFFF`).
@@ -243,12 +284,12 @@ struct Hists {
 }
 
 impl Hists {
-    fn record(&mut self, cat: usize, us: u64) {
+    fn record(&mut self, class: LatencyClass, us: u64) {
         self.all.record(us);
-        match cat {
-            1 => self.get.record(us),
-            2 => self.put.record(us),
-            _ => self.redirected.record(us),
+        match class {
+            LatencyClass::Get => self.get.record(us),
+            LatencyClass::Put => self.put.record(us),
+            LatencyClass::Redirected => self.redirected.record(us),
         }
     }
 
@@ -426,16 +467,12 @@ impl Builder {
                 latency_us,
                 ..
             } => {
-                let cat = match (outcome, op) {
-                    (Outcome::Ok, Op::Get) => 1,
-                    (Outcome::Ok, Op::Put) => 2,
-                    _ => 3,
-                };
+                let class = LatencyClass::of(*op, *outcome);
                 self.requests.answered += 1;
-                match cat {
-                    1 => self.requests.ok_get += 1,
-                    2 => self.requests.ok_put += 1,
-                    _ => {
+                match class {
+                    LatencyClass::Get => self.requests.ok_get += 1,
+                    LatencyClass::Put => self.requests.ok_put += 1,
+                    LatencyClass::Redirected => {
                         self.requests.redirects += 1;
                         if *outcome == Outcome::Fail {
                             self.requests.fails += 1;
@@ -443,14 +480,14 @@ impl Builder {
                     }
                 }
                 self.latencies.push(*latency_us);
-                self.overall.record(cat, *latency_us);
+                self.overall.record(class, *latency_us);
                 // The phase in force at `ts` (events may come late).
                 let i = self.phases.partition_point(|p| p.1 <= ts).max(1) - 1;
                 if let Some(p) = self.phases.get_mut(i) {
-                    p.2.record(cat, *latency_us);
+                    p.2.record(class, *latency_us);
                 }
                 let rel = self.rel(ts);
-                self.series.answers.push((rel, *latency_us, cat));
+                self.series.answers.push((rel, *latency_us, class));
             }
             Event::Kill { replica, .. } => {
                 self.kills += 1;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
-use super::Report;
+use super::{LatencyClass, Report};
 
 /// The files written, in order.
 pub const FILES: [&str; 4] = [
@@ -23,9 +23,6 @@ pub const FILES: [&str; 4] = [
     "message-rate.svg",
     "leader-timeline.svg",
 ];
-
-/// The categories plotted (index 1..=3 of [`super::Series::answers`]).
-pub const CATEGORY_NAMES: [&str; 3] = ["get", "put", "redirected"];
 
 const SIZE: (u32, u32) = (900, 480);
 const PALETTE: [RGBColor; 8] = [
@@ -82,10 +79,10 @@ pub fn latency_histogram(r: &Report) -> Result<String> {
     const PER_DECADE: f64 = 4.0;
     let n = ((d1 - d0) * PER_DECADE) as usize;
     let mut counts = vec![[0u64; 3]; n.max(1)];
-    for &(_, us, cat) in answers {
+    for &(_, us, class) in answers {
         let x = (us.max(1) as f64).log10();
         let i = (((x - d0) * PER_DECADE).floor() as usize).min(counts.len() - 1);
-        counts[i][cat.clamp(1, 3) - 1] += 1;
+        counts[i][class.index()] += 1;
     }
     let ymax = counts.iter().flatten().copied().max().unwrap_or(0).max(1);
     let mut s = String::new();
@@ -108,7 +105,8 @@ pub fn latency_histogram(r: &Report) -> Result<String> {
             .draw()
             .map_err(err)?;
         let w = 1.0 / PER_DECADE / 3.0;
-        for (c, name) in CATEGORY_NAMES.iter().enumerate() {
+        for class in LatencyClass::ALL {
+            let c = class.index();
             let col = color(c);
             chart
                 .draw_series(
@@ -122,7 +120,7 @@ pub fn latency_histogram(r: &Report) -> Result<String> {
                         }),
                 )
                 .map_err(err)?
-                .label(*name)
+                .label(class.name())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], col.filled()));
         }
         chart
@@ -202,16 +200,16 @@ pub fn latency_over_time(r: &Report) -> Result<String> {
             .draw()
             .map_err(err)?;
         shade_faults(&mut chart, r, (lo, hi))?;
-        for (c, name) in CATEGORY_NAMES.iter().enumerate() {
-            let col = color(c);
+        for class in LatencyClass::ALL {
+            let col = color(class.index());
             chart
                 .draw_series(
-                    answers.iter().filter(|a| a.2 == c + 1).map(|a| {
+                    answers.iter().filter(|a| a.2 == class).map(|a| {
                         Circle::new((secs(a.0), a.1.max(1) as f64 / 1000.0), 2, col.filled())
                     }),
                 )
                 .map_err(err)?
-                .label(*name)
+                .label(class.name())
                 .legend(move |(x, y)| Circle::new((x + 5, y), 3, col.filled()));
         }
         chart

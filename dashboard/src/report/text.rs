@@ -36,6 +36,17 @@ fn latency_table(out: &mut String, set: &LatencySet, indent: &str) {
 /// The report as text.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
+    write_header(&mut o, r);
+    write_verdict(&mut o, r);
+    write_client_latency(&mut o, r);
+    write_messages(&mut o, r);
+    write_leadership(&mut o, r);
+    write_events(&mut o, r);
+    o
+}
+
+/// Which run, and who reported it.
+fn write_header(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "# Run report: {} (seed {}), {:.1} s, replicas {}",
@@ -59,7 +70,10 @@ pub fn render(r: &Report) -> String {
             String::new()
         }
     );
+}
 
+/// The simulator's verdict: pass or fail, failed checks, tiers.
+fn write_verdict(o: &mut String, r: &Report) {
     let _ = writeln!(o, "\n## Verdict");
     match &r.verdict {
         None => {
@@ -89,7 +103,10 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+}
 
+/// Requests, the median, and latency tables for the run and each phase.
+fn write_client_latency(o: &mut String, r: &Report) {
     let _ = writeln!(o, "\n## Client latency");
     let q = &r.requests;
     let _ = writeln!(
@@ -102,7 +119,7 @@ pub fn render(r: &Report) -> String {
         "  median (run.py's definition): {}",
         r.median_us.map_or("-".into(), |m| format!("{} ms", ms(m)))
     );
-    latency_table(&mut o, &r.latency, "  ");
+    latency_table(o, &r.latency, "  ");
     for p in &r.phases {
         let _ = writeln!(
             o,
@@ -111,9 +128,12 @@ pub fn render(r: &Report) -> String {
             p.from_us as f64 / 1e6,
             p.to_us as f64 / 1e6
         );
-        latency_table(&mut o, &p.latency, "    ");
+        latency_table(o, &p.latency, "    ");
     }
+}
 
+/// Messages between replicas: totals, by type, by sender.
+fn write_messages(o: &mut String, r: &Report) {
     let m = &r.messages;
     let _ = writeln!(o, "\n## Messages between replicas");
     let _ = writeln!(
@@ -133,7 +153,11 @@ pub fn render(r: &Report) -> String {
     for (id, n) in &m.by_replica {
         let _ = writeln!(o, "    {id:<12} {n:>9}");
     }
+}
 
+/// Elections and leader changes, as the simulator and the replicas saw
+/// them.
+fn write_leadership(o: &mut String, r: &Report) {
     let e = &r.elections;
     let _ = writeln!(o, "\n## Leadership (simulator's view)");
     let _ = writeln!(
@@ -168,8 +192,11 @@ pub fn render(r: &Report) -> String {
             re.started, re.won, re.leader_changes
         );
     }
-    let _ = writeln!(o, "  redirects {}", q.redirects);
+    let _ = writeln!(o, "  redirects {}", r.requests.redirects);
+}
 
+/// The recording itself: lines read, what was not used, what was dropped.
+fn write_events(o: &mut String, r: &Report) {
     let l = &r.lines;
     let _ = writeln!(o, "\n## Events");
     let _ = writeln!(
@@ -183,5 +210,4 @@ pub fn render(r: &Report) -> String {
         r.events_dropped_sim.map_or("-".into(), |d| d.to_string()),
         r.events_dropped_replicas
     );
-    o
 }

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
 
 use shared::events::{
-    CheckResult, DashEvent, Event, EventError, Op, Outcome, RoleName, TierResult, SIM_SOURCE,
+    CheckResult, DashEvent, Event, EventError, Op, Outcome, RoleName, TierResult, TrafficRow,
+    SIM_SOURCE,
 };
 
 pub use cluster::{Life, Replica, Side};
@@ -113,6 +114,30 @@ pub struct Verdict {
     pub checks: Vec<CheckResult>,
     pub tiers: Vec<TierResult>,
     pub linearizable: Option<bool>,
+}
+
+impl Verdict {
+    /// The verdict of a `run_end` event (`None` for any other event).
+    fn of_run_end(ts: u64, event: &Event) -> Option<Verdict> {
+        let Event::RunEnd {
+            passed,
+            stats,
+            checks,
+            tiers,
+            linearizable,
+        } = event
+        else {
+            return None;
+        };
+        Some(Verdict {
+            ts,
+            passed: *passed,
+            stats: stats.clone(),
+            checks: checks.clone(),
+            tiers: tiers.clone(),
+            linearizable: *linearizable,
+        })
+    }
 }
 
 /// Client requests as the simulator saw them.
@@ -420,145 +445,159 @@ impl State {
 
     fn apply_sim(&mut self, ts: u64, event: &Event) {
         match event {
-            Event::RunStart {
-                config,
-                seed,
-                replicas,
-                clients,
-                transport,
-                lifetime,
-                ..
-            } => {
-                self.run = Some(RunInfo {
-                    ts,
-                    config: config.clone(),
-                    seed: *seed,
-                    replicas: replicas.iter().take(MAX_REPLICAS).cloned().collect(),
-                    clients: clients.clone(),
-                    transport: transport.clone(),
-                    lifetime: *lifetime,
-                });
-                for id in replicas.iter().take(MAX_REPLICAS) {
-                    self.replica_mut(id);
-                }
-                // Replica entries made by mistake for clients go.
-                self.replicas
-                    .retain(|id, r| r.reports || replicas.iter().any(|x| x == id));
-                let ids: Vec<String> = self.replicas.keys().cloned().collect();
-                self.timeline.sim_replicas(ts, &ids);
-            }
-            Event::RequestSent { mid, op, .. } => {
-                self.requests.sent[latency::op_index(*op)] += 1;
-                if self.outstanding.len() >= MAX_OUTSTANDING {
-                    let horizon = self.last_ts.saturating_sub(OUTSTANDING_TTL_US);
-                    self.outstanding.retain(|_, t| *t > horizon);
-                    if self.outstanding.len() >= MAX_OUTSTANDING {
-                        self.outstanding.clear();
-                    }
-                }
-                self.outstanding.insert(mid.clone(), ts);
-            }
+            Event::RunStart { .. } => self.sim_run_start(ts, event),
+            Event::RequestSent { mid, op, .. } => self.sim_request_sent(ts, mid, *op),
             Event::RequestAnswered {
                 mid,
                 op,
                 outcome,
                 latency_us,
                 ..
-            } => {
-                self.requests.answered[latency::op_index(*op)] += 1;
-                self.outstanding.remove(mid);
-                self.latency.client_answer(*op, *outcome, *latency_us);
-            }
-            Event::Kill { replica, leader } => {
-                let term = self.replicas.get(replica.as_str()).map_or(0, |r| r.term);
-                if let Some(r) = self.replica_mut(replica) {
-                    r.life = Life::Killed;
-                }
-                self.timeline.mark(
-                    ts,
-                    term,
-                    MarkerKind::Kill {
-                        replica: replica.clone(),
-                        leader: *leader,
-                    },
-                );
-                self.timeline.sim_kill(ts, replica);
-                self.timeline.replica_down(ts, replica);
-                if self.sim_leader == *replica {
-                    let old = std::mem::replace(&mut self.sim_leader, NO_ID.to_string());
-                    self.timeline.sim_leader(ts, &old, NO_ID, false);
-                }
-            }
+            } => self.sim_request_answered(mid, *op, *outcome, *latency_us),
+            Event::Kill { replica, leader } => self.sim_kill(ts, replica, *leader),
             Event::Partition {
                 majority,
                 minority,
                 hard,
-            } => {
-                for r in self.replicas.values_mut() {
-                    r.side = if minority.contains(&r.id) {
-                        Side::Minority
-                    } else if majority.contains(&r.id) {
-                        Side::Majority
-                    } else {
-                        Side::Whole
-                    };
-                }
-                self.timeline.partition(ts, majority, minority, *hard);
-            }
-            Event::PartitionHealed {} => {
-                for r in self.replicas.values_mut() {
-                    r.side = Side::Whole;
-                }
-                self.timeline.heal(ts, true);
-            }
-            Event::Traffic { leader, rows, .. } => {
-                if self.run.is_none() {
-                    for r in rows {
-                        if r.msg_type == "get" || r.msg_type == "put" {
-                            self.clients.insert(r.src.clone());
-                        }
-                    }
-                }
-                let replicas: BTreeSet<String> = rows
-                    .iter()
-                    .flat_map(|r| [&r.src, &r.dst])
-                    .filter(|id| !self.replicas.contains_key(id.as_str()) && self.is_replica(id))
-                    .cloned()
-                    .collect();
-                for id in &replicas {
-                    self.replica_mut(id);
-                }
-                let known: BTreeSet<String> = self.replicas.keys().cloned().collect();
-                let sent = self.traffic.window(ts, rows, |id| known.contains(id));
-                for (id, n) in sent {
-                    if let Some(r) = self.replicas.get_mut(&id) {
-                        r.note_sim_sent(ts, n);
-                    }
-                }
-                if *leader != self.sim_leader {
-                    let old = std::mem::replace(&mut self.sim_leader, leader.clone());
-                    let mark = !self.replicas_report();
-                    self.timeline.sim_leader(ts, &old, leader, mark);
-                }
-            }
-            Event::RunEnd {
-                passed,
-                stats,
-                checks,
-                tiers,
-                linearizable,
-            } => {
-                self.verdict = Some(Verdict {
-                    ts,
-                    passed: *passed,
-                    stats: stats.clone(),
-                    checks: checks.clone(),
-                    tiers: tiers.clone(),
-                    linearizable: *linearizable,
-                });
-            }
+            } => self.sim_partition(ts, majority, minority, *hard),
+            Event::PartitionHealed {} => self.sim_heal(ts),
+            Event::Traffic { leader, rows, .. } => self.sim_traffic(ts, leader, rows),
+            Event::RunEnd { .. } => self.verdict = Verdict::of_run_end(ts, event),
             // A replica's event kind from the simulator's source: ignore.
             _ => {}
+        }
+    }
+
+    /// `run_start`: the run's description, and its replicas tracked.
+    fn sim_run_start(&mut self, ts: u64, event: &Event) {
+        let Event::RunStart {
+            config,
+            seed,
+            replicas,
+            clients,
+            transport,
+            lifetime,
+            ..
+        } = event
+        else {
+            return;
+        };
+        self.run = Some(RunInfo {
+            ts,
+            config: config.clone(),
+            seed: *seed,
+            replicas: replicas.iter().take(MAX_REPLICAS).cloned().collect(),
+            clients: clients.clone(),
+            transport: transport.clone(),
+            lifetime: *lifetime,
+        });
+        for id in replicas.iter().take(MAX_REPLICAS) {
+            self.replica_mut(id);
+        }
+        // Replica entries made by mistake for clients go.
+        self.replicas
+            .retain(|id, r| r.reports || replicas.iter().any(|x| x == id));
+        let ids: Vec<String> = self.replicas.keys().cloned().collect();
+        self.timeline.sim_replicas(ts, &ids);
+    }
+
+    /// `request_sent`: counted, and outstanding until answered (the
+    /// oldest are pruned when too many are).
+    fn sim_request_sent(&mut self, ts: u64, mid: &str, op: Op) {
+        self.requests.sent[latency::op_index(op)] += 1;
+        if self.outstanding.len() >= MAX_OUTSTANDING {
+            let horizon = self.last_ts.saturating_sub(OUTSTANDING_TTL_US);
+            self.outstanding.retain(|_, t| *t > horizon);
+            if self.outstanding.len() >= MAX_OUTSTANDING {
+                self.outstanding.clear();
+            }
+        }
+        self.outstanding.insert(mid.to_string(), ts);
+    }
+
+    /// `request_answered`: counted, no longer outstanding, its latency
+    /// recorded.
+    fn sim_request_answered(&mut self, mid: &str, op: Op, outcome: Outcome, latency_us: u64) {
+        self.requests.answered[latency::op_index(op)] += 1;
+        self.outstanding.remove(mid);
+        self.latency.client_answer(op, outcome, latency_us);
+    }
+
+    /// `kill`: the replica is down, marked on the timeline, and no longer
+    /// the simulator's leader if it was.
+    fn sim_kill(&mut self, ts: u64, replica: &str, leader: bool) {
+        let term = self.replicas.get(replica).map_or(0, |r| r.term);
+        if let Some(r) = self.replica_mut(replica) {
+            r.life = Life::Killed;
+        }
+        self.timeline.mark(
+            ts,
+            term,
+            MarkerKind::Kill {
+                replica: replica.to_string(),
+                leader,
+            },
+        );
+        self.timeline.sim_kill(ts, replica);
+        self.timeline.replica_down(ts, replica);
+        if self.sim_leader == replica {
+            let old = std::mem::replace(&mut self.sim_leader, NO_ID.to_string());
+            self.timeline.sim_leader(ts, &old, NO_ID, false);
+        }
+    }
+
+    /// `partition`: each replica's side.
+    fn sim_partition(&mut self, ts: u64, majority: &[String], minority: &[String], hard: bool) {
+        for r in self.replicas.values_mut() {
+            r.side = if minority.contains(&r.id) {
+                Side::Minority
+            } else if majority.contains(&r.id) {
+                Side::Majority
+            } else {
+                Side::Whole
+            };
+        }
+        self.timeline.partition(ts, majority, minority, hard);
+    }
+
+    /// `partition_healed`: every replica whole again.
+    fn sim_heal(&mut self, ts: u64) {
+        for r in self.replicas.values_mut() {
+            r.side = Side::Whole;
+        }
+        self.timeline.heal(ts, true);
+    }
+
+    /// `traffic`: clients and replicas learnt from it (without a
+    /// `run_start`), the window counted, the simulator's leader belief.
+    fn sim_traffic(&mut self, ts: u64, leader: &str, rows: &[TrafficRow]) {
+        if self.run.is_none() {
+            for r in rows {
+                if r.msg_type == "get" || r.msg_type == "put" {
+                    self.clients.insert(r.src.clone());
+                }
+            }
+        }
+        let replicas: BTreeSet<String> = rows
+            .iter()
+            .flat_map(|r| [&r.src, &r.dst])
+            .filter(|id| !self.replicas.contains_key(id.as_str()) && self.is_replica(id))
+            .cloned()
+            .collect();
+        for id in &replicas {
+            self.replica_mut(id);
+        }
+        let known: BTreeSet<String> = self.replicas.keys().cloned().collect();
+        let sent = self.traffic.window(ts, rows, |id| known.contains(id));
+        for (id, n) in sent {
+            if let Some(r) = self.replicas.get_mut(&id) {
+                r.note_sim_sent(ts, n);
+            }
+        }
+        if leader != self.sim_leader {
+            let old = std::mem::replace(&mut self.sim_leader, leader.to_string());
+            let mark = !self.replicas_report();
+            self.timeline.sim_leader(ts, &old, leader, mark);
         }
     }
 

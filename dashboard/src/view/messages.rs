@@ -162,9 +162,21 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
     if inner.height == 0 || inner.width < 10 {
         return;
     }
-    // The rate sparkline: packets sent by replicas per second.
     let spark_h: u16 = if inner.height >= 9 { 2 } else { 1 };
-    let series = if from_sim {
+    draw_rate(buf, inner, spark_h, state);
+    let body = Rect::new(
+        inner.x,
+        inner.y + spark_h,
+        inner.width,
+        inner.height.saturating_sub(spark_h),
+    );
+    draw_tables(buf, body, &types, &reps, ui.scroll(Panel::Messages));
+}
+
+/// The rate sparkline: packets sent by replicas per second, `spark_h`
+/// rows high, the current and peak rates on its left.
+fn draw_rate(buf: &mut Buffer, inner: Rect, spark_h: u16, state: &State) {
+    let series = if state.traffic.from_sim() {
         &state.traffic.sim_rate
     } else {
         &state.traffic.replica_rate
@@ -201,14 +213,11 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             Rect::new(inner.x + label_w, inner.y, spark_w as u16, spark_h),
             buf,
         );
+}
 
-    let body = Rect::new(
-        inner.x,
-        inner.y + spark_h,
-        inner.width,
-        inner.height.saturating_sub(spark_h),
-    );
-    let scroll = ui.scroll(Panel::Messages);
+/// The two tables in `body`: side by side when they fit, each scrolling
+/// under its header, else one after the other.
+fn draw_tables(buf: &mut Buffer, body: Rect, types: &Table, reps: &Table, scroll: usize) {
     let side_by_side = body.width as usize >= types.width(8) + reps.width(4) + 2;
     if side_by_side {
         let rw = reps.width(4) as u16 + 1;

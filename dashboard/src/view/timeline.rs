@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::Widget;
+use ratatui::widgets::{Block, Widget};
 
 use super::{fmt, panel_block, Ui};
 use crate::input::Panel;
@@ -87,9 +87,113 @@ pub fn columns(area: Rect) -> u64 {
     area.width.saturating_sub(2 + LABEL_W) as u64
 }
 
+/// The time span the lanes show: `cols` columns of `col_us` each, whose
+/// right edge is aligned to whole columns since the run's start.
+struct Window {
+    start: u64,
+    col_us: u64,
+    cols: u64,
+    /// Absolute times of the left and right edges (the left may be before
+    /// the start, or before the epoch).
+    left: i128,
+    right: i128,
+    /// The screen column of the first time column.
+    x0: u16,
+}
+
+impl Window {
+    fn new(inner: Rect, start: u64, now: u64, ui: &Ui) -> Window {
+        let col_us = ui.column_us();
+        let cols = (inner.width - LABEL_W) as u64;
+        // The right edge, aligned to whole columns since the start.
+        let elapsed = now.saturating_sub(start);
+        let end_rel = (elapsed / col_us + 1).saturating_mul(col_us);
+        // A run shorter than the panel fills it from the left.
+        let end_rel = end_rel
+            .saturating_sub(ui.back.saturating_mul(col_us))
+            .max(cols * col_us);
+        let right = start as i128 + end_rel as i128;
+        let left = right - (cols * col_us) as i128;
+        Window {
+            start,
+            col_us,
+            cols,
+            left,
+            right,
+            x0: inner.x + LABEL_W,
+        }
+    }
+
+    /// Column `i`'s time span, from the start at the earliest; `None` for
+    /// a column wholly before the start.
+    fn span(&self, i: u64) -> Option<(u64, u64)> {
+        let a = self.left + (i * self.col_us) as i128;
+        let b = a + self.col_us as i128;
+        if b <= self.start as i128 {
+            None
+        } else {
+            Some((a.max(0) as u64, b as u64))
+        }
+    }
+}
+
+/// The rows of the panel: which lanes show, and whether the time axis does.
+struct Rows {
+    axis: bool,
+    /// Lanes shown.
+    visible: usize,
+    /// Lanes scrolled past, above and below.
+    scroll: usize,
+    below: usize,
+}
+
+impl Rows {
+    fn new(inner: Rect, lanes: usize, ui: &Ui) -> Rows {
+        let axis = inner.height as usize >= lanes + 2 && inner.height >= 4;
+        let visible = (inner.height as usize).saturating_sub(1 + axis as usize);
+        let scroll = ui
+            .scroll(Panel::Timeline)
+            .min(lanes.saturating_sub(visible));
+        let below = lanes.saturating_sub(scroll + visible);
+        Rows {
+            axis,
+            visible,
+            scroll,
+            below,
+        }
+    }
+}
+
+/// One column's marker: symbol, priority, style and term.
+type Mark = (char, u8, Style, u64);
+
 pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
-    let col_us = ui.column_us();
     let sim_view = !state.replicas_report();
+    let block = panel_block(Panel::Timeline, ui, &title_extra(state, ui, sim_view));
+    let inner = block.inner(area);
+    let ids: Vec<&String> = state.replicas.keys().collect();
+    let rows = Rows::new(inner, ids.len(), ui);
+    with_legend(block, area.width, &rows).render(area, buf);
+    if inner.width <= LABEL_W || inner.height < 2 {
+        return;
+    }
+    let Some(start) = state.start() else {
+        return;
+    };
+    let w = Window::new(inner, start, state.now(), ui);
+    let (marks, kills) = place_markers(state, &w);
+    draw_markers(buf, inner, &w, &marks);
+    draw_leader_terms(buf, inner.y, &w, &marks);
+    let shown = &ids[rows.scroll..(rows.scroll + rows.visible).min(ids.len())];
+    draw_lanes(buf, inner, state, &w, shown, sim_view, &kills);
+    if rows.axis {
+        draw_axis(buf, inner, &w);
+    }
+}
+
+/// The title's addition: the scale, how far back, whose view.
+fn title_extra(state: &State, ui: &Ui, sim_view: bool) -> String {
+    let col_us = ui.column_us();
     let mut extra = format!("{}/col", fmt::scale(col_us));
     if ui.back > 0 {
         extra.push_str(&format!(
@@ -102,67 +206,41 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
     if sim_view && state.sim_reports() {
         extra.push_str(" · simulator's view");
     }
-    let mut block = panel_block(Panel::Timeline, ui, &extra);
-    let inner = block.inner(area);
-    let ids: Vec<&String> = state.replicas.keys().collect();
-    let axis = inner.height as usize >= ids.len() + 2 && inner.height >= 4;
-    let visible = (inner.height as usize).saturating_sub(1 + axis as usize);
-    let scroll = ui
-        .scroll(Panel::Timeline)
-        .min(ids.len().saturating_sub(visible));
-    let below = ids.len().saturating_sub(scroll + visible);
+    extra
+}
+
+/// The block with, at the bottom, the lanes scrolled past and the legend
+/// (or a short one), as the width allows.
+fn with_legend<'a>(block: Block<'a>, width: u16, rows: &Rows) -> Block<'a> {
     let mut bottom = String::new();
-    if scroll > 0 || below > 0 {
-        bottom.push_str(&format!("↑{scroll} ↓{below} "));
+    if rows.scroll > 0 || rows.below > 0 {
+        bottom.push_str(&format!("↑{} ↓{} ", rows.scroll, rows.below));
     }
-    if (area.width as usize) > LEGEND.chars().count() + bottom.len() + 6 {
+    if (width as usize) > LEGEND.chars().count() + bottom.len() + 6 {
         bottom.push_str(LEGEND);
-    } else if area.width > 60 {
+    } else if width > 60 {
         bottom.push_str("E elect L leader K kill P part H heal · ? legend");
     }
-    if !bottom.is_empty() {
-        block = block.title_bottom(Line::styled(
-            fmt::fit(&bottom, area.width.saturating_sub(4) as usize),
-            Style::new().fg(Color::Gray),
-        ));
+    if bottom.is_empty() {
+        return block;
     }
-    block.render(area, buf);
-    if inner.width <= LABEL_W || inner.height < 2 {
-        return;
-    }
-    let Some(start) = state.start() else {
-        return;
-    };
-    let cols = (inner.width - LABEL_W) as u64;
-    // The right edge, aligned to whole columns since the start.
-    let elapsed = state.now().saturating_sub(start);
-    let end_rel = (elapsed / col_us + 1).saturating_mul(col_us);
-    // A run shorter than the panel fills it from the left.
-    let end_rel = end_rel
-        .saturating_sub(ui.back.saturating_mul(col_us))
-        .max(cols * col_us);
-    let right = start as i128 + end_rel as i128;
-    let left = right - (cols * col_us) as i128;
-    let span = |i: u64| -> Option<(u64, u64)> {
-        let a = left + (i * col_us) as i128;
-        let b = a + col_us as i128;
-        if b <= start as i128 {
-            None
-        } else {
-            Some((a.max(0) as u64, b as u64))
-        }
-    };
-    let x0 = inner.x + LABEL_W;
+    block.title_bottom(Line::styled(
+        fmt::fit(&bottom, width.saturating_sub(4) as usize),
+        Style::new().fg(Color::Gray),
+    ))
+}
 
-    // Markers, the most significant per column.
-    let mut marks: Vec<Option<(char, u8, Style, u64)>> = vec![None; cols as usize];
+/// The most significant marker per column, and the (replica, column) of
+/// each kill and stop.
+fn place_markers(state: &State, w: &Window) -> (Vec<Option<Mark>>, Vec<(String, u64)>) {
+    let mut marks: Vec<Option<Mark>> = vec![None; w.cols as usize];
     let mut kills: Vec<(String, u64)> = vec![];
     for m in state.timeline.markers.iter() {
-        let rel = m.ts as i128 - left;
-        if rel < 0 || rel >= (cols * col_us) as i128 {
+        let rel = m.ts as i128 - w.left;
+        if rel < 0 || rel >= (w.cols * w.col_us) as i128 {
             continue;
         }
-        let c = (rel as u64 / col_us) as usize;
+        let c = (rel as u64 / w.col_us) as usize;
         let (ch, prio, style) = marker(&m.kind);
         if marks[c].is_none_or(|(_, p, _, _)| p < prio) {
             marks[c] = Some((ch, prio, style, m.term));
@@ -171,13 +249,21 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             kills.push((replica.clone(), c as u64));
         }
     }
+    (marks, kills)
+}
+
+/// The marker row.
+fn draw_markers(buf: &mut Buffer, inner: Rect, w: &Window, marks: &[Option<Mark>]) {
     buf.set_string(inner.x, inner.y, "mark ", Style::new().fg(Color::DarkGray));
     for (c, m) in marks.iter().enumerate() {
         if let Some((ch, _, style, _)) = m {
-            buf.set_string(x0 + c as u16, inner.y, ch.to_string(), *style);
+            buf.set_string(w.x0 + c as u16, inner.y, ch.to_string(), *style);
         }
     }
-    // Terms after new-leader markers, where there is room.
+}
+
+/// Terms after new-leader markers, where there is room.
+fn draw_leader_terms(buf: &mut Buffer, y: u16, w: &Window, marks: &[Option<Mark>]) {
     for (c, m) in marks.iter().enumerate() {
         if let Some(('L', _, style, term)) = m {
             if *term == 0 {
@@ -186,14 +272,25 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             let digits = term.to_string();
             let fits = (1..=digits.len()).all(|k| marks.get(c + k).is_some_and(|x| x.is_none()));
             if fits {
-                buf.set_string(x0 + c as u16 + 1, inner.y, &digits, *style);
+                buf.set_string(w.x0 + c as u16 + 1, y, &digits, *style);
             }
         }
     }
+}
 
-    // Lanes.
+/// One lane per replica shown: its label, then each column's role, kills
+/// crossed out and the cut-off side shaded.
+fn draw_lanes(
+    buf: &mut Buffer,
+    inner: Rect,
+    state: &State,
+    w: &Window,
+    shown: &[&String],
+    sim_view: bool,
+    kills: &[(String, u64)],
+) {
     let empty = Lane::default();
-    for (row, id) in ids.iter().skip(scroll).take(visible).enumerate() {
+    for (row, id) in shown.iter().enumerate() {
         let y = inner.y + 1 + row as u16;
         let lane = if sim_view {
             state.timeline.sim_lanes.get(*id)
@@ -208,8 +305,8 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             Style::new()
         };
         buf.set_string(inner.x, y, id.as_str(), label_style);
-        for c in 0..cols {
-            let Some((a, b)) = span(c) else { continue };
+        for c in 0..w.cols {
+            let Some((a, b)) = w.span(c) else { continue };
             if a > state.now() {
                 break;
             }
@@ -226,30 +323,30 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             if state.timeline.cut_off(id, a, b) {
                 style = style.bg(CUT_BG);
             }
-            buf.set_string(x0 + c as u16, y, sym, style);
+            buf.set_string(w.x0 + c as u16, y, sym, style);
         }
     }
+}
 
-    // Time axis, relative to the start.
-    if axis {
-        let y = inner.y + inner.height - 1;
-        let tick = tick_us(col_us);
-        let tick = tick as i128;
-        // Offsets from the start, in i128: no overflow whatever the times.
-        let first = left.max(start as i128) - start as i128;
-        let mut t = (first + tick - 1) / tick * tick;
-        let mut next_free = 0i128;
-        let dim = Style::new().fg(Color::DarkGray);
-        buf.set_string(inner.x, y, "t", dim);
-        while start as i128 + t < right {
-            let c = (start as i128 + t - left) / col_us as i128;
-            let label = format!("╵{}", fmt::axis_time(t as u64));
-            let w = label.chars().count() as i128;
-            if c >= next_free && c + w <= cols as i128 {
-                buf.set_string(x0 + c as u16, y, &label, dim);
-                next_free = c + w + 1;
-            }
-            t += tick;
+/// The time axis on the last row, relative to the start.
+fn draw_axis(buf: &mut Buffer, inner: Rect, w: &Window) {
+    let (start, left, col_us) = (w.start as i128, w.left, w.col_us as i128);
+    let y = inner.y + inner.height - 1;
+    let tick = tick_us(w.col_us) as i128;
+    // Offsets from the start, in i128: no overflow whatever the times.
+    let first = left.max(start) - start;
+    let mut t = (first + tick - 1) / tick * tick;
+    let mut next_free = 0i128;
+    let dim = Style::new().fg(Color::DarkGray);
+    buf.set_string(inner.x, y, "t", dim);
+    while start + t < w.right {
+        let c = (start + t - left) / col_us;
+        let label = format!("╵{}", fmt::axis_time(t as u64));
+        let width = label.chars().count() as i128;
+        if c >= next_free && c + width <= w.cols as i128 {
+            buf.set_string(w.x0 + c as u16, y, &label, dim);
+            next_free = c + width + 1;
         }
+        t += tick;
     }
 }
