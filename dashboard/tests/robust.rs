@@ -72,12 +72,7 @@ impl Rng {
         }
     }
     fn outcome(&mut self) -> Outcome {
-        self.pick(&[
-            Outcome::Ok,
-            Outcome::Redirect,
-            Outcome::Fail,
-            Outcome::Forwarded,
-        ])
+        self.pick(&[Outcome::Ok, Outcome::Redirect, Outcome::Fail])
     }
 }
 

@@ -147,8 +147,6 @@ pub enum Outcome {
     Ok,
     Redirect,
     Fail,
-    /// Passed on to the leader, which answers it.
-    Forwarded,
 }
 
 /// What became of a packet the simulator routed.

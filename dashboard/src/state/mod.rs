@@ -399,13 +399,8 @@ impl State {
                 rep.followers.clone_from(followers);
             }
             Event::ClientRequest { .. } => {}
-            Event::ClientAnswer {
-                op,
-                outcome,
-                latency_us,
-                ..
-            } => {
-                self.latency.replica_answer(*op, *outcome, *latency_us);
+            Event::ClientAnswer { op, latency_us, .. } => {
+                self.latency.replica_answer(*op, *latency_us);
             }
             Event::Status(s) => {
                 rep.apply_status(ts, s);
@@ -607,7 +602,6 @@ impl State {
             Outcome::Ok => self.latency.client_outcomes[0],
             Outcome::Redirect => self.latency.client_outcomes[1],
             Outcome::Fail => self.latency.client_outcomes[2],
-            Outcome::Forwarded => 0,
         }
     }
 
