@@ -1,4 +1,4 @@
-"""Config loading and validation (SIMULATOR.md section 3, last paragraph)."""
+"""Config loading and validation (docs/simulator.md: "Config files", "Command line")."""
 
 import copy
 import os

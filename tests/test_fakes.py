@@ -3,7 +3,7 @@
 Every scenario runs for 5 s (the shortest lifetime a config may have), so
 they all run at once in threads, each in its own temporary working
 directory, and the tests then look at the results.  Each fake produces
-exactly the counters and verdicts that SIMULATOR.md prescribes.
+exactly the counters and verdicts that docs/simulator.md describes.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""Grading and report text (SIMULATOR.md: end of run, report, generation 2 wording)."""
+"""Grading and report text (docs/simulator.md: "Grading", "The report", "The UDP generation")."""
 
 import json
 import unittest

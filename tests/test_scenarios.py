@@ -1,4 +1,4 @@
-"""The scenario files under configs/ (SIMULATOR.md section 3)."""
+"""The scenario files under configs/ (docs/simulator.md: "Standard scenarios")."""
 
 import glob
 import json

@@ -1,4 +1,5 @@
-"""The workload: seeds, request generation rules, IDs (SIMULATOR.md section 1)."""
+"""The workload: seeds, request generation rules, IDs (docs/simulator.md: "Requests",
+"Replicas and clients", "Additions")."""
 
 import hashlib
 import unittest
