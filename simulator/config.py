@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import ConfigError
 from .numeric import is_int, is_number
@@ -133,24 +133,10 @@ def validate_config(raw: Any, transport: str = CLASSIC, name: str = "config", pa
         raise ConfigError("the config must be a JSON object")
 
     def number(key: str, default: Optional[float] = None) -> float:
-        if key not in raw:
-            if default is None:
-                raise ConfigError(f"'{key}' is required")
-            return default
-        value = raw[key]
-        if not is_number(value):
-            raise ConfigError(f"'{key}' must be a number (got {value!r})")
-        return float(value) if isinstance(value, float) else value
+        return _setting(raw, key, is_number, "a number", default)
 
     def integer(key: str, default: Optional[int] = None) -> int:
-        if key not in raw:
-            if default is None:
-                raise ConfigError(f"'{key}' is required")
-            return default
-        value = raw[key]
-        if not is_int(value):
-            raise ConfigError(f"'{key}' must be an integer (got {value!r})")
-        return value
+        return _setting(raw, key, is_int, "an integer", default)
 
     lifetime = number("lifetime")
     replicas = integer("replicas")
@@ -181,6 +167,19 @@ def validate_config(raw: Any, transport: str = CLASSIC, name: str = "config", pa
         requests=requests, mix=mix, drops=drops, start_wait=start_wait, end_wait=end_wait,
         max_packets=max_packets, events=_events(raw, lifetime), benchmarks=_benchmarks(raw),
         fractions=_fractions(raw, transport), raw=dict(raw))
+
+
+def _setting(raw: Dict[str, Any], key: str, valid: Callable[[Any], bool], what: str, default: Any) -> Any:
+    """A top-level field: its default when absent (required when there is
+    none), else its value if ``valid``."""
+    if key not in raw:
+        if default is None:
+            raise ConfigError(f"'{key}' is required")
+        return default
+    value = raw[key]
+    if not valid(value):
+        raise ConfigError(f"'{key}' must be {what} (got {value!r})")
+    return value
 
 
 def _events(raw: Dict[str, Any], lifetime: float) -> Tuple[Event, ...]:

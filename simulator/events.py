@@ -11,6 +11,7 @@ import os
 import socket
 import tempfile
 import time
+from contextlib import suppress
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .errors import SimulatorError
@@ -155,22 +156,16 @@ class EventSink:
         self.flush(force=True)
         for s in (self._out, self.rec_sock):
             if s is not None:
-                try:
+                with suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
         self._out = self.rec_sock = None
         if self._rec_path is not None:
-            try:
+            with suppress(OSError):
                 os.unlink(self._rec_path)
-            except OSError:
-                pass
             self._rec_path = None
         if self._rec_dir is not None:
-            try:
+            with suppress(OSError):
                 os.rmdir(self._rec_dir)
-            except OSError:
-                pass
             self._rec_dir = None
         if self._file is not None:
             try:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .clock import Clock
@@ -94,17 +95,8 @@ def _relay_output(pipe: Any, rid: str, stream_out: Any, clock: Callable[[], floa
     except (OSError, ValueError):
         pass
     finally:
-        try:
+        with suppress(OSError):
             pipe.close()
-        except OSError:
-            pass
-
-
-def _close_quietly(s: socket.socket) -> None:
-    try:
-        s.close()
-    except OSError:
-        pass
 
 
 def _signal_group(rep: ReplicaProcess, sig: int) -> None:
@@ -215,17 +207,14 @@ class ReplicaSet:
                 continue
             if s in self._owner:
                 del self._owner[s]
-            try:
+            with suppress(ValueError):
                 self.sockets.remove(s)
-            except ValueError:
-                pass
-            _close_quietly(s)
+            with suppress(OSError):
+                s.close()
         rep.conn = rep.listener = rep.sock = None
         if rep.path is not None:
-            try:
+            with suppress(OSError):
                 os.unlink(rep.path)
-            except OSError:
-                pass
             rep.path = None
 
     def kill(self, rep: ReplicaProcess) -> bool:
@@ -308,31 +297,33 @@ class ReplicaSet:
         conn = rep.conn
         if conn is None:
             return False    # not connected yet: the packet vanishes
+        sent = self._try_send(rep, conn, data)
+        # While the replica is not reading, wait for it like a blocking send
+        # would, but never past the end of the run.
+        while sent is None:
+            remaining = self.clock.remaining()
+            try:
+                _, w, _ = select.select([], [conn], [], max(0.01, remaining))
+            except OSError:
+                self.mark_died(rep)
+                return False
+            if w:
+                sent = self._try_send(rep, conn, data)
+            elif remaining <= 0:
+                self.counters.send_stalls += 1
+                return True
+        return sent
+
+    def _try_send(self, rep: ReplicaProcess, conn: socket.socket, data: bytes) -> Optional[bool]:
+        """One non-blocking send: True if sent, False if the replica died, None if it would block."""
         try:
             conn.send(data, socket.MSG_DONTWAIT)
             return True
         except BlockingIOError:
-            pass
+            return None
         except OSError:
             self.mark_died(rep)
             return False
-        # The replica is not reading: wait for it like a blocking send
-        # would, but never past the end of the run.
-        while True:
-            remaining = self.clock.remaining()
-            try:
-                _, w, _ = select.select([], [conn], [], max(0.01, remaining))
-                if w:
-                    conn.send(data, socket.MSG_DONTWAIT)
-                    return True
-            except BlockingIOError:
-                continue
-            except OSError:
-                self.mark_died(rep)
-                return False
-            if remaining <= 0:
-                self.counters.send_stalls += 1
-                return True
 
     def _send_udp(self, rep: ReplicaProcess, data: bytes) -> bool:
         if rep.addr is None:
