@@ -25,7 +25,10 @@ from typing import Any, Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import run  # noqa: E402
+from simulator.config import Config, load_config  # noqa: E402
+from simulator.grading import tier_for  # noqa: E402
+from simulator.report import result_to_json, write_json  # noqa: E402
+from simulator.simulation import run_simulation  # noqa: E402
 
 STANDARD = ["simple-1", "simple-2", "unreliable-1", "unreliable-2", "unreliable-3",
             "crash-1", "crash-2", "crash-3", "crash-4", "partition-1", "partition-2",
@@ -34,17 +37,17 @@ TITLE = "# Benchmarks"
 METRICS = ["total_msgs", "failures", "duplicates", "median_latency"]
 
 
-def one_run(config: "run.Config", replica: str, seed: int) -> Dict[str, Any]:
+def one_run(config: "Config", replica: str, seed: int) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
-        result = run.run_simulation(config, replica, seed=seed, silence=True, workdir=work)
-    return run.result_to_json(result)
+        result = run_simulation(config, replica, seed=seed, silence=True, workdir=work)
+    return result_to_json(result)
 
 
 def keep_failure(directory: str, name: str, seed: int, result: Dict[str, Any]) -> str:
     """Save a failed run's full result and describe it: which checks, why, where."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{name}-seed{seed}.json")
-    run._write_json(path, result)  # the same format as run.py --json
+    write_json(path, result)  # the same format as run.py --json
     why = "; ".join(f"{c['name']}: {c['message']}" for c in result["correctness"]["checks"]
                     if not c["passed"])
     shown = os.path.relpath(path, ROOT)
@@ -60,9 +63,9 @@ def median(xs: List[Optional[float]]) -> Optional[float]:
     return statistics.median(vals) if vals else None
 
 
-def tier(config: "run.Config", metric: str, value: float) -> str:
+def tier(config: "Config", metric: str, value: float) -> str:
     thresholds = config.benchmarks[metric]
-    return run.tier_for(value, thresholds)
+    return tier_for(value, thresholds)
 
 
 def fmt(x: Optional[float], digits: int = 6) -> str:
@@ -111,7 +114,7 @@ def main() -> int:
     failed_runs: List[str] = []
     totals = {m: {} for m in METRICS}
     for name in args.scenarios:
-        config = run.load_config(name)
+        config = load_config(name)
         # Ours and the floor alternate, seed by seed, so that a machine
         # whose speed drifts during the bench skews neither side's medians.
         ours, floor = [], []

@@ -15,7 +15,9 @@ RUN_PY = os.path.join(ROOT, "run.py")
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import run  # noqa: E402
+from simulator.config import validate_config  # noqa: E402
+from simulator.result import RunResult  # noqa: E402
+from simulator.simulation import run_simulation  # noqa: E402
 
 
 def fake(name: str) -> str:
@@ -102,9 +104,9 @@ def recorded_pids(directory: str) -> List[int]:
 
 
 def simulate(replica: str, cfg: Dict[str, Any], seed: int, transport: str = "classic",
-             workdir: Optional[str] = None) -> "run.RunResult":
+             workdir: Optional[str] = None) -> "RunResult":
     """Validate ``cfg`` and run it in a fresh temporary working directory."""
-    config = run.validate_config(cfg, transport, name="test", path="<test>")
+    config = validate_config(cfg, transport, name="test", path="<test>")
     workdir = workdir or tempfile.mkdtemp(prefix="simtest-")
-    return run.run_simulation(config, replica, seed=seed, transport=transport,
-                              silence=True, workdir=workdir)
+    return run_simulation(config, replica, seed=seed, transport=transport,
+                          silence=True, workdir=workdir)

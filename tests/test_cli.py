@@ -14,8 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
 from unittest import mock
 
+from simulator.cli import main
+from simulator.config import STANDARD_SCENARIOS, validate_config
+from simulator.counters import Counters
+from simulator.errors import ReplicaError
+from simulator.grading import grade
+from simulator.result import RunResult
+from simulator.simulation import run_simulation
 from tests import support
-from tests.support import run
 
 RUNS = {}
 DIRS = {}
@@ -177,34 +183,34 @@ class Errors(unittest.TestCase):
             self.assertIn(option, proc.stdout)
 
     def test_replica_errors_before_anything_starts_in_process(self):
-        config = run.validate_config(support.short_config())
-        with self.assertRaises(run.ReplicaError):
-            run.run_simulation(config, os.path.join(self.dir, "missing"), seed=1, workdir=self.dir)
+        config = validate_config(support.short_config())
+        with self.assertRaises(ReplicaError):
+            run_simulation(config, os.path.join(self.dir, "missing"), seed=1, workdir=self.dir)
 
 
 class AllMode(unittest.TestCase):
     """'all' with a stand-in for the simulation (the real thing takes 17 x 30 s)."""
 
     def fake_run(self, config, replica, seed, transport, silence, workdir):
-        counters = run.Counters(total_msgs=3000, generated_get=100, generated_put=400, keys_put=50)
+        counters = Counters(total_msgs=3000, generated_get=100, generated_put=400, keys_put=50)
         if config.name == "crash-2":
             counters.died = 1
-        result = run.RunResult(config=config, seed=seed, transport=transport, replica=replica,
-                               counters=counters, leaders=["FFFF", "0000"], latencies=[0.0003],
-                               records=[], hop_ns=[], duration=0.0)
+        result = RunResult(config=config, seed=seed, transport=transport, replica=replica,
+                           counters=counters, leaders=["FFFF", "0000"], latencies=[0.0003],
+                           records=[], hop_ns=[], duration=0.0)
         self.calls.append((config.name, seed, transport))
-        return run.grade(result)
+        return grade(result)
 
     def run_all(self, *args):
         self.calls = []
         out, err = io.StringIO(), io.StringIO()
-        with mock.patch.object(run, "run_simulation", self.fake_run), redirect_stdout(out), redirect_stderr(err):
-            code = run.main(["all", "-r", support.fake("toy"), "--seed", "9"] + list(args))
+        with mock.patch("simulator.cli.run_simulation", self.fake_run), redirect_stdout(out), redirect_stderr(err):
+            code = main(["all", "-r", support.fake("toy"), "--seed", "9"] + list(args))
         return code, out.getvalue(), err.getvalue()
 
     def test_runs_the_17_standard_scenarios_in_order(self):
         code, out, err = self.run_all()
-        self.assertEqual([c[0] for c in self.calls], list(run.STANDARD_SCENARIOS))
+        self.assertEqual([c[0] for c in self.calls], list(STANDARD_SCENARIOS))
         self.assertTrue(all(c[1] == 9 for c in self.calls))
         lines = out.strip().splitlines()
         self.assertEqual(len(lines), 18)

@@ -1,4 +1,4 @@
-"""Config loading and validation (SIMULATOR.md section 3, last paragraph)."""
+"""Config loading and validation (docs/simulator.md: "Config files", "Command line")."""
 
 import copy
 import os
@@ -7,8 +7,9 @@ import sys
 import tempfile
 import unittest
 
+from simulator.config import FRACTIONS, load_config, validate_config
+from simulator.errors import ConfigError
 from tests import support
-from tests.support import run
 
 
 def valid() -> dict:
@@ -21,35 +22,35 @@ def valid() -> dict:
 
 class ValidConfigs(unittest.TestCase):
     def test_defaults_classic(self):
-        cfg = run.validate_config({"lifetime": 30, "replicas": 5, "requests": 10,
-                                   "tests": {"benchmarks": {}}})
+        cfg = validate_config({"lifetime": 30, "replicas": 5, "requests": 10,
+                               "tests": {"benchmarks": {}}})
         self.assertEqual((cfg.start_wait, cfg.end_wait, cfg.drops), (2, 2, 0))
         self.assertEqual(cfg.max_packets, 20000)
         self.assertEqual(cfg.run_lifetime, 30)
-        self.assertEqual(cfg.fractions, run.FRACTIONS)
+        self.assertEqual(cfg.fractions, FRACTIONS)
         self.assertEqual(cfg.events, ())
 
     def test_udp_defaults_extend_the_lifetime(self):
-        cfg = run.validate_config(valid(), "udp")
+        cfg = validate_config(valid(), "udp")
         self.assertEqual(cfg.start_wait, 5)
         self.assertEqual(cfg.run_lifetime, 30 + 5 + 2)
         self.assertEqual(cfg.request_window, (5, 35))
 
     def test_requests_are_scheduled_evenly_between_the_waits(self):
-        cfg = run.validate_config(dict(valid(), requests=4, lifetime=10, start_wait=2, end_wait=2))
+        cfg = validate_config(dict(valid(), requests=4, lifetime=10, start_wait=2, end_wait=2))
         self.assertEqual(cfg.request_times(), [2.0, 3.5, 5.0, 6.5])
 
     def test_fractions_come_from_tests_only_in_classic(self):
         raw = valid()
         raw["maximum_get_generation_fail_fraction"] = 0.2
-        self.assertEqual(run.validate_config(raw).fractions["maximum_get_generation_fail_fraction"], 0.1)
-        self.assertEqual(run.validate_config(raw, "udp").fractions["maximum_get_generation_fail_fraction"], 0.2)
+        self.assertEqual(validate_config(raw).fractions["maximum_get_generation_fail_fraction"], 0.1)
+        self.assertEqual(validate_config(raw, "udp").fractions["maximum_get_generation_fail_fraction"], 0.2)
         raw["tests"]["maximum_get_generation_fail_fraction"] = 0.3
-        self.assertEqual(run.validate_config(raw).fractions["maximum_get_generation_fail_fraction"], 0.3)
-        self.assertEqual(run.validate_config(raw, "udp").fractions["maximum_get_generation_fail_fraction"], 0.3)
+        self.assertEqual(validate_config(raw).fractions["maximum_get_generation_fail_fraction"], 0.3)
+        self.assertEqual(validate_config(raw, "udp").fractions["maximum_get_generation_fail_fraction"], 0.3)
 
     def test_unknown_top_level_keys_are_allowed(self):
-        run.validate_config(dict(valid(), description="anything"))
+        validate_config(dict(valid(), description="anything"))
 
     def test_boundaries_are_accepted(self):
         for change in ({"lifetime": 5, "events": []}, {"replicas": 3}, {"replicas": 21}, {"requests": 0},
@@ -57,7 +58,7 @@ class ValidConfigs(unittest.TestCase):
                        {"max_packets": 100}, {"max_packets": 900000},
                        {"events": [{"type": "part_end", "time": 0}, {"type": "part_easy", "time": 30}]}):
             with self.subTest(change=change):
-                run.validate_config(dict(valid(), **change))
+                validate_config(dict(valid(), **change))
 
 
 REMOVE = object()
@@ -111,14 +112,14 @@ class InvalidConfigs(unittest.TestCase):
     def test_each_violation_is_a_config_error_with_a_clear_message(self):
         for label, change, expected in self.CASES:
             with self.subTest(label):
-                with self.assertRaises(run.ConfigError) as ctx:
-                    run.validate_config(changed(change))
+                with self.assertRaises(ConfigError) as ctx:
+                    validate_config(changed(change))
                 self.assertIn(expected, str(ctx.exception))
                 self.assertNotIn("\n", str(ctx.exception))
 
     def test_the_config_must_be_an_object(self):
-        with self.assertRaises(run.ConfigError) as ctx:
-            run.validate_config([])
+        with self.assertRaises(ConfigError) as ctx:
+            validate_config([])
         self.assertIn("JSON object", str(ctx.exception))
 
     def test_a_metric_given_twice_is_an_error(self):
@@ -128,8 +129,8 @@ class InvalidConfigs(unittest.TestCase):
             path = os.path.join(d, "dup.json")
             with open(path, "w") as fh:
                 fh.write(text)
-            with self.assertRaises(run.ConfigError) as ctx:
-                run.load_config(path)
+            with self.assertRaises(ConfigError) as ctx:
+                load_config(path)
         self.assertIn("'failures' is given more than once", str(ctx.exception))
 
     def test_bad_json_and_missing_files(self):
@@ -137,23 +138,23 @@ class InvalidConfigs(unittest.TestCase):
             path = os.path.join(d, "broken.json")
             with open(path, "w") as fh:
                 fh.write("{ not json")
-            with self.assertRaises(run.ConfigError) as ctx:
-                run.load_config(path)
+            with self.assertRaises(ConfigError) as ctx:
+                load_config(path)
             self.assertIn("is not valid JSON", str(ctx.exception))
-            with self.assertRaises(run.ConfigError) as ctx:
-                run.load_config(os.path.join(d, "nowhere.json"))
+            with self.assertRaises(ConfigError) as ctx:
+                load_config(os.path.join(d, "nowhere.json"))
             self.assertIn("not found", str(ctx.exception))
 
 
 class ConfigLookup(unittest.TestCase):
     def test_standard_names_resolve_under_configs(self):
         for spec in ("simple-1", "simple-1.json"):
-            cfg = run.load_config(spec)
+            cfg = load_config(spec)
             self.assertEqual(cfg.name, "simple-1")
             self.assertEqual(os.path.abspath(cfg.path), os.path.join(support.ROOT, "configs", "simple-1.json"))
 
     def test_udp_prefers_the_udp_variants(self):
-        cfg = run.load_config("advanced-1", "udp")
+        cfg = load_config("advanced-1", "udp")
         self.assertEqual(os.path.abspath(cfg.path),
                          os.path.join(support.ROOT, "configs", "udp", "advanced-1.json"))
         self.assertEqual(cfg.fractions["maximum_get_generation_fail_fraction"], 0.2)

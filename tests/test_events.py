@@ -26,8 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
 from unittest import mock
 
+from simulator.cli import main
+from simulator.config import METRICS, STANDARD_SCENARIOS, validate_config
+from simulator.counters import Counters
+from simulator.errors import SimulatorError
+from simulator.events import EVENT_SEND_DELAY, EVENT_SEND_INTERVAL, EventSink, TRAFFIC_TYPE_MAX
+from simulator.grading import grade
+from simulator.ids import client_ids
+from simulator.result import RunResult, TIER_PARTIAL, Tier
+from simulator.simulation import Simulation, run_simulation
 from tests import support
-from tests.support import run
 
 SEED = 5
 REAL_REPLICA = os.path.join(support.ROOT, "3700kvstore")
@@ -122,7 +130,7 @@ KINDS = {
     "run_end": ({"passed": bool.__instancecheck__, "stats": map_of(f64),
                  "checks": list_of(obj({"name": str.__instancecheck__, "passed": bool.__instancecheck__,
                                         "detail": str.__instancecheck__})),
-                 "tiers": list_of(obj({"metric": one_of(set(run.METRICS)), "value": f64,
+                 "tiers": list_of(obj({"metric": one_of(set(METRICS)), "value": f64,
                                        "thresholds": list_of(f64), "tier": one_of(TIERS)}))},
                 {"linearizable": bool.__instancecheck__}),
 }
@@ -400,7 +408,7 @@ class Stream(RunCase):
         self.assertEqual(ev["config"], os.path.join(DIRS[self.name], "faults.json"))
         self.assertEqual(ev["seed"], SEED)
         self.assertEqual(ev["replicas"], ["0000", "0001", "0002"])
-        self.assertEqual(ev["clients"], run.client_ids(3))
+        self.assertEqual(ev["clients"], client_ids(3))
         self.assertEqual(ev["transport"], "classic")
         self.assertEqual(ev["lifetime"], 5.0)
         self.assertEqual(ev["settings"], support.short_config(events=FAULTS))
@@ -677,9 +685,9 @@ class CommandLine(unittest.TestCase):
     def test_a_negative_seed_cannot_be_streamed(self):
         self.assertUsageError(cli([self.cfg, "-r", support.fake("toy"), "--seed", "-3", "--events", "s"],
                                   self.dir), "--seed")
-        config = run.validate_config(support.short_config())
-        with self.assertRaises(run.SimulatorError):
-            run.run_simulation(config, support.fake("toy"), seed=-3, workdir=self.dir, events="s")
+        config = validate_config(support.short_config())
+        with self.assertRaises(SimulatorError):
+            run_simulation(config, support.fake("toy"), seed=-3, workdir=self.dir, events="s")
         self.assertEqual(os.listdir(self.dir), ["c.json"])
 
     def test_all_streams_every_scenario_to_the_same_socket(self):
@@ -687,15 +695,15 @@ class CommandLine(unittest.TestCase):
 
         def fake_run(config, replica, seed, transport, silence, workdir, **kwargs):
             calls.append((config.name, kwargs))
-            result = run.RunResult(config=config, seed=seed, transport=transport, replica=replica,
-                                   counters=run.Counters(total_msgs=3000, keys_put=5), leaders=["FFFF"],
-                                   latencies=[0.0003], records=[], hop_ns=[], duration=0.0)
-            return run.grade(result)
+            result = RunResult(config=config, seed=seed, transport=transport, replica=replica,
+                               counters=Counters(total_msgs=3000, keys_put=5), leaders=["FFFF"],
+                               latencies=[0.0003], records=[], hop_ns=[], duration=0.0)
+            return grade(result)
 
-        with mock.patch.object(run, "run_simulation", fake_run), \
+        with mock.patch("simulator.cli.run_simulation", fake_run), \
                 redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-            run.main(["all", "-r", support.fake("toy"), "--seed", "9", "--events", "dash.sock"])
-        self.assertEqual([c[0] for c in calls], list(run.STANDARD_SCENARIOS))
+            main(["all", "-r", support.fake("toy"), "--seed", "9", "--events", "dash.sock"])
+        self.assertEqual([c[0] for c in calls], list(STANDARD_SCENARIOS))
         self.assertTrue(all(c[1] == {"events": os.path.abspath("dash.sock")} for c in calls))
 
 
@@ -730,7 +738,7 @@ class Sink(unittest.TestCase):
 
     def test_lines_are_batched_into_datagrams_under_60_kib(self):
         s = self.bind()
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         for i in range(1500):
@@ -746,7 +754,7 @@ class Sink(unittest.TestCase):
 
     def test_a_full_listener_drops_and_counts_without_blocking(self):
         s = self.bind()                      # never read until the end
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         t0 = time.monotonic()
@@ -762,7 +770,7 @@ class Sink(unittest.TestCase):
 
     def test_passes_in_quick_succession_share_one_datagram(self):
         s = self.bind()
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         sink.emit("kill", {"replica": "0001", "leader": False})
@@ -771,14 +779,14 @@ class Sink(unittest.TestCase):
             sink.emit("kill", {"replica": "0002", "leader": False})
             sink.flush()                     # within EVENT_SEND_INTERVAL: held
         self.assertEqual(sink.sent, 1)
-        time.sleep(run.EVENT_SEND_INTERVAL)
+        time.sleep(EVENT_SEND_INTERVAL)
         sink.flush()
         self.assertEqual(sink.sent, 4)
         self.assertEqual([len(parse_lines(d)) for d in self.read_all(s)], [1, 3])
 
     def test_busy_passes_hold_events_until_an_idle_one_or_the_delay(self):
         s = self.bind()
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         sink.request_sent(1, "M1", "c001", "get", "k", "0001")
@@ -786,20 +794,20 @@ class Sink(unittest.TestCase):
         self.assertEqual(sink.sent, 0)
         sink.flush(idle=True)                # a quiet moment: sent
         self.assertEqual(sink.sent, 1)
-        time.sleep(run.EVENT_SEND_INTERVAL)
+        time.sleep(EVENT_SEND_INTERVAL)
         sink.request_answered(2, "M1", "c001", "get", "ok", 250, "0001")
         t0 = time.monotonic()
         while sink.sent < 2 and time.monotonic() - t0 < 5:
             sink.flush(idle=False)           # never idle: the delay bounds the wait
             time.sleep(0.01)
-        self.assertGreaterEqual(time.monotonic() - t0, run.EVENT_SEND_DELAY * 0.9)
+        self.assertGreaterEqual(time.monotonic() - t0, EVENT_SEND_DELAY * 0.9)
         self.assertEqual(sink.sent, 2)
         events = [e for d in self.read_all(s) for e in parse_lines(d)]
         self.assertEqual([e["kind"] for e in events], ["request_sent", "request_answered"])
         self.assertEqual(events[1]["latency_us"], 250)
 
     def test_nobody_listening(self):
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         sink.emit("partition_healed", {})
         sink.flush()
@@ -808,7 +816,7 @@ class Sink(unittest.TestCase):
 
     def test_an_event_bigger_than_a_datagram_is_dropped_alone(self):
         s = self.bind()
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         sink.emit("kill", {"replica": "0001", "leader": True})
@@ -821,7 +829,7 @@ class Sink(unittest.TestCase):
 
     def test_big_traffic_windows_are_split_into_events_that_fit(self):
         s = self.bind()
-        sink = run.EventSink(self.path)
+        sink = EventSink(self.path)
         sink.open()
         self.addCleanup(sink.close)
         counts = {(format(a, "04X"), format(b, "04X"), t, "delivered"): 1
@@ -837,12 +845,12 @@ class Sink(unittest.TestCase):
             self.assertIsNone(schema_problem(e))
             self.assertEqual((e["ts"], e["window_us"], e["leader"]), (123, 100000, "0001"))
         self.assertEqual(sum(r["count"] for e in events for r in e["rows"]), len(counts))
-        self.assertTrue(all(len(r["type"]) <= run.TRAFFIC_TYPE_MAX for e in events for r in e["rows"]))
+        self.assertTrue(all(len(r["type"]) <= TRAFFIC_TYPE_MAX for e in events for r in e["rows"]))
 
     def test_the_record_socket_is_private_and_validates_what_it_reads(self):
         rec = os.path.join(self.dir, "rec.jsonl")
         s = self.bind()
-        sink = run.EventSink(self.path, rec)
+        sink = EventSink(self.path, rec)
         sink.open()
         path = sink.replica_socket
         self.assertNotEqual(path, self.path)
@@ -873,7 +881,7 @@ class Sink(unittest.TestCase):
 
     def test_close_reads_what_is_left(self):
         rec = os.path.join(self.dir, "rec.jsonl")
-        sink = run.EventSink(None, rec)
+        sink = EventSink(None, rec)
         sink.open()
         self.assertIsNone(sink.socket_path)
         tx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -889,14 +897,14 @@ class Sink(unittest.TestCase):
 # ---------------------------------------------------------------------------
 
 
-class Capture(run.EventSink):
+class Capture(EventSink):
     def __init__(self):
         super().__init__()
         self.events = []
 
-    def _put(self, item):
+    def add(self, item):
         self.emitted += 1
-        self.events.extend(json.loads(line) for line in self._lines(item))
+        self.events.extend(json.loads(line) for line in self.lines(item))
 
 
 def packet(src, dst, leader="FFFF", mtype="append", **extra) -> bytes:
@@ -907,36 +915,36 @@ def packet(src, dst, leader="FFFF", mtype="append", **extra) -> bytes:
 
 class Harness:
     def __init__(self, **cfg):
-        config = run.validate_config(support.short_config(replicas=cfg.pop("replicas", 5), **cfg))
-        sim = run.Simulation(config, support.fake("toy"), seed=1)
-        sim.t0 = time.monotonic()
-        sim.end_time = config.run_lifetime
-        sim.ev = Capture()
-        sim._traffic = {}
-        sim._deliver = lambda rep, data: rep.alive
+        config = validate_config(support.short_config(replicas=cfg.pop("replicas", 5), **cfg))
+        sim = Simulation(config, support.fake("toy"), seed=1, sink=Capture())
+        sim.clock.start(config.run_lifetime)
+        sim.replicas.deliver = lambda rep, data: rep.alive
         self.sim = sim
 
     def send(self, rid, data: bytes):
-        self.sim._on_packet(self.sim.by_id[rid], data, time.monotonic_ns())
+        self.sim.network.route(self.sim.replicas.by_id[rid], data, time.monotonic_ns())
 
     def events(self, kind=None):
-        return [e for e in self.sim.ev.events if kind is None or e["kind"] == kind]
+        return [e for e in self.sim.sink.events if kind is None or e["kind"] == kind]
 
     def close_window(self, final=True):
-        self.sim._traffic_window(self.sim.now() + (0 if final else 0.1), final=final)
+        self.close(self.sim.clock.now() + (0 if final else 0.1), final=final)
+
+    def close(self, now, final=False):
+        self.sim.traffic.close_window(now, self.sim.network.leader, final=final)
 
 
 class SimulatorEvents(unittest.TestCase):
     def test_traffic_accounting_matches_the_counters(self):
         h = Harness(drops=0.3)
         sim = h.sim
-        sim._kill(sim.by_id["0004"])
+        sim.replicas.kill(sim.replicas.by_id["0004"])
         client = sim.pool.clients[0]
-        sim._send_request(client, "put", "K", "V", "MID0000000000001")
+        sim.network.send_request(client, "put", "K", "V", "MID0000000000001")
         for i in range(30):
             h.send("0000", packet("0000", "FFFF", "0000"))
             h.send("0000", packet("0000", format(1 + i % 4, "04X"), "0000"))
-        sim.partition = frozenset({"0000", "0001", "0002"})
+        sim.network.partition = frozenset({"0000", "0001", "0002"})
         for i in range(10):
             h.send("0003", packet("0003", "FFFF", "0003", "vote"))
             h.send("0001", packet("0001", "0003", "0000", "vote"))
@@ -951,8 +959,8 @@ class SimulatorEvents(unittest.TestCase):
         for e in traffic:
             self.assertIsNone(schema_problem(dict(e, v=1, src="sim")))
         rows = traffic[0]["rows"]
-        ids = set(sim.ids)
-        c = sim.c
+        ids = set(sim.replicas.ids)
+        c = sim.counters
         self.assertEqual(replica_to_replica_moved(traffic, ids), c.total_msgs)
 
         def total(fate, **match):
@@ -969,7 +977,7 @@ class SimulatorEvents(unittest.TestCase):
         self.assertEqual(total("partitioned", src="0001", dst="0003"), 10)
         self.assertEqual(total("invalid", dst="FFFF", type="?"), 3)
         self.assertEqual(total("invalid", dst="0999", type="append"), 1)
-        self.assertEqual(traffic[0]["leader"], sim.leader)
+        self.assertEqual(traffic[0]["leader"], sim.network.leader)
         self.assertIn(h.events("request_sent")[0]["target"], {"0000", "0001", "0002", "0003"})
         answered = h.events("request_answered")
         self.assertEqual([(e["mid"], e["outcome"], e["replica"], e["op"]) for e in answered],
@@ -978,16 +986,16 @@ class SimulatorEvents(unittest.TestCase):
     def test_windows_without_rows_or_leader_change_are_not_sent(self):
         h = Harness()
         sim = h.sim
-        sim._traffic_window(0.05)
-        sim._traffic_window(0.15)       # the first window: empty, leader unchanged
+        h.close(0.05)
+        h.close(0.15)       # the first window: empty, leader unchanged
         self.assertEqual(h.events("traffic"), [])
         h.send("0000", packet("0000", "0001", "0000"))
-        sim._traffic_window(0.25)
-        sim._traffic_window(0.35)       # empty again
-        sim.leader = "0002"
-        sim._traffic_window(0.45)       # no rows, but a new leader
-        sim._traffic_window(0.95)       # five empty windows at once
-        sim._traffic_window(1.03, final=True)
+        h.close(0.25)
+        h.close(0.35)       # empty again
+        sim.network.leader = "0002"
+        h.close(0.45)       # no rows, but a new leader
+        h.close(0.95)       # five empty windows at once
+        h.close(1.03, final=True)
         traffic = h.events("traffic")
         self.assertEqual([(len(e["rows"]), e["leader"], e["window_us"]) for e in traffic],
                          [(1, "0000", 100000), (0, "0002", 100000), (0, "0002", 130000)])
@@ -998,15 +1006,15 @@ class SimulatorEvents(unittest.TestCase):
     def test_kills_and_partitions(self):
         h = Harness()
         sim = h.sim
-        sim._fire("kill_leader")                     # no leader known: nothing
-        sim._fire("part_end")                        # no partition: nothing
+        sim.faults.fire("kill_leader")               # no leader known: nothing
+        sim.faults.fire("part_end")                  # no partition: nothing
         self.assertEqual(h.events(), [])
         h.send("0003", packet("0003", "0001", "0003"))
-        sim._fire("kill_leader")
-        sim._fire("kill_non_leader")
-        sim._fire("part_hard")
-        sim._fire("part_end")
-        sim._fire("part_easy")
+        sim.faults.fire("kill_leader")
+        sim.faults.fire("kill_non_leader")
+        sim.faults.fire("part_hard")
+        sim.faults.fire("part_end")
+        sim.faults.fire("part_easy")
         kinds = [(e["kind"], e.get("leader"), e.get("hard")) for e in h.events() if e["kind"] != "traffic"]
         self.assertEqual(kinds, [("kill", True, None), ("kill", False, None), ("partition", None, True),
                                  ("partition_healed", None, None), ("partition", None, False)])
@@ -1015,30 +1023,30 @@ class SimulatorEvents(unittest.TestCase):
         self.assertNotEqual(kills[1]["replica"], "0003")
         for e in h.events("partition"):
             self.assertEqual(len(e["majority"]), 3)
-            self.assertEqual(sorted(e["majority"] + e["minority"]), sim.ids)
-        self.assertEqual(frozenset(h.events("partition")[-1]["majority"]), sim.partition)
+            self.assertEqual(sorted(e["majority"] + e["minority"]), sim.replicas.ids)
+        self.assertEqual(frozenset(h.events("partition")[-1]["majority"]), sim.network.partition)
         for e in h.events():
             self.assertIsNone(schema_problem(dict(e, v=1, src="sim")), e)
 
     def test_a_leader_that_is_already_dead_is_not_killed_twice(self):
         h = Harness()
         h.send("0003", packet("0003", "0001", "0003"))
-        h.sim._fire("kill_leader")
+        h.sim.faults.fire("kill_leader")
         h.send("0001", packet("0001", "0002", "0003"))   # someone still believes in 0003
-        h.sim._fire("kill_leader")
+        h.sim.faults.fire("kill_leader")
         self.assertEqual(len(h.events("kill")), 1)
-        self.assertEqual(h.sim.c.killed, 1)
+        self.assertEqual(h.sim.counters.killed, 1)
 
     def test_run_end_without_latencies_or_a_verdict_on_linearizability(self):
         h = Harness()
         sim = h.sim
-        result = run.RunResult(config=sim.config, seed=1, transport="classic", replica="x",
-                               counters=run.Counters(total_msgs=10, failed_put=3), leaders=["FFFF"],
-                               latencies=[], records=[], hop_ns=[], duration=1.0)
-        run.grade(result)
+        result = RunResult(config=sim.config, seed=1, transport="classic", replica="x",
+                           counters=Counters(total_msgs=10, failed_put=3), leaders=["FFFF"],
+                           latencies=[], records=[], hop_ns=[], duration=1.0)
+        grade(result)
         result.linearizability["status"] = "unknown"
-        result.tiers = [run.Tier("failures", 3, (1, 2, 5), run.TIER_PARTIAL)]
-        sim._emit_run_end(result)
+        result.tiers = [Tier("failures", 3, (1, 2, 5), TIER_PARTIAL)]
+        sim.emit_run_end(result)
         ev = h.events("run_end")[0]
         self.assertIsNone(schema_problem(dict(ev, v=1, src="sim")), ev)
         self.assertNotIn("linearizable", ev)
@@ -1051,15 +1059,15 @@ class SimulatorEvents(unittest.TestCase):
         self.assertTrue(all(c["detail"] for c in ev["checks"] if not c["passed"]))
 
     def test_no_events_means_nothing_is_built(self):
-        config = run.validate_config(support.short_config())
-        sim = run.Simulation(config, support.fake("toy"), seed=1)
-        self.assertIsNone(sim.ev)
-        self.assertIsNone(sim._traffic)
-        sim.t0 = time.monotonic()
-        sim._deliver = lambda rep, data: True
-        sim._on_packet(sim.by_id["0000"], packet("0000", "FFFF", "0000"), time.monotonic_ns())
-        sim._fire("part_hard")
-        self.assertEqual(sim.c.total_msgs, 2)
+        config = validate_config(support.short_config())
+        sim = Simulation(config, support.fake("toy"), seed=1)
+        self.assertIsNone(sim.sink)
+        self.assertIsNone(sim.traffic)
+        sim.clock.start()
+        sim.replicas.deliver = lambda rep, data: True
+        sim.network.route(sim.replicas.by_id["0000"], packet("0000", "FFFF", "0000"), time.monotonic_ns())
+        sim.faults.fire("part_hard")
+        self.assertEqual(sim.counters.total_msgs, 2)
 
 
 if __name__ == "__main__":

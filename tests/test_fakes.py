@@ -3,7 +3,7 @@
 Every scenario runs for 5 s (the shortest lifetime a config may have), so
 they all run at once in threads, each in its own temporary working
 directory, and the tests then look at the results.  Each fake produces
-exactly the counters and verdicts that SIMULATOR.md prescribes.
+exactly the counters and verdicts that docs/simulator.md describes.
 """
 
 import os
@@ -12,8 +12,12 @@ import tempfile
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
+from simulator.ids import client_ids
+from simulator.processes import TERM_GRACE
+from simulator.report import format_report
+from simulator.result import RunResult
+from simulator.workload import Workload, stream
 from tests import support
-from tests.support import run
 
 SEED = 11
 
@@ -77,7 +81,7 @@ def tearDownModule():
 
 
 class FakeReplicaCase(unittest.TestCase):
-    def result(self, name) -> run.RunResult:
+    def result(self, name) -> RunResult:
         if name in ERRORS:
             raise ERRORS[name]
         return RESULTS[name]
@@ -85,7 +89,7 @@ class FakeReplicaCase(unittest.TestCase):
     def failing(self, name):
         return [c.name for c in self.result(name).checks if not c.passed]
 
-    def assertToyTraffic(self, r: run.RunResult, extra_msgs=0):
+    def assertToyTraffic(self, r: RunResult, extra_msgs=0):
         c = r.counters
         self.assertEqual(c.generated_get + c.generated_put, 40)
         self.assertEqual(c.total_msgs, 2 * c.generated_put + extra_msgs)  # one broadcast per put, 3 replicas
@@ -111,7 +115,7 @@ class CorrectToy(FakeReplicaCase):
             "total_msgs": "Bonus", "failures": "Passed", "duplicates": "Passed", "median_latency": "Bonus"})
         self.assertTrue(r.passed)
         self.assertEqual(r.linearizability["status"], "linearizable")
-        self.assertIn("All correctness tests passed", run.format_report(r))
+        self.assertIn("All correctness tests passed", format_report(r))
 
     def test_the_same_seed_gives_the_same_workload(self):
         # Which client sends when, and with which MID, depends on the seed
@@ -121,11 +125,11 @@ class CorrectToy(FakeReplicaCase):
         def originals(r):
             return [(x.client, x.mid) for x in r.records if x.retry_of is None]
         a, b = originals(self.result("toy")), originals(self.result("toy_again"))
-        workload = run.Workload(SEED)
+        workload = Workload(SEED)
         expected = []
         for _ in range(40):
             d = workload.next()
-            expected.append((run.client_ids(3)[d.client], d.mid))
+            expected.append((client_ids(3)[d.client], d.mid))
         self.assertEqual(a, expected)
         self.assertEqual(b, expected)
 
@@ -137,15 +141,15 @@ class CorrectToy(FakeReplicaCase):
         self.assertTrue(r.correct)
         self.assertEqual([(x.client, x.mid) for x in r.records if x.retry_of is None],
                          [(x.client, x.mid) for x in classic.records if x.retry_of is None])
-        self.assertIn("Total messages blocked by full sockets: 0", run.format_report(r))
-        self.assertIn("Full credit", run.format_report(r))
+        self.assertIn("Total messages blocked by full sockets: 0", format_report(r))
+        self.assertIn("Full credit", format_report(r))
         # The UDP run lasts lifetime + start_wait + end_wait.
         self.assertGreaterEqual(r.duration, 8.0)
 
     def test_drops_follow_the_seed(self):
         r = self.result("drops")
         c = r.counters
-        draws = run.stream(SEED, "drops")
+        draws = stream(SEED, "drops")
         expected = sum(1 for _ in range(c.total_msgs) if draws.random() < 0.3)
         self.assertEqual(c.total_msgs, 2 * c.generated_put)
         self.assertEqual(c.total_drops, expected)
@@ -158,7 +162,7 @@ class CorrectToy(FakeReplicaCase):
         self.assertEqual((c.killed, c.died), (1, 0))
         self.assertEqual(r.leaders, ["FFFF", "0000"])
         self.assertEqual(self.failing("kill"), [])
-        self.assertIn("Replicas that died/were killed: 0/1", run.format_report(r))
+        self.assertIn("Replicas that died/were killed: 0/1", format_report(r))
 
 
 class MisbehavingReplicas(FakeReplicaCase):
@@ -168,7 +172,7 @@ class MisbehavingReplicas(FakeReplicaCase):
         self.assertToyTraffic(r)
         self.assertEqual(self.failing("bad_json"), ["incorrect"])
         self.assertFalse(r.passed)
-        text = run.format_report(r)
+        text = format_report(r)
         self.assertIn("Error: 5 incorrect", text)
         self.assertIn("## Correctness Checks Failed, Skipping Performance Tests", text)
 
@@ -183,7 +187,7 @@ class MisbehavingReplicas(FakeReplicaCase):
         c = r.counters
         self.assertEqual((c.died, c.killed, c.incorrect), (1, 0, 0))
         self.assertEqual(self.failing("dies"), ["died"])
-        self.assertIn("Replicas that died/were killed: 1/0", run.format_report(r))
+        self.assertIn("Replicas that died/were killed: 1/0", format_report(r))
 
     def test_answers_a_mid_twice(self):
         r = self.result("double_answer")
@@ -195,7 +199,7 @@ class MisbehavingReplicas(FakeReplicaCase):
         tiers = {t.metric: t.tier for t in r.tiers}
         self.assertEqual(tiers["duplicates"], "Failed")
         self.assertFalse(r.passed)
-        self.assertIn("Duplicate Responses to Clients: 40 >= 5, Failed", run.format_report(r))
+        self.assertIn("Duplicate Responses to Clients: 40 >= 5, Failed", format_report(r))
 
     def test_answers_again_after_a_redirect(self):
         r = self.result("redirect_then_ok")
@@ -208,7 +212,7 @@ class MisbehavingReplicas(FakeReplicaCase):
     def test_never_answers(self):
         r = self.result("never_answers")
         c = r.counters
-        workload = run.Workload(SEED)
+        workload = Workload(SEED)
         draws = [workload.next() for _ in range(40)]
         expected_failed_gets = sum(1 for d in draws if d.u_type < 0.5)
         self.assertEqual((c.generated_get, c.generated_put), (0, 40))
@@ -220,7 +224,7 @@ class MisbehavingReplicas(FakeReplicaCase):
         self.assertEqual(self.failing("never_answers"),
                          ["keys_put", "unanswered_put", "failed_to_generate_get", "replication"])
         self.assertEqual(r.leaders, ["FFFF"])
-        self.assertIn("Mean/Median query latency: 0.000000sec/0.000000sec", run.format_report(r))
+        self.assertIn("Mean/Median query latency: 0.000000sec/0.000000sec", format_report(r))
 
     def test_unknown_destinations(self):
         r = self.result("unknown_dst")
@@ -234,7 +238,7 @@ class MisbehavingReplicas(FakeReplicaCase):
         self.assertGreater(c.generated_get, 0)
         self.assertEqual(c.incorrect, c.generated_get)
         self.assertEqual(r.linearizability["status"], "not linearizable")
-        self.assertIn("NOT linearizable", run.format_report(r))
+        self.assertIn("NOT linearizable", format_report(r))
 
 
 class PacketStorm(FakeReplicaCase):
@@ -244,7 +248,7 @@ class PacketStorm(FakeReplicaCase):
         self.assertEqual(r.counters.total_msgs, 100)
         self.assertLess(r.duration, 4.5)
         self.assertFalse(r.passed)
-        text = run.format_report(r)
+        text = format_report(r)
         self.assertTrue(text.startswith("Error: packet storm: 100 messages reached max_packets (100)"), text)
 
 
@@ -270,7 +274,7 @@ class Lifecycle(FakeReplicaCase):
         r = self.result("ignores_sigterm")
         self.assertEqual(len([p for p in os.listdir(WORKDIRS["ignores_sigterm"]) if p.startswith("child-")]), 3)
         self.assertTrue(r.correct)
-        self.assertLess(r.duration, 5 + run.TERM_GRACE + 3)
+        self.assertLess(r.duration, 5 + TERM_GRACE + 3)
 
     def test_overhead_is_measured(self):
         ov = self.result("toy").overhead()

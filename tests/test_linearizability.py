@@ -5,22 +5,21 @@ import random
 import time
 import unittest
 
-from tests.support import run
-
-INF = run.INF
+from simulator.clients import RequestRecord
+from simulator.linearizability import INF, Op, check_linearizability, check_register, history_from_records
 
 
 def w(value, invoke, response=INF, mid=""):
     """A write; without a response it may or may not have happened."""
-    return run.Op("w", value, invoke, response, response != INF, mid)
+    return Op("w", value, invoke, response, response != INF, mid)
 
 
 def r(value, invoke, response, mid=""):
-    return run.Op("r", value, invoke, response, True, mid)
+    return Op("r", value, invoke, response, True, mid)
 
 
 def status(ops, **kw):
-    return run.check_register(ops, **kw)[0]
+    return check_register(ops, **kw)[0]
 
 
 class Registers(unittest.TestCase):
@@ -138,8 +137,8 @@ class AgainstBruteForce(unittest.TestCase):
 
 class FromRecords(unittest.TestCase):
     def record(self, mid, rtype, key, value, sent, answered=None, answer_type=None, answer_value=None):
-        rec = run.RequestRecord(mid=mid, client="0015", type=rtype, key=key, value=value, sent=sent,
-                                target="0000")
+        rec = RequestRecord(mid=mid, client="0015", type=rtype, key=key, value=value, sent=sent,
+                            target="0000")
         rec.answered, rec.answer_type, rec.answer_value = answered, answer_type, answer_value
         return rec
 
@@ -153,12 +152,12 @@ class FromRecords(unittest.TestCase):
             self.record("G3", "get", "K", None, 0.7, 0.8, "ok", "b"),
             self.record("P4", "put", "L", "x", 0.0, 0.1, "fail"),
         ]
-        hist = run.history_from_records(records)
+        hist = history_from_records(records)
         self.assertEqual(sorted(hist), ["K", "L"])
         self.assertEqual([(o.kind, o.value, o.required) for o in hist["K"]],
                          [("w", "a", True), ("w", "b", False), ("w", "b", False), ("r", "b", True)])
         self.assertEqual(hist["K"][1].response, INF)
-        result = run.check_linearizability(hist)
+        result = check_linearizability(hist)
         self.assertEqual(result["status"], "linearizable")
         self.assertEqual((result["keys"], result["operations"]), (2, 5))
 
@@ -167,7 +166,7 @@ class FromRecords(unittest.TestCase):
             "GOOD": [w("a", 0, 1), r("a", 2, 3)],
             "BAD": [w("a", 0, 1), w("b", 2, 3), r("a", 4, 5)],
         }
-        result = run.check_linearizability(hist)
+        result = check_linearizability(hist)
         self.assertEqual(result["status"], "not linearizable")
         self.assertEqual(result["violating_keys"], ["BAD"])
         self.assertEqual(result["counterexample"]["key"], "BAD")
@@ -208,7 +207,7 @@ class FromRecords(unittest.TestCase):
         for seed in range(3):
             hist = self.generated_history(seed, 2000)
             t0 = time.monotonic()
-            result = run.check_linearizability(hist)
+            result = check_linearizability(hist)
             self.assertLess(time.monotonic() - t0, 2.0)
             self.assertEqual(result["status"], "linearizable", seed)
 
@@ -218,7 +217,7 @@ class FromRecords(unittest.TestCase):
         ops = hist[key]
         i = next(i for i, o in enumerate(ops) if o.kind == "r")
         ops[i] = r("garbage", ops[i].invoke, ops[i].response)
-        result = run.check_linearizability(hist)
+        result = check_linearizability(hist)
         self.assertEqual(result["status"], "not linearizable")
         self.assertEqual(result["violating_keys"], [key])
 

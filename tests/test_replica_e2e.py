@@ -12,7 +12,10 @@ import threading
 import unittest
 from typing import Dict, List, Tuple
 
-from tests.support import ROOT, run
+from simulator.config import CLASSIC, UDP, load_config
+from simulator.result import RunResult
+from simulator.simulation import run_simulation
+from tests.support import ROOT
 
 REPLICA = os.path.join(ROOT, "3700kvstore")
 CI_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", "ci", "*.json")))
@@ -26,22 +29,22 @@ def _built() -> bool:
 @unittest.skipUnless(_built() or os.environ.get("CI") == "true",
                      "build the replica first (make); skipped outside CI")
 class RealReplicaEndToEnd(unittest.TestCase):
-    results: Dict[Tuple[str, str], "run.RunResult"] = {}
+    results: Dict[Tuple[str, str], "RunResult"] = {}
     errors: List[str] = []
 
     @classmethod
     def setUpClass(cls) -> None:
         if not _built():
             raise AssertionError(f"{REPLICA} is missing: run `make` first")
-        jobs = [(path, run.CLASSIC) for path in CI_CONFIGS]
-        jobs.append((os.path.join(ROOT, "configs", "ci", "crash.json"), run.UDP))
+        jobs = [(path, CLASSIC) for path in CI_CONFIGS]
+        jobs.append((os.path.join(ROOT, "configs", "ci", "crash.json"), UDP))
 
         def one(path: str, transport: str) -> None:
             try:
-                cfg = run.load_config(path, transport)
+                cfg = load_config(path, transport)
                 with tempfile.TemporaryDirectory() as work:
-                    result = run.run_simulation(cfg, REPLICA, seed=SEED, transport=transport,
-                                                silence=True, workdir=work)
+                    result = run_simulation(cfg, REPLICA, seed=SEED, transport=transport,
+                                            silence=True, workdir=work)
                 cls.results[(os.path.basename(path), transport)] = result
             except Exception as e:  # reported by the tests below
                 cls.errors.append(f"{path} ({transport}): {e!r}")

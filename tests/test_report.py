@@ -1,9 +1,16 @@
-"""Grading and report text (SIMULATOR.md: end of run, report, generation 2 wording)."""
+"""Grading and report text (docs/simulator.md: "Grading", "The report", "The UDP generation")."""
 
 import json
 import unittest
 
-from tests.support import run
+from simulator.clients import RequestRecord
+from simulator.config import Config, validate_config
+from simulator.counters import Counters
+from simulator.grading import grade, tier_for
+from simulator.numeric import fmt_num, median
+from simulator.report import fmt_metric_value, format_report, format_summary_line, result_to_json
+from simulator.result import RunResult
+from simulator.workload import least_generation_failures
 
 STANDARD_BENCHMARKS = {
     "total_msgs": [1000, 3000, 4000],
@@ -13,34 +20,34 @@ STANDARD_BENCHMARKS = {
 }
 
 
-def make_result(transport="classic", latencies=(0.0001, 0.0001, 0.000103), **counters) -> run.RunResult:
+def make_result(transport="classic", latencies=(0.0001, 0.0001, 0.000103), **counters) -> RunResult:
     raw = {"lifetime": 30, "replicas": 5, "requests": 100, "mix": 0.6,
            "tests": {"benchmarks": STANDARD_BENCHMARKS}}
-    config = run.validate_config(raw, transport, name="example", path="example.json")
-    c = run.Counters(**{"total_msgs": 370, "generated_get": 60, "generated_put": 40, "keys_put": 20,
-                        **counters})
-    result = run.RunResult(config=config, seed=1234, transport=transport, replica="./3700kvstore",
-                           counters=c, leaders=["FFFF", "0001", "FFFF", "0003"],
-                           latencies=list(latencies), records=[], hop_ns=[10000, 20000, 30000],
-                           duration=30.0)
-    return run.grade(result)
+    config = validate_config(raw, transport, name="example", path="example.json")
+    c = Counters(**{"total_msgs": 370, "generated_get": 60, "generated_put": 40, "keys_put": 20,
+                    **counters})
+    result = RunResult(config=config, seed=1234, transport=transport, replica="./3700kvstore",
+                       counters=c, leaders=["FFFF", "0001", "FFFF", "0003"],
+                       latencies=list(latencies), records=[], hop_ns=[10000, 20000, 30000],
+                       duration=30.0)
+    return grade(result)
 
 
 class Tiers(unittest.TestCase):
     def test_boundaries(self):
         t = (1, 10, 100)
-        self.assertEqual(run.tier_for(0, t), "Bonus")
-        self.assertEqual(run.tier_for(1, t), "Passed")
-        self.assertEqual(run.tier_for(9.99, t), "Passed")
-        self.assertEqual(run.tier_for(10, t), "Partial")
-        self.assertEqual(run.tier_for(99, t), "Partial")
-        self.assertEqual(run.tier_for(100, t), "Failed")
-        self.assertEqual(run.tier_for(0, (0, 1, 2)), "Passed")   # a zero bonus threshold cannot be beaten
+        self.assertEqual(tier_for(0, t), "Bonus")
+        self.assertEqual(tier_for(1, t), "Passed")
+        self.assertEqual(tier_for(9.99, t), "Passed")
+        self.assertEqual(tier_for(10, t), "Partial")
+        self.assertEqual(tier_for(99, t), "Partial")
+        self.assertEqual(tier_for(100, t), "Failed")
+        self.assertEqual(tier_for(0, (0, 1, 2)), "Passed")   # a zero bonus threshold cannot be beaten
 
     def test_median_is_the_upper_middle_element(self):
-        self.assertEqual(run._median([3, 1, 2, 4]), 3)
-        self.assertEqual(run._median([5]), 5)
-        self.assertEqual(run._median([]), 0.0)
+        self.assertEqual(median([3, 1, 2, 4]), 3)
+        self.assertEqual(median([5]), 5)
+        self.assertEqual(median([]), 0.0)
 
 
 class Checks(unittest.TestCase):
@@ -64,14 +71,14 @@ class Checks(unittest.TestCase):
         self.assertEqual(self.failing(total_msgs=99), ["replication"])
 
     def test_failures_sum(self):
-        c = run.Counters(failed_get=1, failed_put=2, unanswered_get=3, unanswered_put=4)
+        c = Counters(failed_get=1, failed_put=2, unanswered_get=3, unanswered_put=4)
         self.assertEqual(c.failures, 10)
 
 
 class ReportText(unittest.TestCase):
     def test_passing_report_matches_the_contract(self):
         result = make_result(duplicates=1, unanswered_put=3, redirects=19, failed_get=1, failed_put=31)
-        text = run.format_report(result)
+        text = format_report(result)
         expected_head = """# Simulation Finished
 
 ## Useful Information and Statistics
@@ -104,11 +111,11 @@ Seed: 1234
         self.assertNotIn("\033", text)
 
     def test_failed_tier_line(self):
-        text = run.format_report(make_result(total_msgs=4000))
+        text = format_report(make_result(total_msgs=4000))
         self.assertIn("        Total Messages Between Replicas: 4000 >= 4000, Failed\n", text)
 
     def test_failing_checks_skip_the_performance_tests(self):
-        text = run.format_report(make_result(incorrect=2, died=1))
+        text = format_report(make_result(incorrect=2, died=1))
         self.assertIn("## Correctness Checks\n        Error: 2 incorrect", text)
         self.assertIn("\n        Error: 1 replicas died", text)
         self.assertIn("\n\n## Correctness Checks Failed, Skipping Performance Tests\n", text)
@@ -116,52 +123,52 @@ Seed: 1234
         self.assertNotIn("Bonus", text)
 
     def test_udp_wording(self):
-        text = run.format_report(make_result("udp", blocked=7, total_msgs=1500))
+        text = format_report(make_result("udp", blocked=7, total_msgs=1500))
         self.assertIn("Total messages dropped: 0\nTotal messages blocked by full sockets: 7\n", text)
         self.assertIn("Total Messages Between Replicas: 1500 < 3000, Full credit", text)
-        text = run.format_report(make_result("udp", total_msgs=5000))
+        text = format_report(make_result("udp", total_msgs=5000))
         self.assertIn("Total Messages Between Replicas: 5000 >= 4000, No credit", text)
 
     def test_classic_has_no_blocked_line(self):
-        self.assertNotIn("blocked", run.format_report(make_result()))
+        self.assertNotIn("blocked", format_report(make_result()))
 
     def test_colour_only_when_asked(self):
-        text = run.format_report(make_result(), color=True)
+        text = format_report(make_result(), color=True)
         self.assertIn("\033[1m# Simulation Finished\033[0m", text)
         self.assertIn("\033[32mBonus!\033[0m", text)
-        failed = run.format_report(make_result(total_msgs=5000), color=True)
+        failed = format_report(make_result(total_msgs=5000), color=True)
         self.assertIn("\033[31mFailed\033[0m", failed)
 
     def test_packet_storm_is_reported(self):
         result = make_result(total_msgs=20000)
         result.packet_storm = True
-        text = run.format_report(result)
+        text = format_report(result)
         self.assertTrue(text.startswith("Error: packet storm: 20000 messages reached max_packets (20000)"))
         self.assertFalse(result.passed)
 
     def test_summary_lines(self):
-        line = run.format_summary_line(make_result())
+        line = format_summary_line(make_result())
         self.assertEqual(line, "example       PASS  msgs=370 (Bonus) failures=0 (Bonus) dup=0 (Passed) "
                                "median=0.0001 (Bonus)  seed=1234")
-        self.assertIn("FAIL  msgs=5000 (Failed)", run.format_summary_line(make_result(total_msgs=5000)))
-        self.assertIn("FAIL  correctness: 1 replicas died", run.format_summary_line(make_result(died=1)))
+        self.assertIn("FAIL  msgs=5000 (Failed)", format_summary_line(make_result(total_msgs=5000)))
+        self.assertIn("FAIL  correctness: 1 replicas died", format_summary_line(make_result(died=1)))
 
     def test_number_formatting(self):
-        self.assertEqual(run._fmt_num(1000), "1000")
-        self.assertEqual(run._fmt_num(0.00015), "0.00015")
-        self.assertEqual(run._fmt_num(5e-05), "0.00005")
-        self.assertEqual(run._fmt_num(2.0), "2")
-        self.assertEqual(run._fmt_metric_value("median_latency", 0.00012345), "0.000123")
+        self.assertEqual(fmt_num(1000), "1000")
+        self.assertEqual(fmt_num(0.00015), "0.00015")
+        self.assertEqual(fmt_num(5e-05), "0.00005")
+        self.assertEqual(fmt_num(2.0), "2")
+        self.assertEqual(fmt_metric_value("median_latency", 0.00012345), "0.000123")
 
 
 class JsonOutput(unittest.TestCase):
     def test_fields(self):
         result = make_result(duplicates=1)
-        rec = run.RequestRecord(mid="M" * 16, client="0015", type="get", key="K", value=None, sent=1.0,
-                                target="0001", answered=1.25, answer_type="ok", answered_by="0001",
-                                answer_value="v")
+        rec = RequestRecord(mid="M" * 16, client="0015", type="get", key="K", value=None, sent=1.0,
+                            target="0001", answered=1.25, answer_type="ok", answered_by="0001",
+                            answer_value="v")
         result.records.append(rec)
-        data = json.loads(json.dumps(run.result_to_json(result)))
+        data = json.loads(json.dumps(result_to_json(result)))
         for key in ("config", "seed", "transport", "counters", "leaders", "latency", "correctness",
                     "performance", "verdict", "linearizability", "overhead", "requests"):
             self.assertIn(key, data)
@@ -186,30 +193,30 @@ if __name__ == "__main__":
 class InherentGenerationFailures(unittest.TestCase):
     """A seed whose workload fails the get-generation check for any replica says so."""
 
-    def config(self, requests: int, mix: float) -> "run.Config":
+    def config(self, requests: int, mix: float) -> "Config":
         raw = {"lifetime": 30, "replicas": 5, "requests": requests, "mix": mix,
                "tests": {"benchmarks": STANDARD_BENCHMARKS}}
-        return run.validate_config(raw, "classic", name="example", path="example.json")
+        return validate_config(raw, "classic", name="example", path="example.json")
 
     def test_without_gets_nothing_can_fail(self):
-        self.assertEqual(run.least_generation_failures(self.config(300, 0.0), 7), (0, 0))
+        self.assertEqual(least_generation_failures(self.config(300, 0.0), 7), (0, 0))
 
     def test_the_count_is_a_lower_bound_replayed_from_the_seed(self):
         cfg = self.config(300, 0.2)
-        least, gets = run.least_generation_failures(cfg, 7)
-        self.assertEqual((least, gets), run.least_generation_failures(cfg, 7))
+        least, gets = least_generation_failures(cfg, 7)
+        self.assertEqual((least, gets), least_generation_failures(cfg, 7))
         self.assertGreater(least, 0)     # each client's first get finds no key
         self.assertGreater(gets, 30)
 
     def test_a_failed_check_names_an_inherent_seed(self):
         def graded(seed: int) -> str:
             cfg = self.config(300, 0.2)
-            least, gets = run.least_generation_failures(cfg, seed)
-            c = run.Counters(total_msgs=5000, generated_get=gets, generated_put=300 - gets, keys_put=20,
-                             failed_to_generate_get=least + 20)
-            result = run.RunResult(config=cfg, seed=seed, transport="classic", replica="x", counters=c,
-                                   leaders=["FFFF"], latencies=[0.001], records=[], hop_ns=[], duration=1.0)
-            check = next(k for k in run.grade(result).checks if k.name == "failed_to_generate_get")
+            least, gets = least_generation_failures(cfg, seed)
+            c = Counters(total_msgs=5000, generated_get=gets, generated_put=300 - gets, keys_put=20,
+                         failed_to_generate_get=least + 20)
+            result = RunResult(config=cfg, seed=seed, transport="classic", replica="x", counters=c,
+                               leaders=["FFFF"], latencies=[0.001], records=[], hop_ns=[], duration=1.0)
+            check = next(k for k in grade(result).checks if k.name == "failed_to_generate_get")
             self.assertFalse(check.passed)
             return check.message
 
@@ -218,5 +225,5 @@ class InherentGenerationFailures(unittest.TestCase):
         fine = [s for s, m in messages.items() if "inherent" not in m]
         self.assertTrue(inherent and fine, "some seeds of 300 requests fail on their own, most do not")
         seed = inherent[0]
-        least, gets = run.least_generation_failures(self.config(300, 0.2), seed)
+        least, gets = least_generation_failures(self.config(300, 0.2), seed)
         self.assertGreater(least, gets * 0.1)

@@ -1,12 +1,12 @@
-"""The scenario files under configs/ (SIMULATOR.md section 3)."""
+"""The scenario files under configs/ (docs/simulator.md: "Standard scenarios")."""
 
 import glob
 import json
 import os
 import unittest
 
+from simulator.config import FRACTIONS, STANDARD_SCENARIOS, load_config
 from tests import support
-from tests.support import run
 
 CONFIGS = os.path.join(support.ROOT, "configs")
 
@@ -48,14 +48,14 @@ TABLE = {
 
 class StandardScenarios(unittest.TestCase):
     def test_the_list_of_standard_scenarios(self):
-        self.assertEqual(sorted(run.STANDARD_SCENARIOS), sorted(TABLE))
-        self.assertEqual(len(run.STANDARD_SCENARIOS), 17)
+        self.assertEqual(sorted(STANDARD_SCENARIOS), sorted(TABLE))
+        self.assertEqual(len(STANDARD_SCENARIOS), 17)
 
     def test_each_file_matches_the_contract_table(self):
         for name, row in TABLE.items():
             requests, mix, drops, end_wait, events, msgs, failures, dups, latency = row
             with self.subTest(name):
-                cfg = run.load_config(os.path.join(CONFIGS, name + ".json"))
+                cfg = load_config(os.path.join(CONFIGS, name + ".json"))
                 self.assertEqual((cfg.lifetime, cfg.replicas, cfg.start_wait), (30, 5, 2))
                 self.assertEqual((cfg.requests, cfg.mix, cfg.drops), (requests, mix, drops))
                 self.assertEqual(cfg.end_wait, 2 if end_wait is None else end_wait)
@@ -63,12 +63,12 @@ class StandardScenarios(unittest.TestCase):
                 self.assertEqual(cfg.benchmarks, {
                     "total_msgs": tuple(msgs), "failures": tuple(failures),
                     "duplicates": tuple(dups), "median_latency": tuple(latency)})
-                self.assertEqual(cfg.fractions, run.FRACTIONS)
+                self.assertEqual(cfg.fractions, FRACTIONS)
 
     def test_udp_variants_exist_and_validate(self):
         for name in TABLE:
             with self.subTest(name):
-                cfg = run.load_config(os.path.join(CONFIGS, "udp", name + ".json"), "udp")
+                cfg = load_config(os.path.join(CONFIGS, "udp", name + ".json"), "udp")
                 self.assertEqual(cfg.requests, TABLE[name][0])
                 self.assertEqual(cfg.run_lifetime, 30 + 5 + cfg.end_wait)
 
@@ -84,13 +84,13 @@ class OwnScenarios(unittest.TestCase):
         for name in own:
             with self.subTest(name):
                 path = os.path.join(CONFIGS, name + ".json")
-                run.load_config(path)
-                run.load_config(path, "udp")
+                load_config(path)
+                load_config(path, "udp")
                 with open(path) as fh:
                     self.assertTrue(json.load(fh).get("description"), "say what it stresses")
 
     def test_they_cover_what_the_standard_ones_do_not(self):
-        configs = {n: run.load_config(os.path.join(CONFIGS, n + ".json")) for n in self.own()}
+        configs = {n: load_config(os.path.join(CONFIGS, n + ".json")) for n in self.own()}
         self.assertTrue(any(c.replicas == 7 for c in configs.values()))
         self.assertTrue(any(c.replicas == 21 for c in configs.values()))
         self.assertTrue(any(c.requests / (c.lifetime - c.start_wait - c.end_wait) >= 100
@@ -109,7 +109,7 @@ class OwnScenarios(unittest.TestCase):
         self.assertGreaterEqual(len(paths), 4)
         for path in paths:
             with self.subTest(path):
-                cfg = run.load_config(path)
+                cfg = load_config(path)
                 self.assertLessEqual(cfg.lifetime, 8)
 
 

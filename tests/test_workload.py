@@ -1,15 +1,18 @@
-"""The workload: seeds, request generation rules, IDs (SIMULATOR.md section 1)."""
+"""The workload: seeds, request generation rules, IDs (docs/simulator.md: "Requests",
+"Replicas and clients", "Additions")."""
 
 import hashlib
 import unittest
 
-from tests.support import run
+from simulator.clients import ClientPool
+from simulator.ids import client_ids, replica_ids
+from simulator.workload import Workload, stream
 
 
 def generate(seed: int, n: int, mix: float = 0.5, ack: bool = True):
     """Plan ``n`` requests; with ``ack`` every put is acknowledged at once."""
-    workload = run.Workload(seed)
-    pool = run.ClientPool(5, mix)
+    workload = Workload(seed)
+    pool = ClientPool(5, mix)
     out = []
     for _ in range(n):
         p = pool.plan(workload.next())
@@ -35,16 +38,16 @@ class Seeds(unittest.TestCase):
         self.assertEqual([p.client for p in acked], [p.client for p in unacked])
 
     def test_purpose_streams_are_independent_and_reproducible(self):
-        a = [run.stream(1, "drops").random() for _ in range(5)]
-        self.assertEqual(a, [run.stream(1, "drops").random() for _ in range(5)])
-        self.assertNotEqual(a, [run.stream(1, "kills").random() for _ in range(5)])
+        a = [stream(1, "drops").random() for _ in range(5)]
+        self.assertEqual(a, [stream(1, "drops").random() for _ in range(5)])
+        self.assertNotEqual(a, [stream(1, "kills").random() for _ in range(5)])
 
 
 class GenerationRules(unittest.TestCase):
     def test_ids(self):
-        self.assertEqual(run.replica_ids(5), ["0000", "0001", "0002", "0003", "0004"])
-        self.assertEqual(run.client_ids(5), ["0015", "0016", "0017", "0018", "0019", "001A", "001B", "001C"])
-        self.assertEqual(run.client_ids(21)[0], "0025")
+        self.assertEqual(replica_ids(5), ["0000", "0001", "0002", "0003", "0004"])
+        self.assertEqual(client_ids(5), ["0015", "0016", "0017", "0018", "0019", "001A", "001B", "001C"])
+        self.assertEqual(client_ids(21)[0], "0025")
 
     def test_mids_and_keys_have_the_contract_shape(self):
         for p in generate(3, 300):
@@ -53,8 +56,8 @@ class GenerationRules(unittest.TestCase):
 
     def test_new_keys_hold_the_md5_of_the_key_and_updates_chain_it(self):
         seen = {}
-        workload = run.Workload(5)
-        pool = run.ClientPool(5, 0.0)      # puts only
+        workload = Workload(5)
+        pool = ClientPool(5, 0.0)      # puts only
         for _ in range(300):
             p = pool.plan(workload.next())
             held = pool.clients[p.client].held
@@ -73,8 +76,8 @@ class GenerationRules(unittest.TestCase):
             self.assertTrue(p.failed_to_generate_get)
 
     def test_gets_pick_among_the_clients_own_acknowledged_keys(self):
-        workload = run.Workload(11)
-        pool = run.ClientPool(5, 0.8)
+        workload = Workload(11)
+        pool = ClientPool(5, 0.8)
         gets = 0
         for _ in range(400):
             p = pool.plan(workload.next())

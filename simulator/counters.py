@@ -1,0 +1,41 @@
+"""The run's tallies, as graded and reported (docs/simulator.md, "Grading").
+
+One ``Counters`` per run, shared by reference; each field has one writer:
+
+* the network (``network.Network``): ``total_msgs``, ``total_drops`` and the
+  ``incorrect`` packets it cannot route;
+* the clients (``clients.ClientPool``): requests generated, answers
+  (``duplicates``, ``redirects``, ``failed_*``, incorrect answers), and at
+  the end ``unanswered_*`` and ``keys_put``;
+* the replica processes (``processes.ReplicaSet``): ``died``, ``killed``,
+  ``blocked`` and ``send_stalls``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Counters:
+    total_msgs: int = 0
+    total_drops: int = 0
+    incorrect: int = 0
+    died: int = 0
+    killed: int = 0
+    duplicates: int = 0
+    redirects: int = 0
+    failed_get: int = 0
+    failed_put: int = 0
+    unanswered_get: int = 0
+    unanswered_put: int = 0
+    generated_get: int = 0
+    generated_put: int = 0
+    failed_to_generate_get: int = 0
+    blocked: int = 0           # UDP: sends that found the socket full
+    send_stalls: int = 0       # classic: sends abandoned at the end of the run
+    keys_put: int = 0          # keys successfully put at least once
+
+    @property
+    def failures(self) -> int:
+        return self.failed_get + self.failed_put + self.unanswered_get + self.unanswered_put

@@ -1,0 +1,390 @@
+"""State events: where the simulator's events go (``--events``, ``--record``).
+
+The schema is version 1 of shared/README.md; docs/simulator.md,
+"Additions", says what the simulator sends and where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from contextlib import suppress
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+from .errors import SimulatorError
+from .result import TIER_BONUS, TIER_FAILED, TIER_PARTIAL, TIER_PASSED
+
+EVENT_VERSION = 1
+EVENT_SRC = "sim"
+EVENT_SOCKET_ENV = "KVDASH_SOCKET"
+EVENT_DATAGRAM_MAX = 60 * 1024 - 1   # every datagram stays under 60 KiB
+EVENT_RECV_SIZE = 65536
+EVENT_SNDBUF = 1 << 20
+EVENT_FILE_FLUSH = 0.5               # seconds between flushes of the record file
+EVENT_SEND_INTERVAL = 0.05           # least seconds between datagrams to the --events socket
+EVENT_SEND_DELAY = 0.25              # most seconds an event waits for an idle moment
+EVENT_SEND_LINES = 500               # ...unless this many lines are waiting
+RECORD_DRAIN_MAX = 64                # record-socket datagrams read per main-loop pass
+UNIX_PATH_MAX = 107                  # sun_path holds 108 bytes with the NUL
+
+TRAFFIC_TYPE_MAX = 200               # longer message types are cut in traffic rows
+TRAFFIC_CHUNK = 48 * 1024            # a traffic event with more rows is split
+
+# The tier names of the event schema (the JSON results keep run.py's own).
+EVENT_TIER_NAMES = {TIER_BONUS: "Bonus", TIER_PASSED: "Passed",
+                    TIER_PARTIAL: "Partial credit", TIER_FAILED: "Failed"}
+
+_jstr = json.encoder.encode_basestring_ascii     # a quoted, escaped JSON string
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _valid_event(obj: Any) -> bool:
+    """A JSON object with the fields every event has (shared/README.md)."""
+    if type(obj) is not dict:
+        return False
+    v = obj.get("v")
+    ts = obj.get("ts")
+    return (type(v) is int and type(ts) is int and ts >= 0 and type(obj.get("src")) is str
+            and type(obj.get("kind")) is str)
+
+
+class _TrafficWindow(NamedTuple):
+    """A traffic window queued for formatting at flush time."""
+    ts: int
+    window_us: int
+    leader: str
+    counts: Dict[Tuple[str, str, str, str], int]
+
+
+class EventSink:
+    """Where the simulator's state events go, without ever blocking it.
+
+    * ``socket_path`` (``--events``): events are JSON lines, batched into
+      datagrams under 60 KiB and sent once per main-loop pass through a
+      non-blocking ``AF_UNIX``/``SOCK_DGRAM`` socket.  When nobody listens or
+      the listener's queue is full, the datagram is dropped and its events
+      counted in ``dropped``.
+    * ``record_path`` (``--record``): every event, the simulator's and the
+      replicas', is written to that file.  The replicas' events come through
+      a private datagram socket (``replica_socket``, in a fresh 0700
+      directory, mode 0600, removed by ``close``) that the main loop drains;
+      with ``socket_path`` as well, they are forwarded there too.
+
+    ``ts`` values are microseconds since the Unix epoch: the monotonic clock
+    the simulator runs on, anchored to ``time.time()`` once.
+    """
+
+    def __init__(self, socket_path: Optional[str] = None, record_path: Optional[str] = None) -> None:
+        self.socket_path = os.path.abspath(socket_path) if socket_path else None
+        self.record_path = record_path
+        self.emitted = 0        # events the simulator built
+        self.received = 0       # valid replica events read from the record socket
+        self.malformed = 0      # lines on the record socket that are not events
+        self.sent = 0           # events sent to socket_path
+        self.dropped = 0        # events that could not be sent to socket_path
+        self.record_error: Optional[str] = None
+        self.rec_sock: Optional[socket.socket] = None
+        self._rec_dir: Optional[str] = None
+        self._rec_path: Optional[str] = None
+        self._out: Optional[socket.socket] = None
+        self._file: Any = None
+        # Events waiting for the next flush, in order: lines, or the raw
+        # fields of a request event (formatted at flush time, off the path
+        # of the request).
+        self._pending: List[Any] = []
+        self._pending_since = 0.0
+        self._next_file_flush = 0.0
+        self._next_send = 0.0
+        self._epoch_ns = time.time_ns() - time.monotonic_ns()
+        self._closed = False
+
+    # ---- lifecycle ------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the sockets and the record file; SimulatorError if impossible."""
+        try:
+            if self.socket_path is not None:
+                out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._out = out
+                out.setblocking(False)
+                try:
+                    out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, EVENT_SNDBUF)
+                except OSError:
+                    pass
+            if self.record_path is not None:
+                try:
+                    self._file = open(self.record_path, "wb", buffering=1 << 16)
+                except OSError as exc:
+                    raise SimulatorError(
+                        f"cannot write the event record {self.record_path}: {exc.strerror or exc}") from None
+                d = tempfile.mkdtemp(prefix="kvsim-")
+                if len(os.path.join(d, "events.sock")) > UNIX_PATH_MAX:
+                    os.rmdir(d)
+                    d = tempfile.mkdtemp(prefix="kvsim-", dir="/tmp")
+                self._rec_dir = d            # mkdtemp makes it 0700
+                path = os.path.join(d, "events.sock")
+                rec = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self.rec_sock = rec
+                rec.bind(path)
+                self._rec_path = path
+                os.chmod(path, 0o600)
+                rec.setblocking(False)
+        except SimulatorError:
+            self.close()
+            raise
+        except OSError as exc:
+            self.close()
+            raise SimulatorError(f"cannot set up the event sockets: {exc.strerror or exc}") from None
+
+    @property
+    def replica_socket(self) -> Optional[str]:
+        """What the replicas get as $KVDASH_SOCKET."""
+        return self._rec_path if self.record_path is not None else self.socket_path
+
+    def close(self) -> None:
+        """Read what is left, send and write everything, release everything."""
+        if self._closed:
+            return
+        self._closed = True
+        self.drain(None)
+        self.flush(force=True)
+        for s in (self._out, self.rec_sock):
+            if s is not None:
+                with suppress(OSError):
+                    s.close()
+        self._out = self.rec_sock = None
+        if self._rec_path is not None:
+            with suppress(OSError):
+                os.unlink(self._rec_path)
+            self._rec_path = None
+        if self._rec_dir is not None:
+            with suppress(OSError):
+                os.rmdir(self._rec_dir)
+            self._rec_dir = None
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.record_error = self.record_error or (exc.strerror or str(exc))
+            self._file = None
+
+    def summary(self) -> Dict[str, Any]:
+        return {"socket": self.socket_path, "record": self.record_path, "emitted": self.emitted,
+                "sent": self.sent, "dropped": self.dropped, "received": self.received,
+                "malformed": self.malformed, "record_error": self.record_error}
+
+    # ---- time -------------------------------------------------------------------
+
+    def now_us(self) -> int:
+        return (self._epoch_ns + time.monotonic_ns()) // 1000
+
+    def at_us(self, mono: float) -> int:
+        """The timestamp of a ``time.monotonic()`` reading."""
+        return (self._epoch_ns + int(mono * 1e9)) // 1000
+
+    # ---- output -----------------------------------------------------------------
+
+    def add(self, item: Any) -> None:
+        """One event built by the simulator: a line, or request-event fields."""
+        self.emitted += 1
+        self._queue(item)
+
+    def _queue(self, item: Any) -> None:
+        if self._out is None and self._file is None:
+            return
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append(item)
+
+    def _write(self, line: bytes) -> None:
+        try:
+            self._file.write(line + b"\n")
+        except (OSError, ValueError) as exc:
+            self.record_error = getattr(exc, "strerror", None) or str(exc)
+            try:
+                self._file.close()
+            except (OSError, ValueError):
+                pass
+            self._file = None
+
+    def emit(self, kind: str, fields: Dict[str, Any], ts: Optional[int] = None) -> None:
+        ev: Dict[str, Any] = {"v": EVENT_VERSION, "ts": self.now_us() if ts is None else ts,
+                              "src": EVENT_SRC, "kind": kind}
+        ev.update(fields)
+        try:
+            line = json.dumps(ev, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            self.dropped += 1       # cannot happen with the fields run.py builds
+            return
+        self.add(line.encode("utf-8"))
+
+    # The two events of every request are the hot path: only their fields
+    # are kept here, and they are formatted when the batch is flushed.
+
+    def request_sent(self, ts: int, mid: str, client: str, op: str, key: str, target: str) -> None:
+        self.add((ts, mid, client, op, key, target))
+
+    def request_answered(self, ts: int, mid: str, client: str, op: str, outcome: str,
+                         latency_us: int, replica: str) -> None:
+        self.add((ts, mid, client, op, outcome, latency_us, replica))
+
+    @staticmethod
+    def _format(item: Any) -> bytes:
+        """The line of a queued event (every string through the JSON string encoder)."""
+        if type(item) is bytes:
+            return item
+        if len(item) == 6:
+            ts, mid, client, op, key, target = item
+            return (f'{{"v":1,"ts":{ts},"src":"sim","kind":"request_sent","mid":{_jstr(mid)},'
+                    f'"client":{_jstr(client)},"op":{_jstr(op)},"key":{_jstr(key)},'
+                    f'"target":{_jstr(target)}}}').encode("ascii")
+        ts, mid, client, op, outcome, latency_us, replica = item
+        return (f'{{"v":1,"ts":{ts},"src":"sim","kind":"request_answered","mid":{_jstr(mid)},'
+                f'"client":{_jstr(client)},"op":{_jstr(op)},"outcome":{_jstr(outcome)},'
+                f'"latency_us":{latency_us},"replica":{_jstr(replica)}}}').encode("ascii")
+
+    def traffic(self, ts: int, window_us: int, leader: str,
+                counts: Dict[Tuple[str, str, str, str], int]) -> None:
+        """One window's counts (the caller hands the dict over), formatted
+        when the batch is flushed, as several events if they would not fit
+        one datagram."""
+        self.add(_TrafficWindow(ts, window_us, leader, counts))
+
+    def lines(self, item: Any) -> List[bytes]:
+        """The lines of a queued event (a traffic window may take several)."""
+        if type(item) is _TrafficWindow:
+            lines = self._traffic_lines(*item)
+            self.emitted += len(lines) - 1
+            return lines
+        return [self._format(item)]
+
+    @staticmethod
+    def _traffic_lines(ts: int, window_us: int, leader: str,
+                       counts: Dict[Tuple[str, str, str, str], int]) -> List[bytes]:
+        lines: List[bytes] = []
+        agg: Dict[Tuple[str, str, str, str], int] = {}
+        for (src, dst, mtype, fate), n in counts.items():
+            if len(mtype) > TRAFFIC_TYPE_MAX:
+                mtype = mtype[:TRAFFIC_TYPE_MAX]
+            k = (src, dst, mtype, fate)
+            agg[k] = agg.get(k, 0) + n
+        head = (f'{{"v":1,"ts":{ts},"src":"sim","kind":"traffic","window_us":{window_us},'
+                f'"leader":{_jstr(leader)},"rows":[')
+        rows: List[str] = []
+        size = 0
+        for (src, dst, mtype, fate), n in sorted(agg.items()):
+            row = (f'{{"src":{_jstr(src)},"dst":{_jstr(dst)},"type":{_jstr(mtype)},'
+                   f'"fate":"{fate}","count":{n}}}')
+            if rows and size + len(row) > TRAFFIC_CHUNK:
+                lines.append((head + ",".join(rows) + "]}").encode("ascii"))
+                rows = []
+                size = 0
+            rows.append(row)
+            size += len(row) + 1
+        lines.append((head + ",".join(rows) + "]}").encode("ascii"))
+        return lines
+
+    def flush(self, idle: bool = True, force: bool = False) -> None:
+        """Format, send and write the queued events when it is time.
+
+        Called once per main-loop pass; ``idle`` says the pass neither read
+        nor sent a packet, so no answer is on its way.  Events go out at most
+        every ``EVENT_SEND_INTERVAL`` and only in idle passes: formatting
+        lines and waking a listener then delay no request (doing it right
+        after sending one cost simple-1 a third of its median latency).
+        Under constant traffic they still go out within ``EVENT_SEND_DELAY``
+        (or once ``EVENT_SEND_LINES`` are queued).
+        """
+        now = time.monotonic()
+        pending = self._pending
+        if pending and (force or len(pending) >= EVENT_SEND_LINES
+                        or now >= self._pending_since + EVENT_SEND_DELAY
+                        or (idle and now >= self._next_send)):
+            self._next_send = now + EVENT_SEND_INTERVAL
+            self._pending = []
+            lines = [line for item in pending for line in self.lines(item)]
+            for line in lines:
+                if self._file is None:
+                    break
+                self._write(line)
+            if self._out is not None:
+                self._send_lines(lines)
+        f = self._file
+        if f is not None:
+            if force or now >= self._next_file_flush:
+                self._next_file_flush = now + EVENT_FILE_FLUSH
+                try:
+                    f.flush()
+                except (OSError, ValueError) as exc:
+                    self.record_error = getattr(exc, "strerror", None) or str(exc)
+
+    def _send_lines(self, lines: List[bytes]) -> None:
+        out = self._out
+        path = self.socket_path
+        chunk: List[bytes] = []
+        size = 0
+        failed = False
+        for line in lines + [b""]:
+            n = len(line) + 1
+            if line and n > EVENT_DATAGRAM_MAX:
+                self.dropped += 1           # one event bigger than a datagram
+                continue
+            if chunk and (not line or size + n > EVENT_DATAGRAM_MAX):
+                if failed:
+                    self.dropped += len(chunk)
+                else:
+                    try:
+                        out.sendto(b"\n".join(chunk) + b"\n", path)  # type: ignore[union-attr]
+                        self.sent += len(chunk)
+                    except OSError:
+                        # EAGAIN/ENOBUFS: the listener is behind; ENOENT/
+                        # ECONNREFUSED: nobody listens.  Drop the rest of
+                        # this pass too rather than retry.
+                        failed = True
+                        self.dropped += len(chunk)
+                chunk = []
+                size = 0
+            if line:
+                chunk.append(line)
+                size += n
+
+    # ---- the replicas' events (--record) ------------------------------------------
+
+    def drain(self, limit: Optional[int] = RECORD_DRAIN_MAX) -> int:
+        """Read waiting datagrams from the record socket without blocking."""
+        s = self.rec_sock
+        if s is None:
+            return 0
+        n = 0
+        while limit is None or n < limit:
+            try:
+                data = s.recv(EVENT_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            n += 1
+            self._take(data)
+        return n
+
+    def _take(self, data: bytes) -> None:
+        for raw in data.split(b"\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                self.malformed += 1
+                continue
+            if not _valid_event(obj):
+                self.malformed += 1
+                continue
+            self.received += 1
+            self._queue(line)

@@ -1,0 +1,162 @@
+"""The network between replicas and clients (docs/simulator.md, "Routing").
+
+``Network`` owns what decides a packet's fate: the partition, the drop
+stream, and the leader the simulator learns from the packets it routes.
+Routing one packet reads top to bottom in ``route``: validate, learn the
+leader, then forward it to replicas (each counted, then partitioned,
+dropped or delivered), hand it to a client, or reject it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional
+
+from .clients import Client, ClientPool
+from .clock import Clock
+from .config import Config
+from .counters import Counters
+from .events import EventSink
+from .ids import BROADCAST, is_address
+from .processes import ReplicaProcess, ReplicaSet
+from .traffic import (FATE_CLIENT, FATE_DEAD, FATE_DELIVERED, FATE_DROPPED, FATE_INVALID,
+                      FATE_PARTITIONED, TrafficCounter)
+from .workload import stream
+
+
+def decode(data: bytes) -> Optional[Dict[str, Any]]:
+    """The JSON object a packet holds, or None."""
+    try:
+        msg = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return msg if type(msg) is dict else None
+
+
+def well_formed(msg: Dict[str, Any]) -> bool:
+    """String ``src``, ``dst``, ``leader`` and ``type``, the first three addresses."""
+    src = msg.get("src")
+    dst = msg.get("dst")
+    leader = msg.get("leader")
+    return bool(type(src) is str and type(dst) is str and type(leader) is str
+                and type(msg.get("type")) is str
+                and is_address(src) and is_address(dst) and is_address(leader))
+
+
+class Network:
+    def __init__(self, config: Config, replicas: ReplicaSet, pool: ClientPool, counters: Counters,
+                 clock: Clock, seed: int, sink: Optional[EventSink] = None,
+                 traffic: Optional[TrafficCounter] = None) -> None:
+        self.replicas = replicas
+        self.pool = pool
+        self.counters = counters
+        self.clock = clock
+        self.sink = sink
+        self.traffic = traffic              # None without state events
+        self.drops = config.drops
+        self.rng_drop = stream(seed, "drops")
+        self.partition: Optional[FrozenSet[str]] = None   # the majority side, while partitioned
+        self.leader = BROADCAST                            # the leader as the simulator knows it
+        self.leaders: List[str] = [BROADCAST]              # every change of it
+
+    # ---- the leader view and the partition ---------------------------------
+
+    def forget_leader(self) -> None:
+        self.leader = BROADCAST
+
+    def split(self, majority: Iterable[str]) -> None:
+        self.partition = frozenset(majority)
+
+    def heal(self) -> bool:
+        """End the partition; False if there was none."""
+        healed = self.partition is not None
+        self.partition = None
+        return healed
+
+    # ---- packets from replicas -------------------------------------------------
+
+    def route(self, sender: ReplicaProcess, data: bytes, t_read_ns: int) -> None:
+        """Route one packet from a replica, read at ``t_read_ns`` (monotonic)."""
+        msg = decode(data)
+        if msg is None or not well_formed(msg) or self.replicas.awaiting_hello(sender):
+            self._reject(sender, msg)
+            return
+        self._learn_leader(sender, msg["leader"])
+        dst = msg["dst"]
+        if dst == BROADCAST or dst in self.replicas.by_id:
+            self._forward(sender, dst, msg["type"], data)
+        elif dst in self.pool.by_id:
+            self._to_client(sender, self.pool.by_id[dst], msg, t_read_ns)
+        else:
+            self._reject(sender, msg)
+
+    def _reject(self, sender: ReplicaProcess, msg: Optional[Dict[str, Any]]) -> None:
+        """Count a packet that cannot be routed as incorrect; it goes nowhere."""
+        self.counters.incorrect += 1
+        if self.traffic is not None:
+            self.traffic.count_invalid(sender.id, msg)
+
+    def _learn_leader(self, sender: ReplicaProcess, leader: str) -> None:
+        """Believe the sender's leader, unless it is cut off from the majority."""
+        if self.partition is None or sender.id in self.partition:
+            if leader != self.leaders[-1]:
+                self.leaders.append(leader)
+            self.leader = leader
+
+    def _forward(self, sender: ReplicaProcess, dst: str, mtype: str, data: bytes) -> None:
+        """Replica to replica: one message per recipient (a broadcast counts
+        the dead too), each then partitioned, dropped or delivered."""
+        if dst == BROADCAST:
+            recipients = [r for r in self.replicas if r is not sender]
+        else:
+            recipients = [self.replicas.by_id[dst]]
+        self.counters.total_msgs += len(recipients)
+        traffic = self.traffic
+        for rep in recipients:
+            fate = self._fate(sender, rep, data)
+            if traffic is not None:
+                traffic.count(sender.id, rep.id, mtype, fate)
+
+    def _fate(self, sender: ReplicaProcess, rep: ReplicaProcess, data: bytes) -> str:
+        part = self.partition
+        if part is not None and (sender.id in part) != (rep.id in part):
+            return FATE_PARTITIONED
+        if self.drops and self.rng_drop.random() < self.drops:
+            self.counters.total_drops += 1
+            return FATE_DROPPED
+        return FATE_DELIVERED if self.replicas.deliver(rep, data) else FATE_DEAD
+
+    def _to_client(self, sender: ReplicaProcess, client: Client, msg: Dict[str, Any], t_read_ns: int) -> None:
+        """An answer: never dropped, whatever the partition; a redirect or a
+        fail is retried at once with a new MID."""
+        t_read = self.clock.since_start(t_read_ns)
+        rec, incorrect = self.pool.receive(client, msg, sender.id, t_read)
+        if rec is not None:
+            sink = self.sink
+            if sink is not None:
+                sink.request_answered(sink.at_us(self.clock.t0 + t_read), rec.mid, client.id, rec.type,
+                                      msg["type"], max(0, int(round((t_read - rec.sent) * 1e6))), sender.id)
+            if rec.answer_type != "ok":
+                self.send_request(client, rec.type, rec.key, rec.value, self.pool.new_mid(), retry_of=rec.mid)
+        if self.traffic is not None:
+            self.traffic.count(sender.id, client.id, msg["type"], FATE_INVALID if incorrect else FATE_CLIENT)
+
+    # ---- packets from clients -------------------------------------------------------
+
+    def send_request(self, client: Client, rtype: str, key: str, value: Optional[str], mid: str,
+                     retry_of: Optional[str] = None) -> None:
+        """A client's request, to the replica it believes leads (never dropped)."""
+        target = self.pool.choose_target(client, self.replicas)
+        rec = self.pool.open(client, rtype, key, value, mid, self.clock.now(),
+                             target.id if target else BROADCAST, retry_of)
+        if target is not None:
+            msg = {"src": client.id, "dst": target.id, "leader": client.belief, "type": rtype,
+                   "MID": mid, "key": key}
+            if rtype == "put":
+                msg["value"] = value
+            self.replicas.deliver(target, json.dumps(msg).encode("utf-8"))
+        sink = self.sink
+        if sink is not None:
+            # After the send, so that it costs the request nothing; stamped
+            # with the time of sending.
+            sink.request_sent(sink.at_us(self.clock.t0 + rec.sent), mid, client.id, rtype, key, rec.target)

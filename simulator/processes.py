@@ -1,0 +1,403 @@
+"""The replica processes and their sockets (docs/simulator.md, "Starting the
+replicas" and "The UDP generation").
+
+``ReplicaSet`` owns every replica's process and socket: it starts them,
+hands packets to them, reads packets from them, and kills or reaps them.
+It counts ``died``, ``killed``, ``blocked`` and ``send_stalls``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import suppress
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from .clock import Clock
+from .config import CLASSIC, UDP
+from .counters import Counters
+from .errors import ReplicaError
+from .ids import is_address, replica_ids
+
+CLASSIC_RECV_SIZE = 16384
+UDP_RECV_SIZE = 65535
+UDP_SEND_WAIT = 0.010
+TERM_GRACE = 1.0
+
+# What ``ReplicaSet.receive`` returns: the sender, the packet, the sender's
+# UDP address (None under classic), and time.monotonic_ns() when it was read.
+Received = Tuple["ReplicaProcess", bytes, Any, int]
+
+
+def check_replica_program(path: str) -> str:
+    """Return the absolute path of an executable replica, or raise ReplicaError."""
+    full = os.path.abspath(path)
+    if not os.path.exists(full):
+        raise ReplicaError(f"replica program {path!r} not found (build it or pass -r PATH)")
+    if os.path.isdir(full):
+        raise ReplicaError(f"replica program {path!r} is a directory")
+    if not os.access(full, os.X_OK):
+        raise ReplicaError(f"replica program {path!r} is not executable (chmod +x it)")
+    return full
+
+
+def is_hello(data: bytes) -> bool:
+    """Whether a UDP packet is the hello a replica starts with."""
+    if b"hello" not in data:
+        return False
+    try:
+        msg = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return (type(msg) is dict and msg.get("type") == "hello" and all(
+        type(msg.get(k)) is str and is_address(msg.get(k)) for k in ("src", "dst", "leader")))
+
+
+class ReplicaProcess:
+    """One replica: its process, its sockets and whether it lives."""
+
+    __slots__ = ("index", "id", "path", "proc", "listener", "conn", "sock", "addr",
+                 "alive", "killed", "died", "threads")
+
+    def __init__(self, index: int, rid: str) -> None:
+        self.index = index
+        self.id = rid
+        self.path: Optional[str] = None                # classic: the socket file
+        self.proc: Optional[subprocess.Popen] = None
+        self.listener: Optional[socket.socket] = None  # classic, until it connects
+        self.conn: Optional[socket.socket] = None      # classic, once connected
+        self.sock: Optional[socket.socket] = None      # UDP
+        self.addr: Optional[Tuple[str, int]] = None    # UDP, learned from hello
+        self.alive = True
+        self.killed = False
+        self.died = False
+        self.threads: List[threading.Thread] = []
+
+
+_OUTPUT_LOCK = threading.Lock()
+
+
+def _relay_output(pipe: Any, rid: str, stream_out: Any, clock: Callable[[], float]) -> None:
+    """Copy a replica's output line by line, prefixed with the time and its ID."""
+    try:
+        for raw_line in iter(pipe.readline, b""):
+            line = raw_line.decode("utf-8", "replace").rstrip("\n")
+            with _OUTPUT_LOCK:
+                stream_out.write(f"[{clock():9.4f} {rid}] {line}\n")
+                stream_out.flush()
+    except (OSError, ValueError):
+        pass
+    finally:
+        with suppress(OSError):
+            pipe.close()
+
+
+def _signal_group(rep: ReplicaProcess, sig: int) -> None:
+    if rep.proc is None:
+        return
+    try:
+        os.killpg(rep.proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class ReplicaSet:
+    """The N replicas of a run, in ID order."""
+
+    def __init__(self, n: int, transport: str, program: str, workdir: str, counters: Counters,
+                 clock: Clock, silence: bool = True, out: Any = None, err: Any = None) -> None:
+        self.transport = transport
+        self.program = program
+        self.workdir = workdir
+        self.counters = counters
+        self.clock = clock
+        self.silence = silence
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.env: Optional[Dict[str, str]] = None      # the replicas' environment (None: ours)
+        self.ids = replica_ids(n)
+        self.replicas = [ReplicaProcess(i, rid) for i, rid in enumerate(self.ids)]
+        self.by_id = {r.id: r for r in self.replicas}
+        self.n_alive = n
+        self.sockets: List[socket.socket] = []          # what the main loop waits on
+        self._owner: Dict[socket.socket, ReplicaProcess] = {}
+
+    def __iter__(self) -> Iterator[ReplicaProcess]:
+        return iter(self.replicas)
+
+    def __len__(self) -> int:
+        return len(self.replicas)
+
+    def living(self) -> List[ReplicaProcess]:
+        return [r for r in self.replicas if r.alive]
+
+    def pids(self) -> List[int]:
+        return [r.proc.pid for r in self.replicas if r.proc is not None]
+
+    def peers(self, rep: ReplicaProcess) -> List[str]:
+        return [o for o in self.ids if o != rep.id]
+
+    # ---- starting -------------------------------------------------------------
+
+    def watch(self, s: socket.socket) -> None:
+        """Have the main loop wait on another socket too (the event record socket)."""
+        self.sockets.append(s)
+
+    def _listen(self, rep: ReplicaProcess, s: socket.socket) -> None:
+        self.sockets.append(s)
+        self._owner[s] = rep
+
+    def start(self) -> None:
+        """Make every replica's socket, then start every replica."""
+        if self.transport == CLASSIC:
+            for rep in self.replicas:
+                path = os.path.join(self.workdir, rep.id)
+                if os.path.lexists(path):
+                    os.unlink(path)
+                lst = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                rep.listener = lst
+                lst.bind(path)
+                rep.path = path
+                lst.listen(1)
+                self._listen(rep, lst)
+            for rep in self.replicas:
+                self._spawn(rep, [rep.id] + self.peers(rep))
+        else:
+            for rep in self.replicas:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("localhost", 0))
+                s.setblocking(False)
+                rep.sock = s
+                self._listen(rep, s)
+            for rep in self.replicas:
+                port = rep.sock.getsockname()[1]  # type: ignore[union-attr]
+                self._spawn(rep, [str(port), rep.id] + self.peers(rep))
+
+    def _spawn(self, rep: ReplicaProcess, args: List[str]) -> None:
+        if self.silence:
+            out = err = subprocess.DEVNULL
+        else:
+            out = err = subprocess.PIPE
+        try:
+            rep.proc = subprocess.Popen(
+                [self.program] + args, cwd=self.workdir, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True, close_fds=True,
+                env=self.env)
+        except OSError as exc:
+            raise ReplicaError(f"cannot start replica {self.program}: {exc.strerror or exc}") from None
+        if not self.silence:
+            for pipe, dest in ((rep.proc.stdout, self.out), (rep.proc.stderr, self.err)):
+                t = threading.Thread(target=_relay_output, args=(pipe, rep.id, dest, self.clock.now),
+                                     daemon=True, name=f"relay-{rep.id}")
+                t.start()
+                rep.threads.append(t)
+
+    # ---- ending ---------------------------------------------------------------
+
+    def _close_sockets(self, rep: ReplicaProcess) -> None:
+        for s in (rep.conn, rep.listener, rep.sock):
+            if s is None:
+                continue
+            if s in self._owner:
+                del self._owner[s]
+            with suppress(ValueError):
+                self.sockets.remove(s)
+            with suppress(OSError):
+                s.close()
+        rep.conn = rep.listener = rep.sock = None
+        if rep.path is not None:
+            with suppress(OSError):
+                os.unlink(rep.path)
+            rep.path = None
+
+    def kill(self, rep: ReplicaProcess) -> bool:
+        """The kill events: SIGTERM the group, close and remove the socket.
+        False if the replica was no longer alive."""
+        if not rep.alive:
+            return False
+        rep.alive = False
+        rep.killed = True
+        self.n_alive -= 1
+        self.counters.killed += 1
+        _signal_group(rep, signal.SIGTERM)
+        self._close_sockets(rep)
+        return True
+
+    def mark_died(self, rep: ReplicaProcess) -> None:
+        """A replica that exited, or whose socket failed, without being killed."""
+        if not rep.alive:
+            return
+        rep.alive = False
+        rep.died = True
+        self.n_alive -= 1
+        self.counters.died += 1
+        self._close_sockets(rep)
+        _signal_group(rep, signal.SIGTERM)
+
+    def poll(self) -> None:
+        """Notice replicas whose process exited (a connected one's death shows on its socket)."""
+        for rep in self.replicas:
+            if not rep.alive or rep.proc is None:
+                continue
+            if self.transport == CLASSIC and rep.conn is not None:
+                continue
+            if rep.proc.poll() is not None:
+                self.mark_died(rep)
+
+    def stop_all(self) -> None:
+        """Close every socket, SIGTERM every group, wait TERM_GRACE, then SIGKILL and reap."""
+        for rep in self.replicas:
+            self._close_sockets(rep)
+            if rep.proc is not None and rep.proc.poll() is None:
+                _signal_group(rep, signal.SIGTERM)
+        deadline = time.monotonic() + TERM_GRACE
+        for rep in self.replicas:
+            if rep.proc is None:
+                continue
+            try:
+                rep.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for rep in self.replicas:
+            # SIGKILL whatever is left of each group (a leader that ignored
+            # SIGTERM, or children it left behind), then reap.
+            _signal_group(rep, signal.SIGKILL)
+            if rep.proc is not None:
+                try:
+                    rep.proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    pass
+        for rep in self.replicas:
+            for t in rep.threads:
+                t.join(timeout=0.5)
+
+    # ---- sending --------------------------------------------------------------
+
+    def deliver(self, rep: ReplicaProcess, data: bytes) -> bool:
+        """Hand a packet to a replica; packets for the dead vanish.
+
+        False when the packet vanished because the replica is dead or cannot
+        receive (not connected yet, no hello, its socket failed): the `dead`
+        fate of the traffic events.
+        """
+        if not rep.alive:
+            return False
+        if self.transport == CLASSIC:
+            return self._send_classic(rep, data)
+        return self._send_udp(rep, data)
+
+    def _send_classic(self, rep: ReplicaProcess, data: bytes) -> bool:
+        conn = rep.conn
+        if conn is None:
+            return False    # not connected yet: the packet vanishes
+        sent = self._try_send(rep, conn, data)
+        # While the replica is not reading, wait for it like a blocking send
+        # would, but never past the end of the run.
+        while sent is None:
+            remaining = self.clock.remaining()
+            try:
+                _, w, _ = select.select([], [conn], [], max(0.01, remaining))
+            except OSError:
+                self.mark_died(rep)
+                return False
+            if w:
+                sent = self._try_send(rep, conn, data)
+            elif remaining <= 0:
+                self.counters.send_stalls += 1
+                return True
+        return sent
+
+    def _try_send(self, rep: ReplicaProcess, conn: socket.socket, data: bytes) -> Optional[bool]:
+        """One non-blocking send: True if sent, False if the replica died, None if it would block."""
+        try:
+            conn.send(data, socket.MSG_DONTWAIT)
+            return True
+        except BlockingIOError:
+            return None
+        except OSError:
+            self.mark_died(rep)
+            return False
+
+    def _send_udp(self, rep: ReplicaProcess, data: bytes) -> bool:
+        if rep.addr is None:
+            # Sending to a replica that never said hello: it is dead.
+            self.mark_died(rep)
+            return False
+        sock = rep.sock
+        try:
+            sock.sendto(data, rep.addr)  # type: ignore[union-attr]
+            return True
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
+        try:
+            _, w, _ = select.select([], [sock], [], UDP_SEND_WAIT)
+            if w:
+                sock.sendto(data, rep.addr)  # type: ignore[union-attr]
+                return True
+        except OSError:
+            pass
+        self.counters.blocked += 1
+        return True
+
+    # ---- receiving ------------------------------------------------------------
+
+    def receive(self, s: socket.socket) -> Optional[Received]:
+        """Read one packet from a readable socket; None when there is none
+        (a connection accepted, a read failed, the replica is dead)."""
+        rep = self._owner.get(s)
+        if rep is None or not rep.alive:
+            return None
+        if self.transport == CLASSIC:
+            if s is rep.listener:
+                self._accept(rep, s)
+                return None
+            try:
+                data = s.recv(CLASSIC_RECV_SIZE)
+            except OSError:
+                self.mark_died(rep)
+                return None
+            t_read_ns = time.monotonic_ns()
+            if not data:
+                self.mark_died(rep)
+                return None
+            return rep, data, None, t_read_ns
+        try:
+            data, addr = s.recvfrom(UDP_RECV_SIZE)
+        except OSError:     # BlockingIOError and InterruptedError included
+            return None
+        return rep, data, addr, time.monotonic_ns()
+
+    def _accept(self, rep: ReplicaProcess, listener: socket.socket) -> None:
+        """The replica's one connection replaces its listener in the loop."""
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        if rep.conn is None:
+            rep.conn = conn
+            self.sockets.remove(listener)
+            self._listen(rep, conn)
+        else:
+            conn.close()
+
+    def handshake(self, rep: ReplicaProcess, data: bytes, addr: Any) -> bool:
+        """UDP: a hello teaches the replica's address (the first one does);
+        hellos are neither routed nor counted.  Always False under classic."""
+        if self.transport != UDP or not is_hello(data):
+            return False
+        if rep.addr is None:
+            rep.addr = addr
+        return True
+
+    def awaiting_hello(self, rep: ReplicaProcess) -> bool:
+        """UDP: the replica has not said hello yet, so it may not send."""
+        return self.transport == UDP and rep.addr is None

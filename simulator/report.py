@@ -1,0 +1,219 @@
+"""The report of a run: its text (docs/simulator.md, "The report"), the
+one-line summary of ``all`` mode, and the JSON record of ``--json``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Tuple
+
+from .config import UDP
+from .numeric import fmt_num, median
+from .result import TIER_BONUS, TIER_PARTIAL, TIER_PASSED, RunResult, Tier
+
+METRIC_LABELS = {
+    "total_msgs": "Total Messages Between Replicas",
+    "failures": "Total Failures and Unanswered Requests",
+    "duplicates": "Duplicate Responses to Clients",
+    "median_latency": "Median Response Latency to Clients",
+}
+
+ANSI = {"bold": "1", "green": "32", "yellow": "33", "red": "31", "cyan": "36"}
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    if not color:
+        return text
+    return f"\033[{ANSI[style]}m{text}\033[0m"
+
+
+def fmt_metric_value(metric: str, value: float) -> str:
+    if metric == "median_latency":
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+        return text or "0"
+    return fmt_num(value)
+
+
+def verdict_text(tier: str, transport: str) -> Tuple[str, str]:
+    if tier == TIER_BONUS:
+        return "Bonus!", "green"
+    if tier == TIER_PASSED:
+        return ("Full credit" if transport == UDP else "Passed"), "green"
+    if tier == TIER_PARTIAL:
+        return "Partial credit, needs improvement", "yellow"
+    return ("No credit" if transport == UDP else "Failed"), "red"
+
+
+def format_tier_line(t: Tier, transport: str, color: bool = False) -> str:
+    label = METRIC_LABELS[t.metric]
+    value = fmt_metric_value(t.metric, t.value)
+    verdict, style = verdict_text(t.tier, transport)
+    if t.tier == TIER_BONUS:
+        bound = f"< {fmt_num(t.thresholds[0])}"
+    elif t.tier == TIER_PASSED:
+        bound = f"< {fmt_num(t.thresholds[1])}"
+    elif t.tier == TIER_PARTIAL:
+        bound = f"< {fmt_num(t.thresholds[2])}"
+    else:
+        bound = f">= {fmt_num(t.thresholds[2])}"
+    return f"        {label}: {value} {bound}, {paint(verdict, style, color)}"
+
+
+def format_linearizability(lin: Dict[str, Any]) -> str:
+    if not lin:
+        return "        Not checked"
+    status = lin["status"]
+    elapsed = lin.get("elapsed_s", 0.0)
+    if status == "linearizable":
+        return (f"        Linearizable: {lin['keys']} keys, {lin['operations']} operations "
+                f"checked in {elapsed:.3f}s")
+    if status == "unknown":
+        return (f"        Unknown (search budget exceeded) for {len(lin['unknown_keys'])} of "
+                f"{lin['keys']} keys; no violation found in the others")
+    ce = lin.get("counterexample", {})
+    return (f"        NOT linearizable: {len(lin['violating_keys'])} of {lin['keys']} keys; "
+            f"counterexample key {ce.get('key')} ({len(ce.get('operations', []))} operations, see the JSON)")
+
+
+def format_report(result: RunResult, color: bool = False) -> str:
+    """The report text of the contract, plus the seed and the extra sections."""
+    c = result.counters
+    h = lambda text: paint(text, "bold", color)  # noqa: E731
+    lines: List[str] = []
+    if result.packet_storm:
+        lines.append(paint(
+            f"Error: packet storm: {c.total_msgs} messages reached max_packets "
+            f"({result.config.max_packets}), the simulation was stopped early", "red", color))
+    lines += [
+        h("# Simulation Finished"),
+        "",
+        h("## Useful Information and Statistics"),
+        "Leaders: " + " ".join(result.leaders),
+        f"Replicas that died/were killed: {c.died}/{c.killed}",
+        f"Total messages sent: {c.total_msgs}",
+        f"Total messages dropped: {c.total_drops}",
+    ]
+    if result.transport == UDP:
+        lines.append(f"Total messages blocked by full sockets: {c.blocked}")
+    lines += [
+        f"Total client get()/put() requests: {c.generated_get}/{c.generated_put}",
+        f"Total duplicate responses: {c.duplicates}",
+        f"Total unanswered get()/put() requests: {c.unanswered_get}/{c.unanswered_put}",
+        f"Total redirects: {c.redirects}",
+        f"Total get()/put() failures: {c.failed_get}/{c.failed_put}",
+        f"Total get() with incorrect response: {c.incorrect}",
+        f"Mean/Median query latency: {result.mean_latency:.6f}sec/{result.median_latency:.6f}sec",
+        f"Seed: {result.seed}",
+        "",
+        h("## Correctness Checks"),
+    ]
+    failing = [chk for chk in result.checks if not chk.passed]
+    if not failing:
+        lines.append("        " + paint("All correctness tests passed", "green", color))
+        lines += [
+            "",
+            h("## Performance Tests"),
+            h("## <test metric>: <your score> <benchmark score>, <test result>"),
+        ]
+        lines += [format_tier_line(t, result.transport, color) for t in result.tiers]
+    else:
+        lines += ["        " + paint(chk.message, "red", color) for chk in failing]
+        lines += ["", h("## Correctness Checks Failed, Skipping Performance Tests")]
+    ov = result.overhead()
+    lines += [
+        "",
+        h("## Linearizability Check (per key, Wing-Gong search)"),
+        format_linearizability(result.linearizability),
+        "",
+        h("## Simulator"),
+        f"        Per-hop overhead: median {ov['median_us']:.1f}us, p99 {ov['p99_us']:.1f}us "
+        f"over {ov['packets']} packets",
+    ]
+    ev = result.events
+    if ev:
+        parts = [f"{ev['emitted']} emitted"]
+        if ev.get("record"):
+            parts.append(f"{ev['received']} from the replicas ({ev['malformed']} malformed lines skipped), "
+                         f"recorded to {ev['record']}")
+        if ev.get("socket"):
+            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped")
+        lines.append("        State events: " + "; ".join(parts))
+    return "\n".join(lines) + "\n"
+
+
+def format_summary_line(result: RunResult, color: bool = False) -> str:
+    """One line for ``all`` mode."""
+    verdict = paint("PASS", "green", color) if result.passed else paint("FAIL", "red", color)
+    head = f"{result.config.name:<13} {verdict}  "
+    if not result.correct:
+        first = next(chk for chk in result.checks if not chk.passed)
+        return f"{head}correctness: {first.message[len('Error: '):]}  seed={result.seed}"
+    short = {"total_msgs": "msgs", "failures": "failures", "duplicates": "dup", "median_latency": "median"}
+    parts = []
+    for t in result.tiers:
+        verdict_word, _ = verdict_text(t.tier, result.transport)
+        verdict_word = verdict_word.split(",")[0].rstrip("!")
+        parts.append(f"{short[t.metric]}={fmt_metric_value(t.metric, t.value)} ({verdict_word})")
+    storm = "  PACKET STORM" if result.packet_storm else ""
+    return f"{head}{' '.join(parts)}{storm}  seed={result.seed}"
+
+
+def result_counters(result: RunResult) -> Dict[str, int]:
+    """The ``counters`` of the JSON results (also ``run_end``'s stats)."""
+    c = result.counters
+    counters = {k: getattr(c, k) for k in c.__dataclass_fields__}
+    counters["failures"] = c.failures
+    counters["events_dropped"] = int(result.events.get("dropped", 0))
+    return counters
+
+
+def result_to_json(result: RunResult) -> Dict[str, Any]:
+    ok_get = [r.latency for r in result.records if r.type == "get" and r.answer_type == "ok"]
+    ok_put = [r.latency for r in result.records if r.type == "put" and r.answer_type == "ok"]
+    counters = result_counters(result)
+    return {
+        "config": {"name": result.config.name, "path": result.config.path,
+                   "settings": result.config.settings()},
+        "seed": result.seed,
+        "transport": result.transport,
+        "replica": result.replica,
+        "duration_s": result.duration,
+        "packet_storm": result.packet_storm,
+        "counters": counters,
+        "leaders": result.leaders,
+        "latency": {
+            "count": len(result.latencies),
+            "mean": result.mean_latency,
+            "median": result.median_latency,
+            "median_ok_get": median([x for x in ok_get if x is not None]),
+            "median_ok_put": median([x for x in ok_put if x is not None]),
+            "ok_get_count": len(ok_get),
+            "ok_put_count": len(ok_put),
+        },
+        "correctness": {
+            "passed": result.correct,
+            "checks": [{"name": k.name, "passed": k.passed, "message": None if k.passed else k.message}
+                       for k in result.checks],
+        },
+        "performance": {
+            t.metric: {"label": METRIC_LABELS[t.metric], "value": t.value,
+                       "thresholds": list(t.thresholds), "tier": t.tier,
+                       "printed": result.correct}
+            for t in result.tiers
+        },
+        "verdict": "PASS" if result.passed else "FAIL",
+        "linearizability": result.linearizability,
+        "overhead": result.overhead(),
+        "events": result.events or None,
+        "requests": [r.to_json() for r in result.records],
+    }
+
+
+
+def write_json(path: str, payload: Any) -> None:
+    """Write ``payload`` to ``path`` as ``--json`` does (via a temporary file)."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=1, allow_nan=False, default=str)
+        fh.write("\n")
+    os.replace(tmp, path)
