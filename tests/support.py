@@ -6,6 +6,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from typing import Any, Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,6 +92,18 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def dies_within(pid: int, seconds: float = 2.0) -> bool:
+    """True once ``pid`` is gone (or a zombie) within ``seconds``: a SIGKILL
+    to a process group is delivered asynchronously, so a grandchild the
+    simulator never reaps may still be exiting when the run returns."""
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
     return True
 
 

@@ -50,7 +50,7 @@ ROLES = {"follower", "pre_candidate", "candidate", "leader"}
 REASONS = {"start", "election_timeout", "pre_vote_won", "won_election", "higher_term",
            "leader_found", "check_quorum_lost"}
 OPS = {"get", "put"}
-OUTCOMES = {"ok", "redirect", "fail", "forwarded"}
+OUTCOMES = {"ok", "redirect", "fail"}
 FATES = {"delivered", "dropped", "partitioned", "dead", "client", "invalid"}
 TIERS = {"Bonus", "Passed", "Partial credit", "Failed"}
 MOVED = {"delivered", "dropped", "partitioned", "dead"}   # the fates total_msgs counts
