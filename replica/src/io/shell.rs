@@ -23,6 +23,10 @@ const MAX_SLEEP_MICROS: Micros = 100_000;
 const STATUS_EVERY: Micros = 250_000;
 
 /// What the shell counted that the core never saw.
+/// Bytes of packets kept for a simulator that is not reading; beyond
+/// this, new packets are dropped. A few hundred full AppendEntries.
+const MAX_QUEUED_OUT_BYTES: usize = 4 << 20;
+
 #[derive(Debug, Default, Clone)]
 pub struct ShellStats {
     pub received: u64,
@@ -33,6 +37,10 @@ pub struct ShellStats {
     pub misaddressed: u64,
     /// Outputs that would have been too large a packet (never expected).
     pub oversized: u64,
+    /// Outputs dropped because the queue to a simulator that is not
+    /// reading held `MAX_QUEUED_OUT_BYTES` already (Raft and the clients
+    /// recover from them as from any lost packet).
+    pub queue_full: u64,
     /// Packets by message `type`.
     pub sent_by_type: BTreeMap<&'static str, u64>,
     pub received_by_type: BTreeMap<&'static str, u64>,
@@ -49,6 +57,7 @@ pub struct Shell<T: Transport> {
     node: Node,
     epoch: Instant,
     outq: VecDeque<Vec<u8>>,
+    outq_bytes: usize,
     debug: bool,
     pub stats: ShellStats,
     buf: Vec<u8>,
@@ -69,6 +78,7 @@ impl<T: Transport> Shell<T> {
             node,
             epoch,
             outq: VecDeque::new(),
+            outq_bytes: 0,
             debug,
             stats: ShellStats::default(),
             buf: vec![0u8; 65536],
@@ -84,7 +94,13 @@ impl<T: Transport> Shell<T> {
     /// Queues a packet from this replica (used for the UDP hello).
     pub fn queue(&mut self, msg: &Message) {
         match encode(msg) {
-            Some(bytes) => self.outq.push_back(bytes),
+            Some(bytes) if self.outq_bytes + bytes.len() > MAX_QUEUED_OUT_BYTES => {
+                self.stats.queue_full += 1;
+            }
+            Some(bytes) => {
+                self.outq_bytes += bytes.len();
+                self.outq.push_back(bytes);
+            }
             None => self.stats.oversized += 1,
         }
     }
@@ -288,6 +304,7 @@ impl<T: Transport> Shell<T> {
             match self.transport.send(packet) {
                 Sent::Sent => {
                     self.stats.sent += 1;
+                    self.outq_bytes -= packet.len();
                     self.outq.pop_front();
                 }
                 Sent::WouldBlock => break,

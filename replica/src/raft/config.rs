@@ -43,10 +43,19 @@ pub struct Config {
     pub max_batch_bytes: usize,
     /// A put whose log entry would be larger than this is refused.
     pub max_entry_bytes: usize,
-    /// Requests held, or reads pending, beyond this many are redirected.
+    /// Requests held, or reads pending, beyond this many or this many bytes
+    /// (MIDs, keys, values and a fixed overhead each) are redirected.
     pub max_queued_requests: usize,
-    /// How many recent client MIDs the leader remembers to drop duplicates.
+    pub max_queued_bytes: usize,
+    /// How many recent client MIDs the leader remembers to drop duplicates,
+    /// and how many bytes of them at most.
     pub mid_memory: usize,
+    pub mid_memory_bytes: usize,
+    /// A request whose MID is longer than this is dropped (an answer would
+    /// echo it back); one whose key, or put entry, is larger than
+    /// `max_entry_bytes` is answered `fail`. Either way before it reaches
+    /// any queue or table.
+    pub max_mid_bytes: usize,
     /// From this round-trip loss estimate on, new entries are relayed
     /// through pairs of followers (see `leader/fanout.rs`); infinity never relays.
     pub relay_loss: f64,
@@ -69,7 +78,10 @@ impl Default for Config {
             max_batch_bytes: 12 * 1024,
             max_entry_bytes: 4 * 1024,
             max_queued_requests: 10_000,
+            max_queued_bytes: 4 << 20,
             mid_memory: 16_384,
+            mid_memory_bytes: 1 << 20,
+            max_mid_bytes: 256,
             // About 6% drops per hop. Below it few puts wait for a
             // retransmission, and the hop a relay adds costs more latency
             // than its messages are worth; a crash on a network that loses

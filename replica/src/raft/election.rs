@@ -228,7 +228,7 @@ impl Node {
         });
         self.leading = Some(Leader {
             tracker,
-            reads: Reads::default(),
+            reads: Reads::new(&self.cfg),
             since: now,
             term_start,
         });

@@ -55,7 +55,7 @@ impl Node {
         let mut reply = self.append_from_leader(now, &ae);
         // After the append: puts it settles are answered before the held
         // requests go (see `waits_for_our_put`).
-        if !self.clients.held.is_empty() {
+        if self.clients.has_held() {
             self.release_held(now);
         }
         match ae.relay_to {

@@ -54,19 +54,21 @@ impl Node {
     }
 
     /// Holds `read` until `owner` says it applied the inherited put on its
-    /// key, and sends the owner our commit index now.
+    /// key, and sends the owner our commit index now. Hands the read back
+    /// when the reads are full.
     pub(super) fn wait_for_owner(
         &mut self,
         now: Micros,
         read: PendingRead,
         owner: Addr,
         until: Micros,
-    ) {
+    ) -> Result<(), PendingRead> {
         let nudge_at = now + self.cfg.retransmit_interval;
-        if let Some(lead) = self.leading.as_mut() {
-            lead.tracker.request_send(&owner);
-            lead.reads.wait_for_owner(read, owner, until, nudge_at);
-        }
+        let Some(lead) = self.leading.as_mut() else {
+            return Err(read);
+        };
+        lead.tracker.request_send(&owner);
+        lead.reads.wait_for_owner(read, owner, until, nudge_at)
     }
 
     /// `from` told us its commit index: the inherited puts it appended up

@@ -136,7 +136,7 @@ impl Node {
         peers.retain(|p| *p != id);
         peers.sort();
         peers.dedup();
-        let clients = Clients::new(cfg.mid_memory);
+        let clients = Clients::new(&cfg);
         let heartbeat = cfg.heartbeat_interval;
         let mut node = Node {
             id,
@@ -403,7 +403,7 @@ impl Node {
         if let Some(lead) = self.leading.take() {
             self.kept_estimates = lead.tracker.into_estimates();
             self.reset_election_deadline(now);
-            self.hold_reads(lead.reads.into_all());
+            self.hold_reads(now, lead.reads.into_all());
         }
         self.report_role(now, reason);
         if leader.is_some() {

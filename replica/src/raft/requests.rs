@@ -34,6 +34,17 @@ enum Answer {
 
 impl Node {
     pub(super) fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
+        // Refused before anything keeps a copy: events, queues, MIDs.
+        if req.mid().len() > self.cfg.max_mid_bytes {
+            self.counters.oversized_requests += 1;
+            return;
+        }
+        if self.too_large(&req) {
+            self.counters.oversized_requests += 1;
+            let op = req.op();
+            self.answer_with(now, client, req.into_mid(), op, Answer::Fail, Some(0));
+            return;
+        }
         if self.reporter.request_events {
             let event = Event::ClientRequest {
                 mid: req.mid().to_string(),
@@ -89,18 +100,30 @@ impl Node {
         let Some(lead) = self.leading.as_mut() else {
             return;
         };
-        if lead.reads.pending_len() >= self.cfg.max_queued_requests {
-            self.answer(now, client, mid, Op::Get, Answer::Redirect, arrived);
-            return;
-        }
-        lead.reads.push(PendingRead {
+        let read = PendingRead {
             client,
             mid,
             key,
             arrived,
-        });
+        };
+        if let Err(r) = lead.reads.push(read) {
+            self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
+            return;
+        }
         // Ask every follower to confirm us, unless that is already under way.
         lead.tracker.request_confirmation(now);
+    }
+
+    /// A get of a key no put could have stored, or a put whose strings
+    /// alone exceed `max_entry_bytes`. (The leader checks a put's exact
+    /// entry size when it appends it: JSON escapes can make a put within
+    /// this bound too large still.)
+    fn too_large(&self, req: &Request) -> bool {
+        let limit = self.cfg.max_entry_bytes;
+        match req {
+            Request::Get { key, .. } => key.len() > limit,
+            Request::Put { mid, key, value } => mid.len() + key.len() + value.len() > limit,
+        }
     }
 
     fn lead_put(
@@ -190,7 +213,10 @@ impl Node {
                     key: key.to_string(),
                     arrived,
                 };
-                self.wait_for_owner(now, read, owner, until);
+                if let Err(r) = self.wait_for_owner(now, read, owner, until) {
+                    // No room to wait: a redirect is safe, a read now is not.
+                    self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
+                }
                 return;
             }
             BeforeGet::AnswerPut { mid: put_mid } => {
@@ -210,7 +236,7 @@ impl Node {
 
     /// The reads of a leader stepping down, held as a follower holds
     /// requests, in the order they arrived.
-    pub(super) fn hold_reads(&mut self, mut reads: Vec<PendingRead>) {
+    pub(super) fn hold_reads(&mut self, now: Micros, mut reads: Vec<PendingRead>) {
         reads.sort_by_key(|r| r.arrived);
         for r in reads {
             // Never answered: should we lead again, the read must be served,
@@ -221,11 +247,14 @@ impl Node {
                 mid: r.mid,
                 key: r.key,
             };
-            self.clients.held.push_back(Held {
+            let held = Held {
                 client: r.client,
                 req,
                 arrived: r.arrived,
-            });
+            };
+            if let Err(h) = self.clients.hold(held) {
+                self.redirect(now, h.client, h.req, h.arrived);
+            }
         }
     }
 
@@ -315,15 +344,14 @@ impl Node {
     }
 
     fn hold(&mut self, now: Micros, client: Addr, req: Request) {
-        if self.clients.held.len() >= self.cfg.max_queued_requests {
-            self.redirect(now, client, req, now);
-            return;
-        }
-        self.clients.held.push_back(Held {
+        let held = Held {
             client,
             req,
             arrived: now,
-        });
+        };
+        if let Err(h) = self.clients.hold(held) {
+            self.redirect(now, h.client, h.req, now);
+        }
     }
 
     /// Heard from the leader within one heartbeat after it was due.
@@ -346,7 +374,7 @@ impl Node {
 
     /// We became the leader: the held requests are ours to serve.
     pub(super) fn adopt_held(&mut self, now: Micros) {
-        for h in std::mem::take(&mut self.clients.held) {
+        for h in self.clients.take_held() {
             self.lead_request(now, h.client, h.req, h.arrived);
         }
     }
@@ -817,5 +845,118 @@ mod tests {
                 }
             ]
         );
+    }
+
+    const REQUEST_OVERHEAD_FOR_TEST: usize = super::super::clients::REQUEST_OVERHEAD;
+
+    fn redirect_to(mid: &str) -> Outgoing {
+        Outgoing {
+            to: CLIENT,
+            body: Body::Redirect { mid: mid.into() },
+        }
+    }
+
+    #[test]
+    fn an_oversized_mid_is_dropped_before_any_table_or_event() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let mid = "M".repeat(b.cfg.max_mid_bytes + 1);
+        let out = deliver(&mut b, 10, CLIENT, put(&mid, "k", "v"));
+        assert!(out.is_empty(), "an answer would echo the MID: {out:?}");
+        assert_eq!(b.queued_requests(), 0);
+        assert_eq!(b.counters().oversized_requests, 1);
+        let events = b.take_events();
+        assert!(
+            !events
+                .iter()
+                .any(|(_, e)| matches!(e, shared::events::Event::ClientRequest { .. })),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn an_oversized_get_or_put_fails_at_once_in_any_role() {
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let huge = "x".repeat(b.cfg.max_entry_bytes + 1);
+        let out = deliver(&mut b, 10, CLIENT, get("G1", &huge));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Fail { mid: "G1".into() }
+            }]
+        );
+        let out = deliver(&mut b, 10, CLIENT, put("P1", "k", &huge));
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: CLIENT,
+                body: Body::Fail { mid: "P1".into() }
+            }]
+        );
+        assert_eq!(b.queued_requests(), 0, "nothing held");
+    }
+
+    #[test]
+    fn held_requests_are_bounded_in_bytes_and_the_rest_redirected() {
+        let cfg = Config {
+            max_queued_bytes: 3 * (REQUEST_OVERHEAD_FOR_TEST + 2 + 1000),
+            ..Config::default()
+        };
+        let mut b = Node::new(B, vec![A, C], cfg, 2, 0);
+        let value = "v".repeat(1000 - 1);
+        for i in 0..3 {
+            let out = deliver(&mut b, 10, CLIENT, put(&format!("P{i}"), "k", &value));
+            assert!(out.is_empty(), "held: {out:?}");
+        }
+        let out = deliver(&mut b, 10, CLIENT, put("P3", "k", &value));
+        assert_eq!(out, vec![redirect_to("P3")]);
+        // A small get still fits once one is gone, not before.
+        let out = deliver(&mut b, 10, CLIENT, get("G1", "k"));
+        assert_eq!(out, vec![redirect_to("G1")]);
+        assert_eq!(b.queued_requests(), 3);
+    }
+
+    #[test]
+    fn pending_reads_are_bounded_and_a_step_down_loses_none() {
+        let cfg = Config {
+            max_queued_requests: 2,
+            ..Config::default()
+        };
+        let mut a = Node::new(A, vec![B, C], cfg, 1, 0);
+        a.handle(T0, Input::Tick);
+        for pre in [true, false] {
+            let vote = VoteReply {
+                term: 1,
+                granted: true,
+                pre,
+            };
+            deliver(&mut a, T0, B, Body::VoteReply(vote));
+        }
+        a.flush(T0);
+        deliver(&mut a, T0, B, ack(1, 1, T0));
+        let late = T0 + a.cfg.lease() + 1;
+        for g in ["G1", "G2"] {
+            let out = deliver(&mut a, late, CLIENT, get(g, "k"));
+            assert!(client_outputs(&out).is_empty(), "{g} waits: {out:?}");
+        }
+        let out = deliver(&mut a, late, CLIENT, get("G3", "k"));
+        assert_eq!(client_outputs(&out), vec![redirect_to("G3")]);
+        // Deposed with a queue of held requests already full: the reads
+        // that fit are held, the others redirected, none dropped.
+        let newer = Body::AppendEntries(AppendEntries {
+            term: 2,
+            prev_index: 0,
+            prev_term: 0,
+            commit: 0,
+            ts: late,
+            heartbeat: 0,
+            entries: vec![],
+            relay_to: None,
+            relayed: None,
+        });
+        let out = deliver(&mut a, late + 1, C, newer);
+        assert_eq!(a.role(), Role::Follower);
+        let answered = client_outputs(&out).len();
+        assert_eq!(answered + a.queued_requests(), 2, "{out:?}");
     }
 }

@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 
 use shared::Addr;
 
-use crate::raft::Micros;
+use crate::raft::clients::REQUEST_OVERHEAD;
+use crate::raft::{Config, Micros};
 
 /// A get as the leader holds it.
 #[derive(Debug, Clone)]
@@ -29,24 +30,53 @@ struct OwnerWait {
     nudge_at: Micros,
 }
 
-#[derive(Debug, Default)]
+impl PendingRead {
+    /// Bytes it holds, as counted against the byte budget.
+    fn bytes(&self) -> usize {
+        REQUEST_OVERHEAD + self.mid.len() + self.key.len()
+    }
+}
+
+/// The gets a leader holds: at most `max` pending ones, and `max_bytes`
+/// bytes of pending and waiting ones together.
+#[derive(Debug)]
 pub(in crate::raft) struct Reads {
     /// In arrival order, but for those back from an owner wait.
     pending: VecDeque<PendingRead>,
     owner_waits: Vec<OwnerWait>,
+    bytes: usize,
+    max: usize,
+    max_bytes: usize,
 }
 
 impl Reads {
+    pub(in crate::raft) fn new(cfg: &Config) -> Reads {
+        Reads {
+            pending: VecDeque::new(),
+            owner_waits: Vec::new(),
+            bytes: 0,
+            max: cfg.max_queued_requests,
+            max_bytes: cfg.max_queued_bytes,
+        }
+    }
+
     pub(in crate::raft) fn len(&self) -> usize {
         self.pending.len() + self.owner_waits.len()
     }
 
-    pub(in crate::raft) fn pending_len(&self) -> usize {
-        self.pending.len()
+    /// Room for `read` within the byte budget.
+    fn fits(&self, read: &PendingRead) -> bool {
+        self.bytes + read.bytes() <= self.max_bytes
     }
 
-    pub(in crate::raft) fn push(&mut self, read: PendingRead) {
+    /// Queues `read`, or hands it back when the reads are full.
+    pub(in crate::raft) fn push(&mut self, read: PendingRead) -> Result<(), PendingRead> {
+        if self.pending.len() >= self.max || !self.fits(&read) {
+            return Err(read);
+        }
+        self.bytes += read.bytes();
         self.pending.push_back(read);
+        Ok(())
     }
 
     /// The next read, if the quorum's last confirmation at `confirmed`
@@ -60,25 +90,32 @@ impl Reads {
         if !lease && r.arrived > confirmed {
             return None;
         }
-        self.pending.pop_front()
+        let r = self.pending.pop_front()?;
+        self.bytes -= r.bytes();
+        Some(r)
     }
 
     /// Holds `read` until `owner` says it applied the inherited put on its
-    /// key, or until `until`; the owner is nudged again one `interval`
-    /// from now.
+    /// key, or until `until`; the owner is nudged again at `nudge_at`. Hands
+    /// it back when the reads are full.
     pub(in crate::raft) fn wait_for_owner(
         &mut self,
         read: PendingRead,
         owner: Addr,
         until: Micros,
         nudge_at: Micros,
-    ) {
+    ) -> Result<(), PendingRead> {
+        if !self.fits(&read) {
+            return Err(read);
+        }
+        self.bytes += read.bytes();
         self.owner_waits.push(OwnerWait {
             read,
             owner,
             until,
             nudge_at,
         });
+        Ok(())
     }
 
     pub(in crate::raft) fn has_owner_waits(&self) -> bool {
