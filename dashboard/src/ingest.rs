@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use shared::events::DashEvent;
@@ -195,14 +195,42 @@ pub fn take_datagram(data: &[u8], batch: &mut Batch, rec: &mut Option<Recorder>)
 }
 
 /// Datagrams waiting between the reader thread and the ingest task at
-/// most; beyond that they are dropped and counted.
+/// most, and bytes of them; beyond either they are dropped and counted.
 pub const QUEUE_MAX: usize = 16_384;
+pub const QUEUE_BYTES_MAX: usize = 32 << 20;
+
+/// A batch takes no more datagrams once it holds this many bytes of them,
+/// so that the batches queued for a stalled UI stay small.
+pub const BATCH_BYTES_MAX: usize = 1 << 20;
 
 /// Datagrams read off the socket, and how many kvdash itself dropped
 /// because its own queue was full.
 pub struct Datagrams {
-    pub rx: mpsc::Receiver<Vec<u8>>,
+    rx: mpsc::Receiver<Vec<u8>>,
     pub overflow: Arc<AtomicU64>,
+    /// Bytes of the datagrams in `rx`: the reader adds, taking subtracts.
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Datagrams {
+    /// The next datagram, waiting for one.
+    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+        let d = self.rx.recv().await?;
+        self.queued_bytes.fetch_sub(d.len(), Ordering::Relaxed);
+        Some(d)
+    }
+
+    /// The next datagram if one is queued.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        let d = self.rx.try_recv().ok()?;
+        self.queued_bytes.fetch_sub(d.len(), Ordering::Relaxed);
+        Some(d)
+    }
+
+    /// Bytes of datagrams queued now.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
 }
 
 /// Reads the socket on a thread of its own, so that it is drained the
@@ -212,29 +240,49 @@ pub struct Datagrams {
 /// receiving side is dropped and one more datagram arrives, or with the
 /// process.
 pub fn reader(socket: UnixDatagram) -> io::Result<Datagrams> {
+    reader_within(socket, QUEUE_MAX, QUEUE_BYTES_MAX)
+}
+
+/// [`reader`] with the queue's bounds given.
+pub fn reader_within(socket: UnixDatagram, max: usize, max_bytes: usize) -> io::Result<Datagrams> {
     socket.set_nonblocking(false)?;
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(QUEUE_MAX);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(max.max(1));
     let overflow = Arc::new(AtomicU64::new(0));
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
     let dropped = overflow.clone();
+    let queued = queued_bytes.clone();
     std::thread::Builder::new()
         .name("kvdash-socket".into())
         .spawn(move || {
             let mut buf = vec![0u8; DATAGRAM_MAX];
             loop {
                 match socket.recv(&mut buf) {
-                    Ok(n) => match tx.try_send(buf[..n].to_vec()) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            dropped.fetch_add(1, Ordering::Relaxed);
+                    Ok(n) if queued.load(Ordering::Relaxed) + n > max_bytes => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(n) => {
+                        // Counted before it is queued, so that the taker never
+                        // subtracts what was not added.
+                        queued.fetch_add(n, Ordering::Relaxed);
+                        match tx.try_send(buf[..n].to_vec()) {
+                            Ok(()) => {}
+                            Err(mpsc::error::TrySendError::Full(_)) => {
+                                queued.fetch_sub(n, Ordering::Relaxed);
+                                dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(mpsc::error::TrySendError::Closed(_)) => return,
                         }
-                        Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    },
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => return,
                 }
             }
         })?;
-    Ok(Datagrams { rx, overflow })
+    Ok(Datagrams {
+        rx,
+        overflow,
+        queued_bytes,
+    })
 }
 
 /// The ingest task: parses the datagrams [`reader`] passes on and sends a
@@ -245,14 +293,18 @@ pub async fn run<T: From<Batch> + Send + 'static>(
     mut rec: Option<Recorder>,
 ) {
     let mut overflow_seen = 0;
-    while let Some(first) = input.rx.recv().await {
+    while let Some(first) = input.recv().await {
         let mut batch = Batch::default();
+        let mut bytes = first.len();
         take_datagram(&first, &mut batch, &mut rec);
         // Whatever else is already queued joins this batch.
-        while batch.events.len() < BATCH_MAX {
-            match input.rx.try_recv() {
-                Ok(d) => take_datagram(&d, &mut batch, &mut rec),
-                Err(_) => break,
+        while batch.events.len() < BATCH_MAX && bytes < BATCH_BYTES_MAX {
+            match input.try_recv() {
+                Some(d) => {
+                    bytes += d.len();
+                    take_datagram(&d, &mut batch, &mut rec);
+                }
+                None => break,
             }
         }
         let overflow = input.overflow.load(Ordering::Relaxed);
@@ -295,6 +347,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
+    }
+
+    #[test]
+    fn the_reader_queue_is_bounded_in_bytes_while_nobody_takes() {
+        let (tx, rx) = UnixDatagram::pair().unwrap();
+        let mut q = reader_within(rx, 1_000, 10_000).unwrap();
+        let datagram = vec![b'x'; 1_000];
+        for _ in 0..25 {
+            tx.send(&datagram).unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while q.overflow.load(Ordering::Relaxed) < 15 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reader never dropped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(q.queued_bytes(), 10_000, "ten datagrams fit the budget");
+        let mut taken = 0;
+        while let Some(d) = q.try_recv() {
+            taken += d.len();
+        }
+        assert_eq!(taken, 10_000);
+        assert_eq!(q.queued_bytes(), 0);
+        tx.send(&datagram).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while q.queued_bytes() == 0 {
+            assert!(std::time::Instant::now() < deadline, "room again");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     #[test]

@@ -302,3 +302,96 @@ fn plots_are_svg_files_holding_the_expected_series() {
     assert_eq!(lot.matches("<circle").count(), 13 + 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A recording built to cost memory: every fault opens a phase (half a MiB
+/// of histograms each) and every traffic type gets a per-second series
+/// (up to 86,400 counters), here a type per row at the far end of a day.
+fn crafted_recording(faults: usize, types: usize) -> String {
+    let mut s = String::new();
+    s.push_str(concat!(
+        r#"{"v":1,"ts":1000000,"src":"sim","kind":"run_start","config":"crafted","seed":1,"#,
+        r#""replicas":["0000","0001","0002"],"clients":["0015"],"transport":"classic","lifetime":9.0}"#,
+        "\n"
+    ));
+    for i in 0..faults {
+        let ts = 2_000_000 + i;
+        let kind = match i % 3 {
+            0 => r#""kind":"kill","replica":"0001","leader":false"#,
+            1 => r#""kind":"partition","majority":["0000","0002"],"minority":["0001"],"hard":true"#,
+            _ => r#""kind":"partition_healed""#,
+        };
+        s.push_str(&format!("{{\"v\":1,\"ts\":{ts},\"src\":\"sim\",{kind}}}\n"));
+    }
+    for i in 0..types {
+        let ts = 1_000_000 + 86_000_000_000 + i as u64;
+        s.push_str(&format!(
+            concat!(
+                r#"{{"v":1,"ts":{},"src":"sim","kind":"traffic","window_us":100000,"leader":"0000","#,
+                r#""rows":[{{"src":"0000","dst":"0001","type":"t{}","fate":"delivered","count":1}}]}}"#,
+                "\n"
+            ),
+            ts, i
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_crafted_recording_keeps_phases_and_traffic_types_bounded() {
+    let r = report::from_reader(crafted_recording(3_000, 3_000).as_bytes()).unwrap();
+    assert_eq!(
+        r.lines.malformed, 0,
+        "the crafted lines parse: {:?}",
+        r.lines
+    );
+    assert_eq!(r.phases.len(), report::MAX_PHASES);
+    let last = &r.phases[report::MAX_PHASES - 1].name;
+    assert!(
+        last.ends_with(&format!(
+            "(and {} later faults)",
+            3_000 + 1 - report::MAX_PHASES
+        )),
+        "{last}"
+    );
+    assert_eq!(r.messages.by_type.len(), report::MAX_TRAFFIC_TYPES + 1);
+    assert_eq!(
+        r.messages.by_type[report::OTHER_TRAFFIC],
+        3_000 - report::MAX_TRAFFIC_TYPES as u64
+    );
+    assert_eq!(r.series.rate.len(), report::MAX_TRAFFIC_TYPES + 1);
+    assert_eq!(r.messages.total_msgs, 3_000);
+}
+
+/// Peak resident memory of a finished child, in KiB.
+fn wait_max_rss_kib(child: std::process::Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, and the pid is our own unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    (status, usage.ru_maxrss)
+}
+
+#[test]
+fn kvdash_report_reads_a_crafted_recording_within_a_memory_bound() {
+    // 20,000 faults and 20,000 traffic types in 4 MB: unbounded, that is
+    // 10 GiB of phase histograms and 14 GiB of rate series.
+    const BOUND_KIB: i64 = 200 * 1024;
+    let dir = std::env::temp_dir().join(format!("kvdash-crafted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("crafted.jsonl");
+    std::fs::write(&path, crafted_recording(20_000, 20_000)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kvdash"))
+        .arg("report")
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, rss) = wait_max_rss_kib(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 0, "kvdash report exits 0");
+    println!("kvdash report on a 4 MB crafted recording: peak RSS {rss} KiB");
+    assert!(rss < BOUND_KIB, "peak RSS {rss} KiB over {BOUND_KIB} KiB");
+}

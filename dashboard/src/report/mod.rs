@@ -330,7 +330,18 @@ pub struct Builder {
     replica_leader: Option<String>,
     replica_leader_changes: u64,
     dropped: BTreeMap<String, u64>,
+    /// Faults past `MAX_PHASES`, folded into the last phase.
+    folded_faults: u64,
 }
+
+/// Phases a report keeps apart; a crafted recording of many faults must
+/// not cost half a MiB of histograms each.
+pub const MAX_PHASES: usize = 64;
+
+/// Message types counted apart (the protocol has a handful); the rest are
+/// counted as [`OTHER_TRAFFIC`].
+pub const MAX_TRAFFIC_TYPES: usize = 32;
+pub const OTHER_TRAFFIC: &str = "other";
 
 impl Builder {
     pub fn new() -> Builder {
@@ -382,8 +393,26 @@ impl Builder {
         ts.saturating_sub(self.start.unwrap_or(ts))
     }
 
+    /// A fault opens a phase; past `MAX_PHASES`, later faults fold into
+    /// the last one (each phase's histograms take half a MiB).
     fn new_phase(&mut self, name: String, ts: u64) {
+        if self.phases.len() >= MAX_PHASES {
+            self.folded_faults += 1;
+            return;
+        }
         self.phases.push((name, ts, Hists::default()));
+    }
+
+    /// The key a traffic type is counted under: itself, or `other` once
+    /// `MAX_TRAFFIC_TYPES` are known (each has a per-second series).
+    fn traffic_key(&self, msg_type: &str) -> String {
+        if self.messages.by_type.contains_key(msg_type)
+            || self.messages.by_type.len() < MAX_TRAFFIC_TYPES
+        {
+            msg_type.to_string()
+        } else {
+            OTHER_TRAFFIC.to_string()
+        }
     }
 
     /// The simulator's leader belief becomes `id` at `ts`.
@@ -532,11 +561,13 @@ impl Builder {
                     if r.fate != Fate::Delivered {
                         m.lost = m.lost.saturating_add(r.count);
                     }
-                    *m.by_type.entry(r.msg_type.clone()).or_default() += r.count;
+                    let key = self.traffic_key(&r.msg_type);
+                    let m = &mut self.messages;
+                    *m.by_type.entry(key.clone()).or_default() += r.count;
                     *m.by_replica.entry(r.src.clone()).or_default() += r.count;
                     // A bound on the series: a day of run.
                     if bucket < 86_400 {
-                        let v = self.series.rate.entry(r.msg_type.clone()).or_default();
+                        let v = self.series.rate.entry(key).or_default();
                         if v.len() <= bucket {
                             v.resize(bucket + 1, 0);
                         }
@@ -599,8 +630,13 @@ impl Builder {
         let mut phases = Vec::new();
         for (i, (name, from, h)) in self.phases.iter().enumerate() {
             let to = self.phases.get(i + 1).map_or(end, |p| p.1);
+            let last = i + 1 == self.phases.len();
+            let name = match self.folded_faults {
+                n if last && n > 0 => format!("{name} (and {n} later faults)"),
+                _ => name.clone(),
+            };
             phases.push(Phase {
-                name: name.clone(),
+                name,
                 from_us: from.saturating_sub(start),
                 to_us: to.saturating_sub(start),
                 latency: h.set(),
