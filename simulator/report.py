@@ -146,7 +146,8 @@ def format_report(result: RunResult, color: bool = False) -> str:
             parts.append(f"{ev['received']} from the replicas ({ev['malformed']} malformed lines skipped), "
                          f"recorded to {ev['record']}")
         if ev.get("socket"):
-            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped")
+            owner = " (the socket is another user's: not used)" if ev.get("socket_not_owned") else ""
+            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped{owner}")
         lines.append("        State events: " + "; ".join(parts))
     return "\n".join(lines) + "\n"
 
