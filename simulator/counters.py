@@ -3,7 +3,8 @@
 One ``Counters`` per run, shared by reference; each field has one writer:
 
 * the network (``network.Network``): ``total_msgs``, ``total_drops`` and the
-  ``incorrect`` packets it cannot route;
+  ``incorrect`` packets it cannot route, also counted by reason in
+  ``invalid_packets``;
 * the clients (``clients.ClientPool``): requests generated, answers
   (``duplicates``, ``redirects``, ``failed_*``, incorrect answers), and at
   the end ``unanswered_*`` and ``keys_put``;
@@ -13,7 +14,8 @@ One ``Counters`` per run, shared by reference; each field has one writer:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Dict
 
 
 @dataclass
@@ -35,6 +37,9 @@ class Counters:
     blocked: int = 0           # UDP: sends that found the socket full
     send_stalls: int = 0       # classic: sends abandoned at the end of the run
     keys_put: int = 0          # keys successfully put at least once
+    # Reason (network.decode, network.malformation, ...) -> packets; their sum
+    # is the part of ``incorrect`` that the network rejected.
+    invalid_packets: Dict[str, int] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:

@@ -6,9 +6,11 @@ The schema is version 1 of shared/README.md; docs/simulator.md,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 import tempfile
 import time
 from contextlib import suppress
@@ -69,7 +71,9 @@ class EventSink:
       datagrams under 60 KiB and sent once per main-loop pass through a
       non-blocking ``AF_UNIX``/``SOCK_DGRAM`` socket.  When nobody listens or
       the listener's queue is full, the datagram is dropped and its events
-      counted in ``dropped``.
+      counted in ``dropped``.  The path is predictable (``/tmp/kvdash-<uid>.sock``),
+      so before the socket connects to it, it must be a socket owned by this
+      user; one owned by anyone else is never sent to (``not_owned``).
     * ``record_path`` (``--record``): every event, the simulator's and the
       replicas', is written to that file.  The replicas' events come through
       a private datagram socket (``replica_socket``, in a fresh 0700
@@ -88,6 +92,8 @@ class EventSink:
         self.malformed = 0      # lines on the record socket that are not events
         self.sent = 0           # events sent to socket_path
         self.dropped = 0        # events that could not be sent to socket_path
+        self.not_owned = False  # the last connection attempt found socket_path owned by another user
+        self._connected = False  # _out is connected to socket_path, whose owner was checked
         self.record_error: Optional[str] = None
         self.rec_sock: Optional[socket.socket] = None
         self._rec_dir: Optional[str] = None
@@ -176,7 +182,8 @@ class EventSink:
 
     def summary(self) -> Dict[str, Any]:
         return {"socket": self.socket_path, "record": self.record_path, "emitted": self.emitted,
-                "sent": self.sent, "dropped": self.dropped, "received": self.received,
+                "sent": self.sent, "dropped": self.dropped, "socket_not_owned": self.not_owned,
+                "received": self.received,
                 "malformed": self.malformed, "record_error": self.record_error}
 
     # ---- time -------------------------------------------------------------------
@@ -324,12 +331,32 @@ class EventSink:
                 except (OSError, ValueError) as exc:
                     self.record_error = getattr(exc, "strerror", None) or str(exc)
 
+    def _connect(self) -> bool:
+        """Connect ``_out`` to ``socket_path`` if it is a socket of this user.
+
+        Checked when connecting, not per datagram: the connection then stays
+        with the socket that was checked, even if the path changes.
+        """
+        path = self.socket_path
+        try:
+            st = os.stat(path)  # type: ignore[arg-type]
+        except OSError:
+            return False        # nobody listens
+        self.not_owned = st.st_uid != os.geteuid()
+        if self.not_owned or not stat.S_ISSOCK(st.st_mode):
+            return False
+        try:
+            self._out.connect(path)  # type: ignore[union-attr]
+        except OSError:
+            return False
+        self._connected = True
+        return True
+
     def _send_lines(self, lines: List[bytes]) -> None:
         out = self._out
-        path = self.socket_path
         chunk: List[bytes] = []
         size = 0
-        failed = False
+        failed = not self._connected and not self._connect()
         for line in lines + [b""]:
             n = len(line) + 1
             if line and n > EVENT_DATAGRAM_MAX:
@@ -340,12 +367,15 @@ class EventSink:
                     self.dropped += len(chunk)
                 else:
                     try:
-                        out.sendto(b"\n".join(chunk) + b"\n", path)  # type: ignore[union-attr]
+                        out.send(b"\n".join(chunk) + b"\n")  # type: ignore[union-attr]
                         self.sent += len(chunk)
-                    except OSError:
-                        # EAGAIN/ENOBUFS: the listener is behind; ENOENT/
-                        # ECONNREFUSED: nobody listens.  Drop the rest of
-                        # this pass too rather than retry.
+                    except OSError as exc:
+                        # EAGAIN/ENOBUFS: the listener is behind; anything
+                        # else (ECONNREFUSED: it went away): reconnect, with
+                        # a fresh owner check, next time.  Drop the rest of
+                        # this pass either way rather than retry.
+                        if exc.errno not in (errno.EAGAIN, errno.ENOBUFS):
+                            self._connected = False
                         failed = True
                         self.dropped += len(chunk)
                 chunk = []

@@ -10,7 +10,7 @@ dropped or delivered), hand it to a client, or reject it.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from .clients import Client, ClientPool
 from .clock import Clock
@@ -24,13 +24,57 @@ from .traffic import (FATE_CLIENT, FATE_DEAD, FATE_DELIVERED, FATE_DROPPED, FATE
 from .workload import stream
 
 
-def decode(data: bytes) -> Optional[Dict[str, Any]]:
-    """The JSON object a packet holds, or None."""
+# Why a packet from a replica is invalid: the keys of ``Counters.invalid_packets``.
+NOT_UTF8 = "not utf-8"
+TOO_DEEP = "json: nested too deep"
+NUMBER_TOO_LONG = "json: number too long"
+NOT_JSON_CONSTANT = "json: NaN or Infinity"
+NOT_AN_OBJECT = "not an object"
+BEFORE_HELLO = "before hello"
+UNKNOWN_DST = "unknown dst"
+ROUTING_ERROR = "routing error: "       # + the exception's class name
+ADDRESS_FIELDS = ("src", "dst", "leader")
+
+
+class _NotJson(ValueError):
+    """NaN, Infinity and -Infinity: Python reads them, JSON has no such thing."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+# One decoder, made once: json.loads with an argument would build one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def decode(data: bytes) -> Tuple[Optional[Dict[str, Any]], str]:
+    """The JSON object a packet holds and "", or None and why not.
+
+    Every way a packet can fail to decode is one of these reasons: a packet
+    nested 16,000 deep raises RecursionError in the parser, a 5,000-digit
+    integer ValueError, and neither may end the run.
+    """
     try:
-        msg = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return msg if type(msg) is dict else None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, NOT_UTF8
+    try:
+        msg = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        # The message without the position, so that the reasons stay few
+        # ("Invalid control character at" loses its dangling "at").
+        return None, "json: " + exc.msg.removesuffix(" at")
+    except RecursionError:
+        return None, TOO_DEEP
+    except _NotJson:
+        return None, NOT_JSON_CONSTANT
+    except ValueError as exc:
+        # Python refuses to convert integers of more than 4300 digits.
+        return None, NUMBER_TOO_LONG if "integer string conversion" in str(exc) else "json: " + type(exc).__name__
+    if type(msg) is not dict:
+        return None, NOT_AN_OBJECT
+    return msg, ""
 
 
 def well_formed(msg: Dict[str, Any]) -> bool:
@@ -41,6 +85,19 @@ def well_formed(msg: Dict[str, Any]) -> bool:
     return bool(type(src) is str and type(dst) is str and type(leader) is str
                 and type(msg.get("type")) is str
                 and is_address(src) and is_address(dst) and is_address(leader))
+
+
+def malformation(msg: Dict[str, Any]) -> str:
+    """Why ``msg`` is not ``well_formed`` (its first bad field), or ""."""
+    for name in ADDRESS_FIELDS + ("type",):
+        if name not in msg:
+            return f"field {name}: missing"
+        value = msg[name]
+        if type(value) is not str:
+            return f"field {name}: wrong type"
+        if name != "type" and not is_address(value):
+            return f"field {name}: not an address"
+    return ""
 
 
 class Network:
@@ -76,23 +133,39 @@ class Network:
     # ---- packets from replicas -------------------------------------------------
 
     def route(self, sender: ReplicaProcess, data: bytes, t_read_ns: int) -> None:
-        """Route one packet from a replica, read at ``t_read_ns`` (monotonic)."""
-        msg = decode(data)
-        if msg is None or not well_formed(msg) or self.replicas.awaiting_hello(sender):
-            self._reject(sender, msg)
-            return
-        self._learn_leader(sender, msg["leader"])
-        dst = msg["dst"]
-        if dst == BROADCAST or dst in self.replicas.by_id:
-            self._forward(sender, dst, msg["type"], data)
-        elif dst in self.pool.by_id:
-            self._to_client(sender, self.pool.by_id[dst], msg, t_read_ns)
-        else:
-            self._reject(sender, msg)
+        """Route one packet from a replica, read at ``t_read_ns`` (monotonic).
 
-    def _reject(self, sender: ReplicaProcess, msg: Optional[Dict[str, Any]]) -> None:
-        """Count a packet that cannot be routed as incorrect; it goes nowhere."""
-        self.counters.incorrect += 1
+        Whatever goes wrong with one packet makes it invalid, with a reason,
+        and the run goes on (KeyboardInterrupt and SystemExit still stop it).
+        """
+        msg: Optional[Dict[str, Any]] = None
+        try:
+            msg, reason = decode(data)
+            if msg is None:
+                self._reject(sender, None, reason)
+                return
+            if not well_formed(msg):
+                self._reject(sender, msg, malformation(msg))
+                return
+            if self.replicas.awaiting_hello(sender):
+                self._reject(sender, msg, BEFORE_HELLO)
+                return
+            self._learn_leader(sender, msg["leader"])
+            dst = msg["dst"]
+            if dst == BROADCAST or dst in self.replicas.by_id:
+                self._forward(sender, dst, msg["type"], data)
+            elif dst in self.pool.by_id:
+                self._to_client(sender, self.pool.by_id[dst], msg, t_read_ns)
+            else:
+                self._reject(sender, msg, UNKNOWN_DST)
+        except Exception as exc:  # noqa: BLE001 -- any failure is this packet's, not the run's
+            self._reject(sender, msg, ROUTING_ERROR + type(exc).__name__)
+
+    def _reject(self, sender: ReplicaProcess, msg: Optional[Dict[str, Any]], reason: str) -> None:
+        """Count a packet that cannot be routed as incorrect, by ``reason``; it goes nowhere."""
+        c = self.counters
+        c.incorrect += 1
+        c.invalid_packets[reason] = c.invalid_packets.get(reason, 0) + 1
         if self.traffic is not None:
             self.traffic.count_invalid(sender.id, msg)
 

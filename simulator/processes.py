@@ -54,7 +54,7 @@ def is_hello(data: bytes) -> bool:
         return False
     try:
         msg = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     return (type(msg) is dict and msg.get("type") == "hello" and all(
         type(msg.get(k)) is str and is_address(msg.get(k)) for k in ("src", "dst", "leader")))

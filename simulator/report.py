@@ -75,6 +75,11 @@ def format_linearizability(lin: Dict[str, Any]) -> str:
             f"counterexample key {ce.get('key')} ({len(ce.get('operations', []))} operations, see the JSON)")
 
 
+def format_reasons(reasons: Dict[str, int]) -> str:
+    """``{"not utf-8": 2, "unknown dst": 1}`` as "2 not utf-8, 1 unknown dst", most first."""
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def format_report(result: RunResult, color: bool = False) -> str:
     """The report text of the contract, plus the seed and the extra sections."""
     c = result.counters
@@ -102,6 +107,11 @@ def format_report(result: RunResult, color: bool = False) -> str:
         f"Total redirects: {c.redirects}",
         f"Total get()/put() failures: {c.failed_get}/{c.failed_put}",
         f"Total get() with incorrect response: {c.incorrect}",
+    ]
+    if c.invalid_packets:
+        lines.append(f"Invalid packets from replicas: {sum(c.invalid_packets.values())} "
+                     f"({format_reasons(c.invalid_packets)})")
+    lines += [
         f"Mean/Median query latency: {result.mean_latency:.6f}sec/{result.median_latency:.6f}sec",
         f"Seed: {result.seed}",
         "",
@@ -136,7 +146,8 @@ def format_report(result: RunResult, color: bool = False) -> str:
             parts.append(f"{ev['received']} from the replicas ({ev['malformed']} malformed lines skipped), "
                          f"recorded to {ev['record']}")
         if ev.get("socket"):
-            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped")
+            owner = " (the socket is another user's: not used)" if ev.get("socket_not_owned") else ""
+            parts.append(f"{ev['sent']} sent to {ev['socket']}, {ev['dropped']} dropped{owner}")
         lines.append("        State events: " + "; ".join(parts))
     return "\n".join(lines) + "\n"
 
@@ -161,7 +172,7 @@ def format_summary_line(result: RunResult, color: bool = False) -> str:
 def result_counters(result: RunResult) -> Dict[str, int]:
     """The ``counters`` of the JSON results (also ``run_end``'s stats)."""
     c = result.counters
-    counters = {k: getattr(c, k) for k in c.__dataclass_fields__}
+    counters = {k: getattr(c, k) for k in c.__dataclass_fields__ if k != "invalid_packets"}
     counters["failures"] = c.failures
     counters["events_dropped"] = int(result.events.get("dropped", 0))
     return counters
@@ -180,6 +191,7 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
         "duration_s": result.duration,
         "packet_storm": result.packet_storm,
         "counters": counters,
+        "invalid_packets": dict(sorted(result.counters.invalid_packets.items())),
         "leaders": result.leaders,
         "latency": {
             "count": len(result.latencies),

@@ -673,3 +673,191 @@ fn absurd_raft_fields_from_a_peer_do_not_panic() {
         );
     }
 }
+
+/// The packets that once ended a run of the Python simulator, and their
+/// kin: each must be an error (or, where it is valid, a message), never a
+/// panic, and never a recursion as deep as the packet.
+mod pathological {
+    pub const HEAD: &str = r#""src":"0001","dst":"0002","leader":"FFFF""#;
+
+    /// `n` nested arrays around `inner`, closed.
+    pub fn nested(n: usize, inner: &str) -> String {
+        format!("{}{inner}{}", "[".repeat(n), "]".repeat(n))
+    }
+
+    /// (packet, whether it decodes).
+    pub fn packets() -> Vec<(Vec<u8>, bool)> {
+        let big_int = "9".repeat(5000);
+        let mib = "x".repeat(1 << 20);
+        let text = |s: String, ok: bool| (s.into_bytes(), ok);
+        vec![
+            text("[".repeat(16_000), false),
+            text(nested(16_000, ""), false),
+            text("{".repeat(16_000), false),
+            // Deep in an unknown field: skipped without recursion.
+            text(
+                format!(r#"{{{HEAD},"type":"hello","x":{}}}"#, nested(16_000, "1")),
+                true,
+            ),
+            text(
+                format!(r#"{{{HEAD},"type":"hello","x":{}"#, "[".repeat(16_000)),
+                false,
+            ),
+            // Deep where a typed field is: the type stops it at once.
+            text(
+                format!(
+                    r#"{{{HEAD},"type":"append","t":1,"pi":0,"pt":0,"c":0,"ts":0,"e":{}}}"#,
+                    nested(16_000, "")
+                ),
+                false,
+            ),
+            text(
+                format!(
+                    r#"{{{HEAD},"type":"append","t":1,"pi":0,"pt":0,"c":0,"ts":0,"rl":{}}}"#,
+                    "{\"l\":".repeat(16_000)
+                ),
+                false,
+            ),
+            // Huge numbers: out of range where a u64 belongs, skipped elsewhere.
+            text(
+                format!(r#"{{{HEAD},"type":"vote","t":{big_int},"li":0,"lt":0}}"#),
+                false,
+            ),
+            text(
+                format!(r#"{{{HEAD},"type":"vote","t":1e999,"li":0,"lt":0}}"#),
+                false,
+            ),
+            text(format!(r#"{{{HEAD},"type":"hello","n":{big_int}}}"#), true),
+            text(format!(r#"{{{HEAD},"type":"hello","n":1e999}}"#), true),
+            text(
+                format!(r#"{{{HEAD},"type":"hello","n":-{big_int}.5e-99999}}"#),
+                true,
+            ),
+            text(format!(r#"{{{HEAD},"type":"hello","n":NaN}}"#), false),
+            text(format!(r#"{{{HEAD},"type":"hello","n":Infinity}}"#), false),
+            // NUL: raw in a string is not JSON; escaped, it is a character.
+            text(format!("{{{HEAD},\"type\":\"hel\0lo\"}}"), false),
+            text("\0".repeat(64), false),
+            text(
+                format!(r#"{{{HEAD},"type":"get","MID":"a\u0000b","key":"k"}}"#),
+                true,
+            ),
+            text(
+                r#"{"src":"00\u00001","dst":"0002","leader":"FFFF","type":"hello"}"#.to_string(),
+                false,
+            ),
+            // 1 MiB.
+            text(
+                format!(r#"{{{HEAD},"type":"put","MID":"m","key":"k","value":"{mib}"}}"#),
+                true,
+            ),
+            text(format!(r#"{{{HEAD},"type":"hello","pad":"{mib}"}}"#), true),
+            text(mib.clone(), false),
+            text("[".repeat(1 << 20), false),
+            // Not an object.
+            text("[]".into(), false),
+            text(r#""hello""#.into(), false),
+            text("null".into(), false),
+            text("42".into(), false),
+            // Wrong field types, and a dst that is not a string.
+            text(
+                r#"{"src":1,"dst":"0002","leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":"0002","leader":["FFFF"],"type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":"0002","leader":"FFFF","type":7}"#.into(),
+                false,
+            ),
+            text(
+                format!(r#"{{{HEAD},"type":"vote","t":"1","li":0,"lt":0}}"#),
+                false,
+            ),
+            text(
+                format!(r#"{{{HEAD},"type":"vote","t":-1,"li":0,"lt":0}}"#),
+                false,
+            ),
+            text(
+                format!(r#"{{{HEAD},"type":"get","MID":5,"key":"k"}}"#),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":2,"leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":null,"leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":{"a":1},"leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":["0002"],"leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            text(
+                r#"{"src":"0001","dst":1e999,"leader":"FFFF","type":"hello"}"#.into(),
+                false,
+            ),
+            // Invalid UTF-8.
+            (vec![0xff, 0xfe, 0x00], false),
+            (
+                [&b"{"[..], HEAD.as_bytes(), b",\"type\":\"\xc3(\"}"].concat(),
+                false,
+            ),
+            (b"\xed\xa0\x80".to_vec(), false),
+        ]
+    }
+}
+
+/// Runs `f` on a thread with a 256 KiB stack: a decoder that recursed once
+/// per level of a 16,000-deep packet would overflow it (and abort the test).
+fn on_a_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .expect("no panic")
+}
+
+#[test]
+fn pathological_packets_are_errors_without_panic_or_deep_recursion() {
+    let outcomes = on_a_small_stack(|| {
+        pathological::packets()
+            .into_iter()
+            .map(|(packet, ok)| {
+                (
+                    short(&String::from_utf8_lossy(&packet)),
+                    ok,
+                    decode(&packet),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    for (packet, ok, got) in outcomes {
+        assert_eq!(got.is_ok(), ok, "{packet}: {}", short(&got));
+    }
+}
+
+#[test]
+fn serde_json_stops_at_128_levels() {
+    // The limit of serde_json's default features (no `unbounded_depth`):
+    // what bounds the recursion of anything read as a generic value, as
+    // kvfloor reads packets.
+    use serde_json::Value;
+    let depth = |n: usize| serde_json::from_str::<Value>(&pathological::nested(n, ""));
+    assert!(depth(127).is_ok());
+    let err = depth(128).unwrap_err().to_string();
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    let err = on_a_small_stack(move || depth(16_000).unwrap_err().to_string());
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+    let obj = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+    assert!(serde_json::from_str::<Value>(&obj(127)).is_ok());
+    assert!(serde_json::from_str::<Value>(&obj(128)).is_err());
+}
