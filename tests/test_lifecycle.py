@@ -294,3 +294,39 @@ class SetupDeletesNothingItDidNotCreate(unittest.TestCase):
         proc = self.run_py()
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(support.socket_files(self.dir), [])
+
+
+@unittest.skipUnless(sys.platform.startswith("linux"), "reads /proc")
+@unittest.skipUnless(_built() or os.environ.get("CI") == "true",
+                     "build the replica first (make); skipped outside CI")
+class ReplicaOutlivesNoSimulator(unittest.TestCase):
+    """The replica's own side, without run.py's watchdog: a UDP replica
+    whose parent is SIGKILLed exits within 2 s though the simulator's port
+    stays open (so only the parent-death signal or the reparenting check
+    can end it)."""
+
+    def test_udp_replica_exits_when_its_parent_is_killed(self) -> None:
+        if not _built():
+            raise AssertionError(f"{REPLICA} is missing: run `make` first")
+        port = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(port.close)
+        port.bind(("127.0.0.1", 0))
+        port.settimeout(20)
+        parent = subprocess.Popen(
+            [sys.executable, "-c",
+             "import subprocess, sys, time\n"
+             "p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,"
+             " stderr=subprocess.DEVNULL)\n"
+             "print(p.pid, flush=True)\n"
+             "time.sleep(60)\n",
+             REPLICA, str(port.getsockname()[1]), "0000", "0001", "0002"],
+            stdout=subprocess.PIPE, text=True)
+        self.addCleanup(parent.wait)
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        self.addCleanup(lambda: support.pid_alive(pid) and os.kill(pid, signal.SIGKILL))
+        data, _ = port.recvfrom(65535)       # its hello: it is in its loop
+        self.assertIn(b"hello", data)
+        parent.kill()
+        self.assertTrue(support.dies_within(pid, GONE_WITHIN),
+                        f"the replica {pid} outlived its parent by {GONE_WITHIN} s")
