@@ -47,8 +47,9 @@ class Watchdog:
             # Its own session: a Ctrl-C or hang-up meant for run.py's
             # terminal must not end the watchdog before run.py.  No output
             # pipes: whoever reads run.py's output must not wait for it.
+            # -I -S: the standard library only, started as fast as it can.
             proc = subprocess.Popen(
-                [sys.executable, "-I", os.path.abspath(__file__)], stdin=subprocess.PIPE,
+                [sys.executable, "-I", "-S", os.path.abspath(__file__)], stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
                 start_new_session=True)
         except OSError:
