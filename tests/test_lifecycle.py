@@ -330,3 +330,37 @@ class ReplicaOutlivesNoSimulator(unittest.TestCase):
         parent.kill()
         self.assertTrue(support.dies_within(pid, GONE_WITHIN),
                         f"the replica {pid} outlived its parent by {GONE_WITHIN} s")
+
+
+class WatchdogOrders(unittest.TestCase):
+    """The watchdog's side of the pipe: what it reads and what it removes."""
+
+    def test_done_means_nothing_to_do_and_bad_lines_are_skipped(self) -> None:
+        import io
+        from simulator.watchdog import read_orders
+        lines = b"group 1234\ngroup x\ngroup 1\nsocket 1 2 %s\nsocket 1 2 zz\ndir %s\nnonsense\n" % (
+            b"/tmp/a".hex().encode(), b"/tmp/d".hex().encode())
+        groups, sockets, dirs, done = read_orders(io.BytesIO(lines))
+        self.assertEqual((groups, sockets, dirs, done), ([1234], [(1, 2, b"/tmp/a")], [b"/tmp/d"], False))
+        self.assertTrue(read_orders(io.BytesIO(lines + b"done\n"))[3])
+
+    def test_only_the_very_socket_it_was_told_of_is_removed(self) -> None:
+        from simulator.watchdog import clean_up
+        d = tempfile.mkdtemp(prefix="simwatch-")
+        self.addCleanup(shutil.rmtree, d, True)
+        ours, replaced = os.path.join(d, "0000"), os.path.join(d, "0001")
+        told = []
+        for path in (ours, replaced):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.bind(path)
+            s.close()
+            st = os.lstat(path)
+            told.append((st.st_dev, st.st_ino, os.fsencode(path)))
+        # Someone put a file of their own where the second socket was.
+        os.unlink(replaced)
+        with open(replaced, "w") as fh:
+            fh.write("not yours")
+        clean_up([], told, [os.fsencode(d)])
+        self.assertFalse(os.path.lexists(ours))
+        self.assertTrue(os.path.isfile(replaced))
+        self.assertTrue(os.path.isdir(d))            # not empty: kept
