@@ -72,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(msg: str) -> None:
-    sys.stderr.write(f"run.py: error: {msg}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"run.py: error: {msg}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass            # the terminal hung up (SIGHUP): nobody to tell
 
 
 def _check_event_options(args: argparse.Namespace) -> Optional[str]:
@@ -97,7 +100,7 @@ def _check_event_options(args: argparse.Namespace) -> Optional[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    # Ctrl-C and SIGTERM always stop the run cleanly.
+    # Ctrl-C, SIGTERM and SIGHUP always stop the run cleanly.
     with signals_interrupt():
         return _main(args, color)
 

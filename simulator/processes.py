@@ -13,18 +13,20 @@ import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
 from contextlib import suppress
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from .clock import Clock
 from .config import CLASSIC, UDP
 from .counters import Counters
 from .errors import ReplicaError
 from .ids import is_address, replica_ids
+from .watchdog import Watchdog
 
 CLASSIC_RECV_SIZE = 16384
 UDP_RECV_SIZE = 65535
@@ -46,6 +48,62 @@ def check_replica_program(path: str) -> str:
     if not os.access(full, os.X_OK):
         raise ReplicaError(f"replica program {path!r} is not executable (chmod +x it)")
     return full
+
+
+def _listening_unix_paths() -> Optional[Set[str]]:
+    """The paths Unix sockets are bound and listening on, from /proc/net/unix
+    (None where there is no such file)."""
+    try:
+        with open("/proc/net/unix", "rb") as fh:
+            lines = fh.read().splitlines()[1:]
+    except OSError:
+        return None
+    paths: Set[str] = set()
+    for line in lines:
+        fields = line.split(None, 7)
+        # Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 is __SO_ACCEPTCON (listening).
+        if len(fields) == 8:
+            with suppress(ValueError):
+                if int(fields[3], 16) & 0x10000:
+                    paths.add(os.fsdecode(fields[7]))
+    return paths
+
+
+def claim_socket_paths(paths: List[str]) -> None:
+    """Make way for the replicas' socket files, or raise ReplicaError
+    before anything starts.
+
+    A socket file nobody listens on is what an earlier run left (killed
+    before it could clean up): it is replaced.  Anything else at a path
+    (a file, a folder, a socket another run is listening on) is not ours
+    to delete.
+    """
+    stale = []
+    listening: Optional[Set[str]] = None
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ReplicaError(f"cannot use {path} for a replica socket: {exc.strerror or exc}") from None
+        if not stat.S_ISSOCK(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a file that is not a socket"
+            raise ReplicaError(f"{path} is in the way of a replica socket: it is {kind}, which run.py "
+                               f"did not create and will not delete; move it or run elsewhere")
+        if listening is None:
+            listening = _listening_unix_paths() or set()
+        if path in listening:
+            raise ReplicaError(f"{path} is the socket of a run still going on in this folder; "
+                               f"wait for it or run elsewhere")
+        stale.append(path)
+    for path in stale:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise ReplicaError(f"cannot replace the stale socket {path}: {exc.strerror or exc}") from None
 
 
 def is_hello(data: bytes) -> bool:
@@ -122,6 +180,7 @@ class ReplicaSet:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.env: Optional[Dict[str, str]] = None      # the replicas' environment (None: ours)
+        self.watchdog: Optional[Watchdog] = None        # told every group and socket file
         self.ids = replica_ids(n)
         self.replicas = [ReplicaProcess(i, rid) for i, rid in enumerate(self.ids)]
         self.by_id = {r.id: r for r in self.replicas}
@@ -157,16 +216,21 @@ class ReplicaSet:
     def start(self) -> None:
         """Make every replica's socket, then start every replica."""
         if self.transport == CLASSIC:
-            for rep in self.replicas:
-                path = os.path.join(self.workdir, rep.id)
-                if os.path.lexists(path):
-                    os.unlink(path)
+            paths = [os.path.join(self.workdir, rep.id) for rep in self.replicas]
+            claim_socket_paths(paths)
+            for rep, path in zip(self.replicas, paths):
                 lst = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
                 rep.listener = lst
-                lst.bind(path)
-                rep.path = path
-                lst.listen(1)
                 self._listen(rep, lst)
+                try:
+                    lst.bind(path)
+                except OSError as exc:
+                    raise ReplicaError(f"cannot make the replica socket {path}: "
+                                       f"{exc.strerror or exc}") from None
+                rep.path = path
+                if self.watchdog is not None:
+                    self.watchdog.socket(path)
+                lst.listen(1)
             for rep in self.replicas:
                 self._spawn(rep, [rep.id] + self.peers(rep))
         else:
@@ -192,6 +256,8 @@ class ReplicaSet:
                 env=self.env)
         except OSError as exc:
             raise ReplicaError(f"cannot start replica {self.program}: {exc.strerror or exc}") from None
+        if self.watchdog is not None:
+            self.watchdog.group(rep.proc.pid)
         if not self.silence:
             for pipe, dest in ((rep.proc.stdout, self.out), (rep.proc.stderr, self.err)):
                 t = threading.Thread(target=_relay_output, args=(pipe, rep.id, dest, self.clock.now),

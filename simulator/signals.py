@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM: they stop a run cleanly, but never a clean-up half way."""
+"""Ctrl-C, SIGTERM and SIGHUP: they stop a run cleanly, but never a clean-up
+half way (docs/simulator.md, "Signals and clean-up")."""
 
 from __future__ import annotations
 
@@ -22,17 +23,25 @@ def _handlers(handlers: Dict[int, Any]) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _sigterm_handler(signum: int, frame: Any) -> None:
+def _stop_handler(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt()
 
 
+# The signals that stop a run: Ctrl-C, a polite kill, the terminal hanging up.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def signals_deferred() -> Any:
-    """Ignore Ctrl-C and SIGTERM for the duration (clean-up must finish)."""
-    return _handlers({signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN})
+    """Ignore the stop signals for the duration (clean-up must finish)."""
+    return _handlers({sig: signal.SIG_IGN for sig in STOP_SIGNALS})
 
 
 def signals_interrupt() -> Any:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt for the duration, even
-    when the caller started us with SIGINT ignored (as shells do for '&'
-    jobs)."""
-    return _handlers({signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _sigterm_handler})
+    """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt for the duration,
+    Ctrl-C even when the caller started us with it ignored (as shells do
+    for '&' jobs); an ignored SIGHUP stays ignored (nohup asked for it)."""
+    handlers: Dict[int, Any] = {signal.SIGINT: signal.default_int_handler,
+                                signal.SIGTERM: _stop_handler}
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        handlers[signal.SIGHUP] = _stop_handler
+    return _handlers(handlers)

@@ -36,6 +36,7 @@ from .report import result_counters
 from .result import RunResult
 from .signals import signals_deferred
 from .traffic import TrafficCounter
+from .watchdog import Watchdog
 
 SELECT_TIMEOUT = 0.1
 PROCESS_POLL_INTERVAL = 0.1
@@ -105,12 +106,27 @@ class Simulation:
 
     def run(self) -> RunResult:
         """Start the replicas, run the scenario, stop everything, grade."""
+        if self.sink is not None and not 0 <= self.seed < 2 ** 64:
+            raise SimulatorError("the seed must be between 0 and 2**64 - 1 to be sent in events")
+        # Cleans up after us if we die unable to (SIGKILL): told of every
+        # temporary folder, socket file and replica group as they appear.
+        watchdog = Watchdog.start()
+        self.replicas.watchdog = watchdog
+        try:
+            return self._run_watched(watchdog)
+        finally:
+            if watchdog is not None:
+                with signals_deferred():
+                    watchdog.release()
+
+    def _run_watched(self, watchdog: Optional[Watchdog]) -> RunResult:
         wall0 = time.monotonic()
         sink = self.sink
         if sink is not None:
-            if not 0 <= self.seed < 2 ** 64:
-                raise SimulatorError("the seed must be between 0 and 2**64 - 1 to be sent in events")
             sink.open()       # SimulatorError before any replica starts
+            if watchdog is not None and sink.record_path is not None and sink.replica_socket:
+                watchdog.socket(sink.replica_socket)
+                watchdog.directory(os.path.dirname(sink.replica_socket))
         try:
             try:
                 self._setup()

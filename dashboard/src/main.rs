@@ -396,7 +396,8 @@ async fn event_loop(
 /// Stops run.py (if still running), passes on its output, and returns its
 /// exit status as kvdash's.
 async fn finish_runpy(mut rp: RunPy) -> ExitCode {
-    let status = rp.stop(Duration::from_secs(15)).await;
+    // run.py's own clean-up takes about a second (TERM_GRACE, then SIGKILL).
+    let status = rp.stop(Duration::from_secs(5)).await;
     let (out, err) = rp.output().await;
     // The terminal may be gone (a hang-up): nothing more to do then.
     let mut stdout = std::io::stdout();

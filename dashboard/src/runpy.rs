@@ -226,8 +226,10 @@ impl RunPy {
         })
     }
 
-    /// Asks run.py to stop as Ctrl-C would (it then stops its replicas and
-    /// prints its report), waits up to `grace`, then kills it.
+    /// Asks run.py to stop (SIGTERM: it then stops its replicas, removes
+    /// its sockets and folders, and says it was interrupted), waits up to
+    /// `grace`, then kills it (SIGKILL: its watchdog and the replicas'
+    /// parent-death signal then clean up after it).
     pub async fn stop(&mut self, grace: Duration) -> Option<i32> {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status.code();
@@ -235,7 +237,7 @@ impl RunPy {
         if let Some(pid) = self.child.id() {
             // SAFETY: a signal to our own child process.
             unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGINT);
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
             }
         }
         match tokio::time::timeout(grace, self.child.wait()).await {

@@ -287,3 +287,91 @@ fn help_explains_attach_run_record_and_the_socket() {
         "{help}"
     );
 }
+
+/// The living `3700kvstore` processes running in `dir` (from /proc),
+/// whoever their parent is now.
+fn replicas_in(dir: &Path) -> Vec<u32> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            let cmd = std::fs::read(proc.join("cmdline")).unwrap_or_default();
+            let exe = cmd.split(|b| *b == 0).next().unwrap_or_default();
+            let zombie = std::fs::read_to_string(proc.join("stat"))
+                .ok()
+                .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()? == "Z"))
+                .unwrap_or(true);
+            String::from_utf8_lossy(exe).ends_with("3700kvstore")
+                && !zombie
+                && std::fs::read_link(proc.join("cwd")).ok().as_deref() == Some(dir.as_path())
+        })
+        .collect()
+}
+
+#[test]
+fn quitting_mid_run_stops_run_py_and_leaves_no_replica_or_socket() {
+    if !cfg!(target_os = "linux") {
+        return skip("reads /proc");
+    }
+    if !have("tmux") {
+        return skip("tmux is not installed (apt-get install tmux)");
+    }
+    if !have("python3") {
+        return skip("python3 is not installed");
+    }
+    let Some(replica) = replica() else {
+        return skip("no 3700kvstore binary: run `make build` first");
+    };
+    let root = root();
+    // run.py runs in the session's folder (an explicit --runpy), and so do
+    // its replicas and their socket files.
+    let cmd = format!(
+        "{kvdash} --socket ./k.sock run --runpy {runpy} {config} -- -s --seed 5 -r {replica}; \
+         echo KVDASH_EXIT=$?; sleep 120",
+        kvdash = KVDASH,
+        runpy = root.join("run.py").display(),
+        config = root.join("configs/ci/simple.json").display(),
+        replica = replica.display(),
+    );
+    let t = Tmux::start("quit", 100, 30, &cmd);
+    t.wait_for("five replicas and a leader", 30, |s| {
+        let rows = cluster_rows(s);
+        rows.len() == 5 && rows.iter().any(|(_, role, _)| role == "leader")
+    });
+    let before = replicas_in(&t.dir);
+    assert_eq!(before.len(), 5, "the run's replicas: {before:?}");
+    let screen = t.screen();
+    assert!(!screen.contains("Verdict: "), "mid-run:\n{screen}");
+    t.keys("q");
+    let after = t.wait_for("kvdash to exit", 15, |s| s.contains("KVDASH_EXIT="));
+    // run.py was stopped, not left to finish: it says so and exits 130.
+    assert!(after.contains("KVDASH_EXIT=130"), "{after}");
+    assert!(t.history().contains("interrupted"), "{}", t.history());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let sockets = || {
+        std::fs::read_dir(&t.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        use std::os::unix::fs::FileTypeExt;
+                        e.file_type().is_ok_and(|f| f.is_socket())
+                    })
+                    .map(|e| e.file_name())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    while !(replicas_in(&t.dir).is_empty() && sockets().is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "2 s after kvdash quit: replicas {:?}, sockets {:?}",
+            replicas_in(&t.dir),
+            sockets()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

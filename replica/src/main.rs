@@ -37,6 +37,9 @@ fn run(args: Args) -> ExitCode {
         eprintln!("3700kvstore: cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
     }
+    if !signals::watch_parent() {
+        return fail("the simulator that started us is already gone");
+    }
     let seed = args.seed.unwrap_or_else(default_seed);
     let epoch = Instant::now();
     let epoch_unix_us = SystemTime::now()

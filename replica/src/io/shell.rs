@@ -21,6 +21,11 @@ const READ_BURST: usize = 256;
 const MAX_SLEEP_MICROS: Micros = 100_000;
 /// A full `status` event at least this often.
 const STATUS_EVERY: Micros = 250_000;
+/// How often the shell checks that the simulator is still there, in case
+/// nothing closed (UDP) and no parent-death signal came: a replica
+/// outlives its simulator by at most about this (plus the ~1 s a UDP
+/// refusal must last).
+const LIVENESS_EVERY: Micros = 200_000;
 
 /// What the shell counted that the core never saw.
 /// Bytes of packets kept for a simulator that is not reading; beyond
@@ -63,6 +68,7 @@ pub struct Shell<T: Transport> {
     buf: Vec<u8>,
     telemetry: Emitter,
     next_status: Micros,
+    next_liveness: Micros,
 }
 
 impl<T: Transport> Shell<T> {
@@ -84,6 +90,7 @@ impl<T: Transport> Shell<T> {
             buf: vec![0u8; 65536],
             telemetry,
             next_status: 0,
+            next_liveness: LIVENESS_EVERY,
         }
     }
 
@@ -152,6 +159,12 @@ impl<T: Transport> Shell<T> {
                 }
             }
             let now = self.now();
+            if now >= self.next_liveness {
+                self.next_liveness = now + LIVENESS_EVERY;
+                if let Some(reason) = self.simulator_gone() {
+                    return Exit::Closed(reason);
+                }
+            }
             self.step(now, Input::Tick);
             let out = self.node.flush(now);
             self.enqueue(out);
@@ -263,6 +276,19 @@ impl<T: Transport> Shell<T> {
             return Err("the simulator's port refuses every packet".into());
         }
         Ok(())
+    }
+
+    /// Why the simulator is evidently gone, if it is: we were reparented
+    /// (it died), or its port kept refusing (UDP). Checked on a timer: one
+    /// getppid(2) per check, nothing per packet.
+    fn simulator_gone(&self) -> Option<String> {
+        if signals::parent_gone() {
+            return Some("the simulator that started us is gone".into());
+        }
+        if self.transport.peer_gone() {
+            return Some("the simulator's port refuses every packet".into());
+        }
+        None
     }
 
     /// Feeds the core, logging role and leader changes when debugging.

@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The result of one non-blocking read.
 #[derive(Debug)]
@@ -152,16 +153,21 @@ impl Transport for SeqPacket {
     }
 }
 
-/// Consecutive refusals after which the UDP simulator is taken to be gone
-/// (it never closes its port while a run lasts).
-const REFUSALS_BEFORE_GIVING_UP: u64 = 1000;
+/// How long the simulator's port must keep refusing (ICMP port
+/// unreachable, with no packet from it in between) before the simulator is
+/// taken to be gone: it never closes the port while a run lasts.
+const REFUSED_FOR: Duration = Duration::from_secs(1);
+/// And at least this many refusals, so that one stray error is not enough.
+const REFUSALS_BEFORE_GIVING_UP: u64 = 2;
 
 /// Second generation: a UDP socket connected to the simulator's port, so
 /// that it hears from nobody else.
 pub struct Udp {
     sock: UdpSocket,
-    /// Refusals (ICMP port unreachable) since the last packet received.
+    /// Refusals since the last packet received.
     pub refused_in_a_row: u64,
+    /// When the first of them came (read from the clock only on a refusal).
+    refused_since: Option<Instant>,
 }
 
 impl Udp {
@@ -172,7 +178,15 @@ impl Udp {
         Ok(Udp {
             sock,
             refused_in_a_row: 0,
+            refused_since: None,
         })
+    }
+
+    fn refused(&mut self) {
+        self.refused_in_a_row += 1;
+        if self.refused_since.is_none() {
+            self.refused_since = Some(Instant::now());
+        }
     }
 }
 
@@ -184,13 +198,16 @@ impl Transport for Udp {
     fn recv(&mut self, buf: &mut [u8]) -> Recv {
         match raw_recv(self.fd(), buf) {
             Ok(n) => {
-                self.refused_in_a_row = 0;
+                if self.refused_in_a_row != 0 {
+                    self.refused_in_a_row = 0;
+                    self.refused_since = None;
+                }
                 Recv::Packet(n)
             }
             Err(e) if would_block(&e) => Recv::Empty,
             // The simulator's port is not open (yet, or any more): no packet.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                self.refused_in_a_row += 1;
+                self.refused();
                 Recv::Empty
             }
             Err(e) => Recv::Closed(format!("read failed: {e}")),
@@ -202,7 +219,7 @@ impl Transport for Udp {
             Ok(_) => Sent::Sent,
             Err(e) if would_block(&e) => Sent::WouldBlock,
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                self.refused_in_a_row += 1;
+                self.refused();
                 Sent::Sent
             }
             Err(e) => Sent::Closed(format!("write failed: {e}")),
@@ -214,6 +231,60 @@ impl Transport for Udp {
     }
 
     fn peer_gone(&self) -> bool {
+        // No clock read unless something was refused.
         self.refused_in_a_row >= REFUSALS_BEFORE_GIVING_UP
+            && self
+                .refused_since
+                .is_some_and(|t| t.elapsed() >= REFUSED_FOR)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread::sleep;
+
+    /// Sends until the closed port's refusals have been counted `n` times.
+    fn refusals(t: &mut Udp, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while t.refused_in_a_row < n {
+            assert!(Instant::now() < deadline, "no refusal counted");
+            assert!(matches!(t.send(b"{}"), Sent::Sent));
+            sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_port_refusing_for_a_second_is_a_gone_simulator_and_a_packet_resets_it() {
+        let sim = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = sim.local_addr().unwrap().port();
+        let mut t = Udp::connect(port).unwrap();
+        assert!(matches!(t.send(b"{}"), Sent::Sent));
+        assert!(!t.peer_gone());
+        drop(sim);
+        refusals(&mut t, 3);
+        // Refused, but not for long enough yet.
+        assert!(!t.peer_gone());
+        sleep(REFUSED_FOR);
+        let more = t.refused_in_a_row + 1;
+        refusals(&mut t, more);
+        assert!(t.peer_gone());
+
+        // A simulator that answers again (its port reopened) is not gone.
+        let again = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).unwrap();
+        let mine = t.sock.local_addr().unwrap();
+        again.send_to(b"{}", mine).unwrap();
+        let mut buf = [0u8; 16];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match t.recv(&mut buf) {
+                Recv::Packet(_) => break,
+                Recv::Empty => assert!(Instant::now() < deadline, "no packet"),
+                Recv::Closed(e) => panic!("{e}"),
+            }
+            sleep(Duration::from_millis(5));
+        }
+        assert_eq!(t.refused_in_a_row, 0);
+        assert!(!t.peer_gone());
     }
 }
