@@ -160,7 +160,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if signals::install().is_err() {
+    // Like the replica: gone with the simulator that started it.
+    if signals::install().is_err() || !signals::watch_parent() {
         return ExitCode::FAILURE;
     }
     let mut all: Vec<String> = args.peers.iter().map(|p| p.to_string()).collect();
