@@ -30,6 +30,8 @@ witness is a proof, not a hint.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import heapq
 import time
 from dataclasses import dataclass, field
@@ -217,14 +219,86 @@ def _search(ops: Sequence[Op], deadline: Optional[float], max_nodes: Optional[in
                 break
         if taken:
             continue
+        # Of candidate writes with one value, only the earliest to respond
+        # is tried: swapping two such writes in any linearization keeps it
+        # one (same values throughout; the earlier response can only
+        # loosen real time).  Maybe-writes respond never, so come last.
+        first_write: Dict[Optional[str], int] = {}
+        for i in cands:
+            if not is_read[i] and inv[i] <= min_resp:
+                j = first_write.get(vals[i])
+                if j is None or resp[i] < resp[j]:
+                    first_write[vals[i]] = i
         for g, value in enumerate(opt_values):
             c = counts[g]
-            if c < len(opt_invokes[g]) and opt_invokes[g][c] <= min_resp and value != cur:
+            if (c < len(opt_invokes[g]) and opt_invokes[g][c] <= min_resp and value != cur
+                    and value not in first_write):
                 stack.append((mask, counts[:g] + (c + 1,) + counts[g + 1:], value))
-        for i in reversed(cands):
-            if not is_read[i] and inv[i] <= min_resp:
-                stack.append((mask | (1 << i), counts, vals[i]))
+        # Pushed latest-responding first, so the earliest is tried first.
+        for i in sorted(first_write.values(), key=lambda i: -resp[i]):
+            stack.append((mask | (1 << i), counts, vals[i]))
     return Decision(NOT_LINEARIZABLE, nodes)
+
+
+def _unique(ops: Sequence[Op]) -> bool:
+    values = [o.value for o in ops if o.kind == "w"]
+    return None not in values and len(set(values)) == len(values)
+
+
+def _split_values(ops: Sequence[Op]) -> List[Op]:
+    """Give writes of a repeated value distinct values where no read can
+    tell them apart.
+
+    A read's source (the last write before it) is a write of its value
+    invoked before its response and not definitely followed by another
+    write that responds before the read is invoked.  Writes of one value
+    that share a possible reader, directly or through others, form a group;
+    renaming each group's value keeps exactly the same linearizations,
+    since every read's source lies in its own group."""
+    last_before: List[Tuple[float, float]] = sorted(
+        (o.response, o.invoke) for o in ops if o.kind == "w" and o.required)
+    resps = [r for r, _ in last_before]
+    prefix_max: List[float] = []
+    m = -INF
+    for _, i in last_before:
+        m = max(m, i)
+        prefix_max.append(m)
+    writes_of: Dict[Optional[str], List[int]] = {}
+    for idx, o in enumerate(ops):
+        if o.kind == "w":
+            writes_of.setdefault(o.value, []).append(idx)
+    parent = list(range(len(ops)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    reader_of: Dict[int, int] = {}
+    for idx, o in enumerate(ops):
+        if o.kind != "r" or len(writes_of.get(o.value, ())) < 2:
+            continue
+        k = bisect.bisect_left(resps, o.invoke)      # writes responding before the read
+        floor = prefix_max[k - 1] if k else -INF
+        sources = [j for j in writes_of[o.value]
+                   if ops[j].invoke <= o.response and ops[j].response >= floor]
+        for j in sources[1:]:
+            parent[find(j)] = find(sources[0])
+        if sources:
+            reader_of[idx] = sources[0]
+    out: List[Op] = []
+    for idx, o in enumerate(ops):
+        group = None
+        if o.kind == "w" and len(writes_of[o.value]) > 1:
+            group = find(idx)
+        elif idx in reader_of:
+            group = find(reader_of[idx])
+        if group is None:
+            out.append(o)
+            continue
+        out.append(dataclasses.replace(o, value=f"{o.value}\x00{group}"))
+    return out
 
 
 def _decide(ops: Sequence[Op], deadline: Optional[float], max_nodes: Optional[int]) -> Decision:
@@ -233,10 +307,19 @@ def _decide(ops: Sequence[Op], deadline: Optional[float], max_nodes: Optional[in
     refuted = _unwritten_read(rel)
     if refuted is not None:
         return refuted
-    write_values = [o.value for o in rel if o.kind == "w"]
-    if None not in write_values and len(set(write_values)) == len(write_values):
+    if _unique(rel):
         return _by_clusters(rel)
-    return _search(rel, deadline, max_nodes)
+    renamed = _split_values(rel)
+    renamed = _relevant(renamed)
+    refuted = _unwritten_read(renamed)
+    if refuted is None:
+        d = _by_clusters(renamed) if _unique(renamed) else _search(renamed, deadline, max_nodes)
+    else:
+        d = refuted
+    # A witness among renamed values may lean on operations that told the
+    # groups apart; decide_register shrinks one from the original instead.
+    d.witness = []
+    return d
 
 
 def _shrink(ops: List[Op], stop: float) -> List[Op]:
