@@ -151,13 +151,19 @@ def _by_clusters(ops: Sequence[Op]) -> Decision:
         elif clusters[i1][0] <= f2:
             pick = i1
         else:
-            # i1 must precede i2 (f1 < s of i2) and i2 must precede i1.
-            witness: List[Op] = []
-            for k in (i1, i2):
-                s, f, s_op, f_op, write = clusters[k]
-                for o in (write, s_op, f_op):
-                    if o is not None and o not in witness:
-                        witness.append(o)
+            # i1 must precede i2 (f1 < s of i2) and i2 must precede i1: the
+            # witness is the two writes and, for each direction, an op that
+            # responds before one of the other block is invoked (the writes
+            # themselves when they do).
+            witness = [c[4] for c in (clusters[i1], clusters[i2]) if c[4] is not None]
+            for a, b in ((i1, i2), (i2, i1)):
+                if clusters[a][4] is None:
+                    continue      # the initial value's block precedes every other anyway
+                early = [o for o in (clusters[a][4], clusters[a][3]) if o is not None]
+                late = [o for o in (clusters[b][4], clusters[b][2]) if o is not None]
+                pair = min(((x, y) for x in early for y in late if x.response < y.invoke),
+                           key=lambda xy: sum(o not in witness for o in xy))
+                witness += [o for o in pair if o not in witness]
             return Decision(NOT_LINEARIZABLE, n, witness)
         alive[pick] = False
     return Decision(LINEARIZABLE, n)
