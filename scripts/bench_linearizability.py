@@ -10,8 +10,10 @@ slowest keys.  Synthetic histories come from a simulated correct register
 the puts are never answered and take effect or not); ``--keys`` few keys and
 ``--overlap`` seconds per operation make the concurrency heavy.  Each is
 checked as generated (linearizable), with one read made stale (not
-linearizable), and with values drawn from a few (repeats send the checker to
-its search, which such histories can defeat: deciding them is NP-complete).
+linearizable), with some puts repeating the previous value, and (with
+``--values``) with values drawn from a few: repeats the checker cannot
+tell apart send it to its search, which such histories can defeat (deciding
+them is NP-complete).
 """
 
 from __future__ import annotations
@@ -52,10 +54,15 @@ def records_from_json(path: str) -> List[Tuple[str, List[RequestRecord]]]:
 
 
 def synthetic(n: int, keys: int, overlap: float, seed: int,
-              values: Optional[int] = None) -> Dict[str, List[Op]]:
-    """A correct register's history: ``n`` operations over ``keys`` keys."""
+              values: Optional[int] = None, repeat: float = 0.0) -> Dict[str, List[Op]]:
+    """A correct register's history: ``n`` operations over ``keys`` keys.
+
+    Values are unique, or drawn from ``values`` values, or with probability
+    ``repeat`` the key's previous put's value (as a retry or a second put
+    sent before the first was answered would)."""
     rng = random.Random(seed)
     pending: List[Tuple[float, str, int, Op]] = []
+    last_value: Dict[str, str] = {}
     for i in range(n):
         key = f"K{rng.randrange(keys)}"
         invoke = i * 0.001
@@ -63,6 +70,10 @@ def synthetic(n: int, keys: int, overlap: float, seed: int,
         point = rng.uniform(invoke, response)
         kind = "r" if rng.random() < 0.5 else "w"
         value = f"v{i}" if values is None else f"v{rng.randrange(values)}"
+        if kind == "w":
+            if key in last_value and rng.random() < repeat:
+                value = last_value[key]
+            last_value[key] = value
         op = Op(kind, value, invoke, response, True, f"M{i}", f"C{i % 8}")
         pending.append((point, key, i, op))
     pending.sort()
@@ -135,8 +146,12 @@ def main() -> int:
     p.add_argument("--overlap", type=float, default=0.05,
                    help="longest operation of the synthetic histories, in seconds; operations start "
                         "every millisecond (default 0.05: up to 50 at once)")
-    p.add_argument("--values", type=int, default=200,
-                   help="distinct values of the repeated-values synthetic history (default 200)")
+    p.add_argument("--repeat", type=float, default=0.2,
+                   help="share of puts that repeat the key's previous put's value in the "
+                        "repeated-values synthetic history (default 0.2)")
+    p.add_argument("--values", type=int, default=0,
+                   help="also check a synthetic history whose values are drawn from this few "
+                        "(adversarial: the search may leave keys undecided)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--top", type=int, default=3, help="slowest keys to list (default 3)")
     args = p.parse_args()
@@ -156,9 +171,12 @@ def main() -> int:
         key = make_stale(h, args.seed)
         s = report(f"synthetic, one stale read on {key}", h, args.top)
         failures += s["status"] != "not linearizable" or s["violating_keys"] != [key]
-        h = synthetic(n, args.keys, args.overlap, args.seed, values=args.values)
-        s = report(f"synthetic, {args.values} repeated values", h, args.top)
+        h = synthetic(n, args.keys, args.overlap, args.seed, repeat=args.repeat)
+        s = report(f"synthetic, {args.repeat:.0%} of puts repeat the previous value", h, args.top)
         failures += s["status"] != "linearizable"
+        if args.values:
+            h = synthetic(n, args.keys, args.overlap, args.seed, values=args.values)
+            report(f"synthetic, values drawn from {args.values}", h, args.top)
     return 1 if failures else 0
 
 

@@ -235,10 +235,14 @@ def _search(ops: Sequence[Op], deadline: Optional[float], max_nodes: Optional[in
                 j = first_write.get(vals[i])
                 if j is None or resp[i] < resp[j]:
                     first_write[vals[i]] = i
+        # A maybe-write is only worth placing right before a read of its
+        # value (moving it later never breaks real time: it has no
+        # response), so only when such a read is a candidate now.
+        wanted = {vals[i] for i in cands if is_read[i] and inv[i] <= min_resp}
         for g, value in enumerate(opt_values):
             c = counts[g]
-            if (c < len(opt_invokes[g]) and opt_invokes[g][c] <= min_resp and value != cur
-                    and value not in first_write):
+            if (value in wanted and c < len(opt_invokes[g]) and opt_invokes[g][c] <= min_resp
+                    and value != cur and value not in first_write):
                 stack.append((mask, counts[:g] + (c + 1,) + counts[g + 1:], value))
         # Pushed latest-responding first, so the earliest is tried first.
         for i in sorted(first_write.values(), key=lambda i: -resp[i]):
