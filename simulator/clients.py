@@ -41,6 +41,9 @@ class RequestRecord:
     answer_value: Optional[str] = None
     duplicates: int = 0
     wrong_value: bool = False
+    # (arrival time, value) of each further ok to this get: each is checked
+    # for linearizability like a read answered at that time.
+    duplicate_answers: List[Tuple[float, Optional[str]]] = field(default_factory=list)
 
     @property
     def latency(self) -> Optional[float]:
@@ -54,6 +57,7 @@ class RequestRecord:
             "answer_type": self.answer_type, "answered_by": self.answered_by,
             "answer_value": self.answer_value, "latency": self.latency,
             "duplicates": self.duplicates, "wrong_value": self.wrong_value,
+            "duplicate_answers": [{"answered": at, "value": v} for at, v in self.duplicate_answers],
         }
 
 
@@ -71,6 +75,12 @@ class Reception(NamedTuple):
 
     record: Optional[RequestRecord]
     incorrect: bool
+
+
+def answer_value(msg: Dict[str, Any]) -> Optional[str]:
+    """The value of an ok to a get, as recorded: a non-string one as its JSON."""
+    value = msg.get("value")
+    return value if isinstance(value, str) else (None if value is None else json.dumps(value))
 
 
 class ClientPool:
@@ -146,7 +156,10 @@ class ClientPool:
             return Reception(None, True)
         if mid in self.ok_records:
             c.duplicates += 1
-            self.ok_records[mid].duplicates += 1
+            first = self.ok_records[mid]
+            first.duplicates += 1
+            if first.type == "get" and rtype == "ok":
+                first.duplicate_answers.append((t_read, answer_value(msg)))
             return Reception(None, False)
         rec = client.outstanding.pop(mid, None)
         if rec is None:
@@ -171,7 +184,7 @@ class ClientPool:
             self.keys_put.add(rec.key)
             return Reception(rec, False)
         value = msg.get("value")
-        rec.answer_value = value if isinstance(value, str) else (None if value is None else json.dumps(value))
+        rec.answer_value = answer_value(msg)
         if value != client.held.get(rec.key):
             rec.wrong_value = True
             c.incorrect += 1

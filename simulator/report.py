@@ -59,20 +59,52 @@ def format_tier_line(t: Tier, transport: str, color: bool = False) -> str:
     return f"        {label}: {value} {bound}, {paint(verdict, style, color)}"
 
 
-def format_linearizability(lin: Dict[str, Any]) -> str:
+def _fmt_time(t: Any) -> str:
+    return "never" if t is None else f"{t:.6f}"
+
+
+def format_witness_op(o: Dict[str, Any]) -> str:
+    """One operation of a witness: who, which request, what, and when."""
+    what = f"{o['op']} value={o['value']}"
+    if o.get("duplicate_answer"):
+        what += " (a second ok to the same get)"
+    answered = _fmt_time(o["response"]) if o["definite"] else "not ok (may or may not have happened)"
+    return (f"client {o['client']} MID {o['mid']} {what}; invoked {_fmt_time(o['invoke'])}, "
+            f"answered {answered}")
+
+
+def format_linearizability(lin: Dict[str, Any], course_checks: bool = False) -> List[str]:
+    """The lines of the linearizability section: one verdict line per
+    outcome that occurred, the time spent and the budget, and a witness."""
     if not lin:
-        return "        Not checked"
+        return ["        Not checked"]
+    pad = "        "
+    lines: List[str] = []
     status = lin["status"]
-    elapsed = lin.get("elapsed_s", 0.0)
+    decided_ok = lin["decided_keys"] - len(lin["violating_keys"])
     if status == "linearizable":
-        return (f"        Linearizable: {lin['keys']} keys, {lin['operations']} operations "
-                f"checked in {elapsed:.3f}s")
-    if status == "unknown":
-        return (f"        Unknown (search budget exceeded) for {len(lin['unknown_keys'])} of "
-                f"{lin['keys']} keys; no violation found in the others")
-    ce = lin.get("counterexample", {})
-    return (f"        NOT linearizable: {len(lin['violating_keys'])} of {lin['keys']} keys; "
-            f"counterexample key {ce.get('key')} ({len(ce.get('operations', []))} operations, see the JSON)")
+        lines.append(f"{pad}linearizability: linearizable: all {lin['keys']} keys, "
+                     f"{lin['operations']} operations")
+    else:
+        lines.append(f"{pad}linearizability: linearizable for {decided_ok} of {lin['keys']} keys")
+    if lin["violating_keys"]:
+        lines.append(f"{pad}linearizability: NOT linearizable for {len(lin['violating_keys'])} keys: "
+                     + " ".join(lin["violating_keys"][:5])
+                     + (" ..." if len(lin["violating_keys"]) > 5 else ""))
+    if lin["undecided"]:
+        lines.append(f"{pad}linearizability: undecided for {lin['undecided']} keys within the budget "
+                     f"(not verified: this is not a pass)")
+    slow = lin.get("slowest_key")
+    slow_text = f", slowest key {slow['elapsed_s']:.3f}s" if slow else ""
+    lines.append(f"{pad}Time: {lin['elapsed_s']:.3f}s of a {lin['budget_s']:.3f}s budget{slow_text}")
+    ce = lin.get("counterexample")
+    if ce:
+        lines.append(f"{pad}Witness for key {ce['key']}: these {len(ce['witness'])} of its "
+                     f"{ce['key_operations']} operations cannot be ordered:")
+        lines += [f"{pad}  {format_witness_op(o)}" for o in ce["witness"]]
+    if course_checks:
+        lines.append(f"{pad}(--course-checks: this verdict does not count in the correctness checks)")
+    return lines
 
 
 def format_reasons(reasons: Dict[str, int]) -> str:
@@ -133,7 +165,7 @@ def format_report(result: RunResult, color: bool = False) -> str:
     lines += [
         "",
         h("## Linearizability Check (per key, Wing-Gong search)"),
-        format_linearizability(result.linearizability),
+        *format_linearizability(result.linearizability, result.course_checks),
         "",
         h("## Simulator"),
         f"        Per-hop overhead: median {ov['median_us']:.1f}us, p99 {ov['p99_us']:.1f}us "
@@ -214,6 +246,7 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
             for t in result.tiers
         },
         "verdict": "PASS" if result.passed else "FAIL",
+        "course_checks": result.course_checks,
         "linearizability": result.linearizability,
         "overhead": result.overhead(),
         "events": result.events or None,
