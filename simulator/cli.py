@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional, Sequence
 from .config import CLASSIC, TRANSPORTS, load_config, load_standard_scenarios
 from .errors import SimulatorError
 from .events import EVENT_SOCKET_ENV, UNIX_PATH_MAX
-from .grading import course_checks_only
 from .processes import check_replica_program
 from .report import format_report, format_summary_line, result_to_json, write_json
 from .result import RunResult
@@ -142,9 +141,8 @@ def _main(args: argparse.Namespace, color: bool) -> int:
             if i and args.pause:
                 time.sleep(args.pause)
             seed = args.seed if args.seed is not None else new_seed()
-            with course_checks_only(args.course_checks):
-                result = run_simulation(cfg, replica, seed, args.transport, args.silence, os.getcwd(),
-                                        **sim_kwargs)
+            result = run_simulation(cfg, replica, seed, args.transport, args.silence, os.getcwd(),
+                                    course_checks=args.course_checks, **sim_kwargs)
             results.append(result)
             if args.config == "all":
                 if args.verbose:

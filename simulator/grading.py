@@ -5,10 +5,8 @@ See docs/simulator.md, "Grading".
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from .config import METRICS, Config
 from .counters import Counters
@@ -74,23 +72,6 @@ def note_inherent(check: Check, result: RunResult) -> Check:
     return dataclasses.replace(check, message=check.message + note)
 
 
-# --course-checks: grade as the course simulator does, with the
-# linearizability verdict reported but not a check.  A context variable so
-# that the CLI sets it around run_simulation without threading a parameter
-# through the simulation; threads start with the default (full checks).
-_COURSE_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("course_checks", default=False)
-
-
-@contextlib.contextmanager
-def course_checks_only(enabled: bool = True) -> Iterator[None]:
-    """Within this block, ``grade`` leaves the linearizability check out."""
-    token = _COURSE_CHECKS.set(enabled)
-    try:
-        yield
-    finally:
-        _COURSE_CHECKS.reset(token)
-
-
 def linearizability_check(lin: Dict[str, Any]) -> Check:
     """The check run.py adds to the course's: every key decided linearizable.
 
@@ -111,15 +92,13 @@ def linearizability_check(lin: Dict[str, Any]) -> Check:
 
 
 def grade(result: RunResult, lin_time_limit: Optional[float] = None,
-          course_checks: Optional[bool] = None) -> RunResult:
+          course_checks: bool = False) -> RunResult:
     """Fill in the checks, the tiers and the linearizability verdict.
 
     ``lin_time_limit`` overrides the linearizability budget (default: it
-    scales with the history); ``course_checks`` (default: the
-    ``course_checks_only`` setting) leaves the linearizability check out.
+    scales with the history); ``course_checks`` grades as the course
+    simulator does: the linearizability verdict is reported, not a check.
     """
-    if course_checks is None:
-        course_checks = _COURSE_CHECKS.get()
     result.checks = [note_inherent(check, result) for check in
                      correctness_checks(result.config, result.counters)]
     result.tiers = performance_tiers(result.config, result.metric_values())
