@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora in fuzz/seeds/<target>/ from real recordings.
 
-kvdash_report gets windows of consecutive lines of each recording,
+kvdash_report and kvdash_plots get windows of consecutive lines of each
+recording,
 kvdash_ingest gets its event lines grouped as the replicas and run.py send
 them (a few lines per datagram, datagrams NUL-separated), and
 replica_packet gets packets in the wire format of shared/src/wire/mod.rs,
@@ -65,14 +66,18 @@ def report_and_ingest(path: Path) -> None:
     starts = sorted({idx[0] for idx in kinds.values()} | {idx[-1] for idx in kinds.values()})
     for s in starts[:14]:
         window = small_lines(head + lines[s:], MAX_BYTES)
-        write("kvdash_report", ("\n".join(window) + "\n").encode())
+        report = ("\n".join(window) + "\n").encode()
+        write("kvdash_report", report)
+        write("kvdash_plots", report)
         datagrams = [
             "\n".join(window[i : i + 3]).encode() for i in range(0, len(window), 3)
         ]
         write("kvdash_ingest", b"\0".join(datagrams))
     for kind, idx in kinds.items():
         write("kvdash_ingest", lines[idx[0]].encode())
-    write("kvdash_report", ("\n".join(small_lines(lines, MAX_BYTES)) + "\n").encode())
+    head_seed = ("\n".join(small_lines(lines, MAX_BYTES)) + "\n").encode()
+    write("kvdash_report", head_seed)
+    write("kvdash_plots", head_seed)
 
 
 def packet(src: str, dst: str, leader: str, body: dict) -> str:
