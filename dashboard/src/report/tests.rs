@@ -59,7 +59,8 @@ fn a_recording_of_two_runs_reports_the_last() {
 #[test]
 fn a_fault_far_outside_the_run_is_clipped_in_the_plots() {
     // A partition healed at an absurd time (found by fuzzing): plotters
-    // maps it to pixels in i32 arithmetic, which overflowed.
+    // maps it to pixels in i32 arithmetic, which overflowed: a panic with
+    // overflow checks, the wrong span shaded without.
     let fixture = include_str!("../../tests/fixtures/hand-made.jsonl");
     let mut lines: Vec<String> = fixture.lines().map(String::from).collect();
     let healed = lines
@@ -78,6 +79,19 @@ fn a_fault_far_outside_the_run_is_clipped_in_the_plots() {
         plots::message_rate(&r).unwrap(),
         plots::leader_timeline(&r).unwrap(),
     ] {
+        // The partition, still going at the plot's end, is shaded up to
+        // the right edge of the 900-pixel image (a wrapped coordinate
+        // shaded the time before it instead).
+        let attr = |l: &str, name: &str| -> i64 {
+            let v = l.split(&format!(" {name}=\"")).nth(1).unwrap_or_default();
+            v.split('"').next().unwrap_or_default().parse().unwrap_or(0)
+        };
+        let right = svg
+            .lines()
+            .filter(|l| l.contains("fill=\"#FFC8C8\"") && attr(l, "width") > 10)
+            .map(|l| attr(l, "x") + attr(l, "width"))
+            .max();
+        assert!(right.is_some_and(|r| r > 850), "{right:?} in {svg}");
         // Every coordinate is near the image, none wrapped around.
         for attr in [" x=\"", " y=\"", " width=\"", " height=\"", " points=\""] {
             for rest in svg.split(attr).skip(1) {
