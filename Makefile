@@ -46,7 +46,7 @@ bench-dash:
 # Coverage-guided fuzzing (cargo fuzz, libFuzzer) of the replica's packet
 # path, kvdash's ingest, report and plots: FUZZ_SECONDS each (default 60).
 # libFuzzer needs nightly flags: RUSTC_BOOTSTRAP lets the stable toolchain
-# take them. Pure safe Rust, so no sanitizer (twice the speed); overflow
+# take them. No sanitizer: the code under test is safe Rust. Overflow
 # checks and debug assertions are on (fuzz/Cargo.toml). Seeds are in
 # fuzz/seeds/, the grown corpus in fuzz/corpus/, crashes in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60
