@@ -104,3 +104,20 @@ fn a_fault_far_outside_the_run_is_clipped_in_the_plots() {
         }
     }
 }
+
+#[test]
+fn overlapping_leaderless_windows_saturate_their_total() {
+    // A fuzzed recording (kvdash_plots) whose out-of-order timestamps make
+    // leaderless windows that add up past u64::MAX.
+    let r =
+        from_reader(&include_bytes!("../../tests/fixtures/fuzz-overlapping-leaderless.jsonl")[..])
+            .unwrap();
+    let total: u128 = r
+        .elections
+        .windows
+        .iter()
+        .map(|w| u128::from(w.duration_us))
+        .sum();
+    assert!(total > u128::from(u64::MAX), "{:?}", r.elections.windows);
+    assert_eq!(r.elections.leaderless_us, u64::MAX);
+}
