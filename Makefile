@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all build demo test test-rust test-python lint bench bench-dash clean
+.PHONY: all build demo test test-rust test-python lint bench bench-dash fuzz fuzz-seeds clean
 
 # `make`: release binaries, with ./3700kvstore at the repo root where the
 # simulators expect it.
@@ -25,6 +25,10 @@ test: build lint test-rust test-python
 
 test-rust:
 	$(CARGO) test --workspace --release
+	@# hostile input again in the test profile, whose overflow checks and
+	@# debug assertions turn a wrapped integer into a failure
+	$(CARGO) test -p replica --test robustness
+	$(CARGO) test -p dashboard --test robust
 
 test-python: build
 	$(PYTHON) -m unittest discover -s tests -t . -v
@@ -38,6 +42,35 @@ bench: build
 # after 10 minutes of a 21-replica run; prints numbers only.
 bench-dash:
 	$(CARGO) run --release -p dashboard --example bench_ingest -- --replay dashboard/tests/fixtures/kill-partition.jsonl
+
+# Coverage-guided fuzzing (cargo fuzz, libFuzzer) of the replica's packet
+# path, kvdash's ingest, report and plots: FUZZ_SECONDS each (default 60).
+# libFuzzer needs nightly flags: RUSTC_BOOTSTRAP lets the stable toolchain
+# take them. No sanitizer: the code under test is safe Rust. Overflow
+# checks and debug assertions are on (fuzz/Cargo.toml). Seeds are in
+# fuzz/seeds/, the grown corpus in fuzz/corpus/, crashes in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= replica_packet kvdash_ingest kvdash_report kvdash_plots
+FUZZ = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+FUZZ_FLAGS = --sanitizer none --debug-assertions
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	$(FUZZ) build $(FUZZ_FLAGS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  log=fuzz/target/$$t.log; \
+	  if ! $(FUZZ) run $(FUZZ_FLAGS) $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	      -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 >$$log 2>&1; then \
+	    tail -n 60 $$log; echo "fuzz: $$t FAILED (input in fuzz/artifacts/$$t/)"; exit 1; \
+	  fi; \
+	  echo "fuzz: $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) executions in $(FUZZ_SECONDS) s, corpus $$(ls fuzz/corpus/$$t | wc -l) inputs"; \
+	done
+
+# Rewrites fuzz/seeds/ from kvdash's fixtures and a short real run.
+fuzz-seeds: build
+	mkdir -p fuzz/corpus-src
+	$(PYTHON) ./run.py configs/ci/simple.json --record fuzz/corpus-src/run.jsonl
+	$(PYTHON) fuzz/make_seeds.py
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -625,7 +625,12 @@ impl Builder {
             self.series.leaders.clear();
         }
         self.elections.count = self.elections.windows.len() as u64;
-        self.elections.leaderless_us = self.elections.windows.iter().map(|w| w.duration_us).sum();
+        // Saturating: out-of-order timestamps can make windows overlap.
+        self.elections.leaderless_us = self
+            .elections
+            .windows
+            .iter()
+            .fold(0, |sum: u64, w| sum.saturating_add(w.duration_us));
 
         let mut phases = Vec::new();
         for (i, (name, from, h)) in self.phases.iter().enumerate() {

@@ -147,14 +147,28 @@ fn shade_faults<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let parts: Vec<_> = r.series.faults.iter().filter(|f| f.1 > f.0).collect();
-    let kills: Vec<_> = r.series.faults.iter().filter(|f| f.1 == f.0).collect();
+    // Faults are clipped to the plotted time span: plotters maps a far-off
+    // coordinate to pixels in i32 arithmetic that overflows.
+    let x = chart.x_range();
+    let clip = |us: u64| secs(us).clamp(x.start, x.end);
+    let parts: Vec<_> = r
+        .series
+        .faults
+        .iter()
+        .filter(|f| f.1 > f.0 && clip(f.1) > clip(f.0))
+        .collect();
+    let kills: Vec<_> = r
+        .series
+        .faults
+        .iter()
+        .filter(|f| f.1 == f.0 && x.contains(&secs(f.0)))
+        .collect();
     if !parts.is_empty() {
         chart
             .draw_series(
                 parts
                     .iter()
-                    .map(|f| Rectangle::new([(secs(f.0), y.0), (secs(f.1), y.1)], FAULT.filled())),
+                    .map(|f| Rectangle::new([(clip(f.0), y.0), (clip(f.1), y.1)], FAULT.filled())),
             )
             .map_err(err)?
             .label("partition")

@@ -55,3 +55,69 @@ fn a_recording_of_two_runs_reports_the_last() {
     assert_eq!(r.elections, single.elections);
     assert_eq!(r.median_us, single.median_us);
 }
+
+#[test]
+fn a_fault_far_outside_the_run_is_clipped_in_the_plots() {
+    // A partition healed at an absurd time (found by fuzzing): plotters
+    // maps it to pixels in i32 arithmetic, which overflowed: a panic with
+    // overflow checks, the wrong span shaded without.
+    let fixture = include_str!("../../tests/fixtures/hand-made.jsonl");
+    let mut lines: Vec<String> = fixture.lines().map(String::from).collect();
+    let healed = lines
+        .iter()
+        .position(|l| l.contains("\"partition_healed\""))
+        .expect("the fixture heals its partition");
+    lines[healed] = lines[healed].replace("1800000002000000", "18000000020000000000");
+    let r = from_reader((lines.join("\n") + "\n").as_bytes()).unwrap();
+    assert!(
+        r.series.faults.iter().any(|f| f.1 > 1 << 60),
+        "{:?}",
+        r.series.faults
+    );
+    for svg in [
+        plots::latency_over_time(&r).unwrap(),
+        plots::message_rate(&r).unwrap(),
+        plots::leader_timeline(&r).unwrap(),
+    ] {
+        // The partition, still going at the plot's end, is shaded up to
+        // the right edge of the 900-pixel image (a wrapped coordinate
+        // shaded the time before it instead).
+        let attr = |l: &str, name: &str| -> i64 {
+            let v = l.split(&format!(" {name}=\"")).nth(1).unwrap_or_default();
+            v.split('"').next().unwrap_or_default().parse().unwrap_or(0)
+        };
+        let right = svg
+            .lines()
+            .filter(|l| l.contains("fill=\"#FFC8C8\"") && attr(l, "width") > 10)
+            .map(|l| attr(l, "x") + attr(l, "width"))
+            .max();
+        assert!(right.is_some_and(|r| r > 850), "{right:?} in {svg}");
+        // Every coordinate is near the image, none wrapped around.
+        for attr in [" x=\"", " y=\"", " width=\"", " height=\"", " points=\""] {
+            for rest in svg.split(attr).skip(1) {
+                let value = rest.split('"').next().unwrap_or_default();
+                for n in value.split([' ', ',']).filter(|n| !n.is_empty()) {
+                    let v: f64 = n.parse().unwrap_or_else(|_| panic!("{attr}{value}"));
+                    assert!((-10_000.0..=10_000.0).contains(&v), "{attr}{value}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn overlapping_leaderless_windows_saturate_their_total() {
+    // A fuzzed recording (kvdash_plots) whose out-of-order timestamps make
+    // leaderless windows that add up past u64::MAX.
+    let r =
+        from_reader(&include_bytes!("../../tests/fixtures/fuzz-overlapping-leaderless.jsonl")[..])
+            .unwrap();
+    let total: u128 = r
+        .elections
+        .windows
+        .iter()
+        .map(|w| u128::from(w.duration_us))
+        .sum();
+    assert!(total > u128::from(u64::MAX), "{:?}", r.elections.windows);
+    assert_eq!(r.elections.leaderless_us, u64::MAX);
+}
