@@ -32,6 +32,9 @@ CLASSIC_RECV_SIZE = 16384
 UDP_RECV_SIZE = 65535
 UDP_SEND_WAIT = 0.010
 TERM_GRACE = 1.0
+# Set in the replicas' environment: ask the kernel for SIGTERM when we die
+# (the replica's --help and docs/simulator.md say more).
+PARENT_DEATH_ENV = "KV_PARENT_DEATH_SIGNAL"
 
 # What ``ReplicaSet.receive`` returns: the sender, the packet, the sender's
 # UDP address (None under classic), and time.monotonic_ns() when it was read.
@@ -179,7 +182,10 @@ class ReplicaSet:
         self.silence = silence
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.env: Optional[Dict[str, str]] = None      # the replicas' environment (None: ours)
+        # The replicas' environment: ours, and a request for a parent-death
+        # signal (they are started and stopped from one thread, which the
+        # signal follows).
+        self.env: Dict[str, str] = dict(os.environ, **{PARENT_DEATH_ENV: "1"})
         self.watchdog: Optional[Watchdog] = None        # told every group and socket file
         self.ids = replica_ids(n)
         self.replicas = [ReplicaProcess(i, rid) for i, rid in enumerate(self.ids)]

@@ -162,7 +162,7 @@ class Simulation:
         sink = self.sink
         if sink is not None:
             if sink.replica_socket is not None:
-                self.replicas.env = dict(os.environ, **{EVENT_SOCKET_ENV: sink.replica_socket})
+                self.replicas.env = dict(self.replicas.env, **{EVENT_SOCKET_ENV: sink.replica_socket})
             if sink.rec_sock is not None:
                 self.replicas.watch(sink.rec_sock)     # wakes the loop; drained once per pass
             self._emit_run_start()

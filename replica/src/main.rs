@@ -37,7 +37,7 @@ fn run(args: Args) -> ExitCode {
         eprintln!("3700kvstore: cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
     }
-    if !signals::watch_parent() {
+    if !signals::watch_parent(signals::death_signal_requested()) {
         return fail("the simulator that started us is already gone");
     }
     let seed = args.seed.unwrap_or_else(default_seed);

@@ -161,7 +161,7 @@ fn main() -> ExitCode {
         }
     };
     // Like the replica: gone with the simulator that started it.
-    if signals::install().is_err() || !signals::watch_parent() {
+    if signals::install().is_err() || !signals::watch_parent(signals::death_signal_requested()) {
         return ExitCode::FAILURE;
     }
     let mut all: Vec<String> = args.peers.iter().map(|p| p.to_string()).collect();

@@ -44,7 +44,9 @@ datagram socket named by KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock,
 else /tmp/kvdash-<uid>.sock; they are dropped (and counted) when nobody
 listens.
 
-The replica exits on SIGTERM or when the simulator closes its socket.";
+The replica exits on SIGTERM, SIGINT or SIGHUP, when the simulator closes
+its socket, or once the simulator that started it is gone (checked every
+200 ms; KV_PARENT_DEATH_SIGNAL=1 also asks the kernel for SIGTERM then).";
 
 fn command() -> Command {
     Command::new("3700kvstore")

@@ -27,11 +27,11 @@ const STATUS_EVERY: Micros = 250_000;
 /// refusal must last).
 const LIVENESS_EVERY: Micros = 200_000;
 
-/// What the shell counted that the core never saw.
 /// Bytes of packets kept for a simulator that is not reading; beyond
 /// this, new packets are dropped. A few hundred full AppendEntries.
 const MAX_QUEUED_OUT_BYTES: usize = 4 << 20;
 
+/// What the shell counted that the core never saw.
 #[derive(Debug, Default, Clone)]
 pub struct ShellStats {
     pub received: u64,

@@ -2,9 +2,13 @@
 //! is installed without SA_RESTART so a blocked poll(2) wakes with EINTR.
 //!
 //! The simulator that started us is our parent: when it dies we must go
-//! too, whatever killed it. On Linux the kernel sends us SIGTERM then
-//! (PR_SET_PDEATHSIG); everywhere, the shell also notices a new parent
-//! (we were reparented) on its timer.
+//! too, whatever killed it. The shell notices a new parent (we were
+//! reparented) on its timer. A simulator that says so
+//! (`KV_PARENT_DEATH_SIGNAL=1`, as run.py does) also gets us SIGTERM from
+//! the kernel at once (PR_SET_PDEATHSIG on Linux). That signal comes when
+//! the *thread* that started us ends, so it is not asked for unbidden: a
+//! simulator that starts replicas from a short-lived thread would lose
+//! them all.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -39,20 +43,33 @@ pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Asks for SIGTERM when our parent dies and remembers the parent. Returns
-/// false if the parent is already gone (it died before the request could
-/// take effect, so no signal will come). Call after [`install`].
-pub fn watch_parent() -> bool {
+/// Remembers the parent and, with `death_signal`, asks for SIGTERM when
+/// it dies. Returns false if the parent is already gone (it died before
+/// we looked, so no signal will come). Call after [`install`].
+pub fn watch_parent(death_signal: bool) -> bool {
     // SAFETY: getppid(2) cannot fail.
     let parent = unsafe { libc::getppid() };
     PARENT.store(parent, Ordering::SeqCst);
     #[cfg(target_os = "linux")]
-    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    if death_signal {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = death_signal;
     !parent_gone()
 }
+
+/// Whether the simulator asked for a parent-death signal.
+pub fn death_signal_requested() -> bool {
+    std::env::var(PARENT_DEATH_ENV).is_ok_and(|v| v == "1")
+}
+
+/// The environment variable by which a simulator asks for
+/// [`watch_parent`]'s death signal.
+pub const PARENT_DEATH_ENV: &str = "KV_PARENT_DEATH_SIGNAL";
 
 /// Whether the parent seen by [`watch_parent`] is gone (we have another
 /// parent now). One getppid(2): call it on a timer, not per packet.
