@@ -704,7 +704,8 @@ class CommandLine(unittest.TestCase):
                 redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             main(["all", "-r", support.fake("toy"), "--seed", "9", "--events", "dash.sock"])
         self.assertEqual([c[0] for c in calls], list(STANDARD_SCENARIOS))
-        self.assertTrue(all(c[1] == {"events": os.path.abspath("dash.sock")} for c in calls))
+        expected = {"events": os.path.abspath("dash.sock"), "course_checks": False}
+        self.assertTrue(all(c[1] == expected for c in calls), calls[:1])
 
 
 # ---------------------------------------------------------------------------
