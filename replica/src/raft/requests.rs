@@ -404,7 +404,9 @@ mod tests {
     use super::super::node::Role;
     use super::super::{Config, Input, Outgoing};
     use super::*;
-    use crate::raft::testkit::{ack, client_outputs, deliver, get, ok, put, tick, A, B, C, CLIENT};
+    use crate::raft::testkit::{
+        ack, client_outputs, deliver, empty_append, get, ok, put, tick, A, B, C, CLIENT,
+    };
     use shared::{AppendEntries, VoteReply};
 
     const T0: Micros = 2_000_000;
@@ -514,17 +516,7 @@ mod tests {
     #[test]
     fn a_follower_that_knows_the_leader_redirects() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let ae = AppendEntries {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 0,
-            ts: 0,
-            heartbeat: 0,
-            entries: vec![],
-            relay_to: None,
-            relayed: None,
-        };
+        let ae = empty_append(1, 0);
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
         let out = deliver(&mut b, 20, CLIENT, put("M1", "k", "v"));
         assert_eq!(
@@ -540,17 +532,7 @@ mod tests {
     #[test]
     fn a_follower_whose_leader_went_quiet_holds_until_it_hears_again() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let ae = AppendEntries {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 0,
-            ts: 0,
-            heartbeat: 0,
-            entries: vec![],
-            relay_to: None,
-            relayed: None,
-        };
+        let ae = empty_append(1, 0);
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         let quiet = 10 + 2 * b.cfg.heartbeat_interval;
         assert!(deliver(&mut b, quiet, CLIENT, get("G1", "k")).is_empty());
@@ -564,17 +546,7 @@ mod tests {
     #[test]
     fn a_client_that_bounces_straight_back_is_held_not_redirected_again() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
-        let ae = AppendEntries {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 0,
-            ts: 0,
-            heartbeat: 0,
-            entries: vec![],
-            relay_to: None,
-            relayed: None,
-        };
+        let ae = empty_append(1, 0);
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         assert_eq!(deliver(&mut b, 20, CLIENT, get("G1", "k")).len(), 1);
         assert!(deliver(&mut b, 120, CLIENT, get("G2", "k")).is_empty());
@@ -587,17 +559,7 @@ mod tests {
     fn without_a_leader_requests_are_held_then_released_to_the_new_one() {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
         assert!(deliver(&mut b, 10, CLIENT, get("G1", "k")).is_empty());
-        let ae = AppendEntries {
-            term: 1,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 0,
-            ts: 0,
-            heartbeat: 0,
-            entries: vec![],
-            relay_to: None,
-            relayed: None,
-        };
+        let ae = empty_append(1, 0);
         let out = deliver(&mut b, 20, A, Body::AppendEntries(ae));
         assert!(out.contains(&Outgoing {
             to: CLIENT,
@@ -943,17 +905,7 @@ mod tests {
         assert_eq!(client_outputs(&out), vec![redirect_to("G3")]);
         // Deposed with a queue of held requests already full: the reads
         // that fit are held, the others redirected, none dropped.
-        let newer = Body::AppendEntries(AppendEntries {
-            term: 2,
-            prev_index: 0,
-            prev_term: 0,
-            commit: 0,
-            ts: late,
-            heartbeat: 0,
-            entries: vec![],
-            relay_to: None,
-            relayed: None,
-        });
+        let newer = Body::AppendEntries(empty_append(2, late));
         let out = deliver(&mut a, late + 1, C, newer);
         assert_eq!(a.role(), Role::Follower);
         let answered = client_outputs(&out).len();

@@ -78,15 +78,8 @@ pub fn tick(n: &mut Node, now: Micros) -> Vec<Outgoing> {
 /// telling the follower the heartbeat interval `heartbeat`.
 pub fn first_heartbeat(heartbeat: Micros) -> Body {
     Body::AppendEntries(AppendEntries {
-        term: 1,
-        prev_index: 0,
-        prev_term: 0,
-        commit: 0,
-        ts: 1_000,
         heartbeat,
-        entries: vec![],
-        relay_to: None,
-        relayed: None,
+        ..empty_append(1, 1_000)
     })
 }
 
@@ -129,4 +122,20 @@ pub fn append_reply(term: u64, success: bool, index: u64, conflict_term: Option<
         commit: 0,
         relay_ack: None,
     })
+}
+
+/// An AppendEntries of `term` with nothing in it, sent at `ts`, as a
+/// leader's first heartbeat: its log starts empty, nothing committed.
+pub fn empty_append(term: u64, ts: Micros) -> AppendEntries {
+    AppendEntries {
+        term,
+        prev_index: 0,
+        prev_term: 0,
+        commit: 0,
+        ts,
+        heartbeat: 0,
+        entries: vec![],
+        relay_to: None,
+        relayed: None,
+    }
 }
