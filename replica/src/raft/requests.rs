@@ -71,7 +71,12 @@ impl Node {
                 .remember_redirect(client, now, self.cfg.bounce_window);
             self.redirect(now, client, req, now);
         } else {
-            self.hold(now, client, req);
+            let held = Held {
+                client,
+                req,
+                arrived: now,
+            };
+            self.hold(now, held);
         }
     }
 
@@ -107,7 +112,7 @@ impl Node {
             arrived,
         };
         if let Err(r) = lead.reads.push(read) {
-            self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
+            self.redirect_read(now, r);
             return;
         }
         // Ask every follower to confirm us, unless that is already under way.
@@ -214,8 +219,8 @@ impl Node {
                     arrived,
                 };
                 if let Err(r) = self.wait_for_owner(now, read, owner, until) {
-                    // No room to wait: a redirect is safe, a read now is not.
-                    self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
+                    // Answered now, the read could show a put never answered.
+                    self.redirect_read(now, r);
                 }
                 return;
             }
@@ -252,9 +257,7 @@ impl Node {
                 req,
                 arrived: r.arrived,
             };
-            if let Err(h) = self.clients.hold(held) {
-                self.redirect(now, h.client, h.req, h.arrived);
-            }
+            self.hold(now, held);
         }
     }
 
@@ -343,15 +346,16 @@ impl Node {
         self.answer(now, client, req.into_mid(), op, Answer::Redirect, arrived);
     }
 
-    fn hold(&mut self, now: Micros, client: Addr, req: Request) {
-        let held = Held {
-            client,
-            req,
-            arrived: now,
-        };
+    /// Holds a request, or redirects it when the held requests are full.
+    fn hold(&mut self, now: Micros, held: Held) {
         if let Err(h) = self.clients.hold(held) {
-            self.redirect(now, h.client, h.req, now);
+            self.redirect(now, h.client, h.req, h.arrived);
         }
+    }
+
+    /// A get with no room to wait among the reads: a redirect is safe.
+    fn redirect_read(&mut self, now: Micros, r: PendingRead) {
+        self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
     }
 
     /// Heard from the leader within one heartbeat after it was due.
