@@ -17,10 +17,11 @@ pub struct LatencyHist {
 }
 
 impl Default for LatencyHist {
+    /// Starts small and grows with the largest value recorded: a report
+    /// keeps several per phase, most of them empty or short.
     fn default() -> Self {
         LatencyHist {
-            hist: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-                .expect("static histogram bounds are valid"),
+            hist: Histogram::new(3).expect("3 significant figures are valid"),
         }
     }
 }
@@ -36,7 +37,11 @@ pub struct Summary {
 
 impl LatencyHist {
     pub fn record(&mut self, us: u64) {
-        self.hist.saturating_record(us.max(1));
+        // `saturating_record` would clamp to the current size, not grow.
+        let us = us.clamp(1, MAX_LATENCY_US);
+        if self.hist.record(us).is_err() {
+            self.hist.saturating_record(us);
+        }
     }
 
     pub fn count(&self) -> u64 {
