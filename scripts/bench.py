@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """The replica benchmark: the 17 standard scenarios, several runs each.
 
+With --stress, our own scenarios beyond the 17 instead (write bursts, very
+lossy networks, large clusters and the rest of configs/), with the figures
+that matter there: messages against the replication-traffic floor, the 99th
+percentile latency, redirects, how often the simulator's leader list
+changed, and packet storms. --pace runs the simulator at the course's
+pace (see docs/simulator.md).
+
 For each scenario it prints the median of each graded figure with its tier,
 how many runs passed every correctness check, and the medians of completed
 gets and puts (the simulator's median also counts redirects and fails, which
@@ -27,20 +34,80 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from simulator.config import Config, load_config  # noqa: E402
 from simulator.grading import tier_for  # noqa: E402
+from simulator.errors import SimulatorError  # noqa: E402
+from simulator.pace import Pace, parse_pace  # noqa: E402
 from simulator.report import result_to_json, write_json  # noqa: E402
 from simulator.simulation import run_simulation  # noqa: E402
 
 STANDARD = ["simple-1", "simple-2", "unreliable-1", "unreliable-2", "unreliable-3",
             "crash-1", "crash-2", "crash-3", "crash-4", "partition-1", "partition-2",
             "partition-3", "partition-4", "advanced-1", "advanced-2", "advanced-3", "advanced-4"]
+STRESS = ["write-burst-3", "write-burst-5", "write-burst-7", "write-burst-21", "high-rate",
+          "lossy-40", "lossy-50", "lossy-3-45", "lossy-7-35", "heavy-drops", "flapping",
+          "lose-majority", "big-7", "big-21", "large-11", "large-15", "large-21"]
 TITLE = "# Benchmarks"
 METRICS = ["total_msgs", "failures", "duplicates", "median_latency"]
 
 
-def one_run(config: "Config", replica: str, seed: int) -> Dict[str, Any]:
+def one_run(config: "Config", replica: str, seed: int, pace: Optional[Pace] = None) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
-        result = run_simulation(config, replica, seed=seed, silence=True, workdir=work)
+        result = run_simulation(config, replica, seed=seed, silence=True, workdir=work, pace=pace)
     return result_to_json(result)
+
+
+def traffic_floor(config: "Config") -> float:
+    """The replication-traffic rule's least total_msgs for this config."""
+    f = config.fractions
+    return config.requests * config.replicas * (1 - config.mix) * (1 - f["maximum_appends_batched_fraction"])
+
+
+def leader_changes(leaders: List[str]) -> Dict[str, int]:
+    """The simulator's leader list: entries naming a replica, and FFFF ones."""
+    unknown = sum(1 for x in leaders if x == "FFFF")
+    return {"named": len(leaders) - unknown, "unknown": unknown}
+
+
+def stress_row(name: str, config: "Config", runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The stress table's figures for one scenario: medians over the runs."""
+    floor = traffic_floor(config)
+    figures = {m: median([r["performance"][m]["value"] for r in runs]) for m in METRICS}
+    changes = [leader_changes(r["leaders"]) for r in runs]
+    return {
+        "name": name, "runs": runs, "figures": figures,
+        "tiers": {m: tier(config, m, figures[m]) for m in METRICS},
+        "correct": f"{sum(1 for r in runs if r['correctness']['passed'])}/{len(runs)}",
+        "over_floor": median([r["counters"]["total_msgs"] / floor for r in runs]) if floor else None,
+        "p99": median([r["latency"]["p99"] for r in runs]),
+        "redirect_share": median([r["counters"]["redirects"] / config.requests for r in runs]),
+        "dups_max": max(r["counters"]["duplicates"] for r in runs),
+        "leaders_named": median([c["named"] for c in changes]),
+        "leaders_unknown": median([c["unknown"] for c in changes]),
+        "storms": sum(1 for r in runs if r["packet_storm"]),
+    }
+
+
+def stress_table(rows: List[Dict[str, Any]]) -> List[str]:
+    lines = [
+        "msgs/rule: total messages over the replication-traffic rule's floor "
+        "(`requests x replicas x (1 - mix) x 0.5`; below 1 fails). p99: 99th percentile of the "
+        "simulator's latencies (redirects and fails included). redirects: per request. "
+        "leaders: entries of the simulator's leader list naming a replica / FFFF. "
+        "dups max: the most duplicates in any run.",
+        "",
+        "| scenario | correct | msgs | msgs/rule | failures | duplicates | dups max | median | p99 "
+        "| redirects | leaders | storms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        f, t = r["figures"], r["tiers"]
+        over = "-" if r["over_floor"] is None else f"{r['over_floor']:.2f}"
+        lines.append(
+            f"| {r['name']} | {r['correct']} | {fmt(f['total_msgs'])} ({t['total_msgs']}) | {over} "
+            f"| {fmt(f['failures'])} ({t['failures']}) | {fmt(f['duplicates'])} ({t['duplicates']}) "
+            f"| {r['dups_max']} | {fmt(f['median_latency'])} ({t['median_latency']}) | {fmt(r['p99'], 3)} "
+            f"| {r['redirect_share']:.0%} | {fmt(r['leaders_named'])} / {fmt(r['leaders_unknown'])} "
+            f"| {r['storms']} |")
+    return lines
 
 
 def keep_failure(directory: str, name: str, seed: int, result: Dict[str, Any]) -> str:
@@ -91,7 +158,12 @@ def current_commit() -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5, help="runs per scenario (default 5)")
-    p.add_argument("--scenarios", nargs="*", default=STANDARD, help="scenario names (default: the 17)")
+    p.add_argument("--scenarios", nargs="*", default=None,
+                   help="scenario names (default: the 17, or with --stress our stress scenarios)")
+    p.add_argument("--stress", action="store_true",
+                   help="the stress table: %s by default" % ", ".join(STRESS))
+    p.add_argument("--pace", default="native",
+                   help="the simulator's pace (run.py --pace): native (default), course, or a time per hop")
     p.add_argument("--replica", default=os.path.join(ROOT, "3700kvstore"))
     p.add_argument("--floor", default=os.path.join(ROOT, "target", "release", "kvfloor"),
                    help="the floor stand-in (default target/release/kvfloor); '' to skip")
@@ -101,6 +173,13 @@ def main() -> int:
                    help="where the full JSON result of each run that fails a check is kept "
                         "(default target/bench-failures)")
     args = p.parse_args()
+    if args.scenarios is None:
+        args.scenarios = STRESS if args.stress else STANDARD
+    try:
+        pace = parse_pace(args.pace)
+    except SimulatorError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
 
     for binary in [args.replica] + ([args.floor] if args.floor else []):
         if not os.access(binary, os.X_OK):
@@ -110,6 +189,8 @@ def main() -> int:
     # Read now: the binaries were built from this tree, and commits made
     # while the bench runs must not be named as what it measured.
     commit = current_commit()
+    if args.stress:
+        return run_stress(args, pace, commit)
     rows = []
     failed_runs: List[str] = []
     totals = {m: {} for m in METRICS}
@@ -119,9 +200,9 @@ def main() -> int:
         # whose speed drifts during the bench skews neither side's medians.
         ours, floor = [], []
         for i in range(args.runs):
-            ours.append(one_run(config, args.replica, args.seed + i))
+            ours.append(one_run(config, args.replica, args.seed + i, pace))
             if args.floor and not config.drops:
-                floor.append(one_run(config, args.floor, args.seed + i))
+                floor.append(one_run(config, args.floor, args.seed + i, pace))
         correct = sum(1 for r in ours if r["correctness"]["passed"])
         for i, r in enumerate(ours):
             if not r["correctness"]["passed"]:
@@ -149,7 +230,7 @@ def main() -> int:
     lines = [
         TITLE,
         "",
-        f"## `{commit}`: {len(rows)} scenarios, {args.runs} runs each",
+        f"## `{commit}`: {len(rows)} scenarios, {args.runs} runs each" + pace_note(pace),
         "",
         f"`make bench` ({shlex.join(['scripts/bench.py'] + sys.argv[1:])}) on "
         f"{datetime.date.today().isoformat()}, commit `{commit}`: {args.runs} runs per scenario, "
@@ -173,18 +254,58 @@ def main() -> int:
         lines.append(f"- {m}: " + ", ".join(f"{k} {v}" for k, v in sorted(totals[m].items())))
     if failed_runs:
         lines += ["", "Runs that failed a check:", ""] + [f"- {f}" for f in failed_runs]
-    text = "\n".join(lines) + "\n"
+    publish("\n".join(lines) + "\n", args.out)
+    return 0
+
+
+def pace_note(pace: Pace) -> str:
+    return "" if pace.label == "native" else f", at the {pace.label} pace"
+
+
+def run_stress(args: argparse.Namespace, pace: Pace, commit: str) -> int:
+    """The stress table: each scenario's runs, then one row each."""
+    rows = []
+    failed_runs: List[str] = []
+    for name in args.scenarios:
+        config = load_config(name)
+        runs = []
+        for i in range(args.runs):
+            r = one_run(config, args.replica, args.seed + i, pace)
+            runs.append(r)
+            if not r["correctness"]["passed"]:
+                failed_runs.append(keep_failure(args.failures_dir, name, args.seed + i, r))
+        row = stress_row(name, config, runs)
+        rows.append(row)
+        print(stress_table([row])[-1], flush=True)
+    lines = [
+        TITLE,
+        "",
+        f"## `{commit}`: stress, {len(rows)} scenarios, {args.runs} runs each" + pace_note(pace),
+        "",
+        f"`{shlex.join(['scripts/bench.py'] + sys.argv[1:])}` on {datetime.date.today().isoformat()}, "
+        f"commit `{commit}`: seeds {args.seed}..{args.seed + args.runs - 1}; each figure is the median "
+        f"over the runs. Latencies in seconds.",
+        "",
+        *stress_table(rows),
+    ]
+    if failed_runs:
+        lines += ["", "Runs that failed a check:", ""] + [f"- {f}" for f in failed_runs]
+    publish("\n".join(lines) + "\n", args.out)
+    return 0
+
+
+def publish(text: str, out: str) -> None:
+    """Print the table and put it on top of ``out``, keeping the history."""
     print()
     print(text)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     previous = ""
-    if os.path.exists(args.out):
-        with open(args.out) as fh:
+    if os.path.exists(out):
+        with open(out) as fh:
             previous = fh.read()
-    with open(args.out + ".tmp", "w") as fh:
+    with open(out + ".tmp", "w") as fh:
         fh.write(with_history(text, previous))
-    os.replace(args.out + ".tmp", args.out)
-    return 0
+    os.replace(out + ".tmp", out)
 
 
 

@@ -18,6 +18,7 @@ from .config import Config
 from .counters import Counters
 from .events import EventSink
 from .ids import BROADCAST, is_address
+from .pace import Pace, pace_or_native
 from .processes import ReplicaProcess, ReplicaSet
 from .traffic import (FATE_CLIENT, FATE_DEAD, FATE_DELIVERED, FATE_DROPPED, FATE_INVALID,
                       FATE_PARTITIONED, TrafficCounter)
@@ -103,8 +104,9 @@ def malformation(msg: Dict[str, Any]) -> str:
 class Network:
     def __init__(self, config: Config, replicas: ReplicaSet, pool: ClientPool, counters: Counters,
                  clock: Clock, seed: int, sink: Optional[EventSink] = None,
-                 traffic: Optional[TrafficCounter] = None) -> None:
+                 traffic: Optional[TrafficCounter] = None, pace: Optional[Pace] = None) -> None:
         self.replicas = replicas
+        self.pace = pace_or_native(pace)
         self.pool = pool
         self.counters = counters
         self.clock = clock
@@ -227,6 +229,7 @@ class Network:
                    "MID": mid, "key": key}
             if rtype == "put":
                 msg["value"] = value
+            self.pace.before_send()
             self.replicas.deliver(target, json.dumps(msg).encode("utf-8"))
         sink = self.sink
         if sink is not None:

@@ -8,7 +8,7 @@ import os
 from typing import Any, Dict, List, Tuple
 
 from .config import UDP
-from .numeric import fmt_num, median
+from .numeric import fmt_num, median, percentile
 from .result import TIER_BONUS, TIER_PARTIAL, TIER_PASSED, RunResult, Tier
 
 METRIC_LABELS = {
@@ -170,6 +170,7 @@ def format_report(result: RunResult, color: bool = False) -> str:
         h("## Simulator"),
         f"        Per-hop overhead: median {ov['median_us']:.1f}us, p99 {ov['p99_us']:.1f}us "
         f"over {ov['packets']} packets",
+        f"        Pace: {result.pace}",
     ]
     ev = result.events
     if ev:
@@ -229,6 +230,7 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
             "count": len(result.latencies),
             "mean": result.mean_latency,
             "median": result.median_latency,
+            "p99": percentile(sorted(result.latencies), 99) if result.latencies else None,
             "median_ok_get": median([x for x in ok_get if x is not None]),
             "median_ok_put": median([x for x in ok_put if x is not None]),
             "ok_get_count": len(ok_get),
@@ -249,6 +251,7 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
         "course_checks": result.course_checks,
         "linearizability": result.linearizability,
         "overhead": result.overhead(),
+        "pace": result.pace,
         "events": result.events or None,
         "requests": [r.to_json() for r in result.records],
     }

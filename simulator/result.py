@@ -51,6 +51,7 @@ class RunResult:
     replica_pids: List[int] = field(default_factory=list)
     events: Dict[str, Any] = field(default_factory=dict)     # EventSink.summary(), if any
     course_checks: bool = False     # graded with --course-checks: linearizability not a check
+    pace: str = "native"            # --pace, as Pace.label names it
 
     @property
     def correct(self) -> bool:

@@ -31,6 +31,7 @@ from .faults import Faults
 from .grading import grade
 from .network import Network
 from .numeric import is_number
+from .pace import Pace, pace_or_native
 from .processes import ReplicaSet, check_replica_program
 from .report import result_counters
 from .result import RunResult
@@ -71,8 +72,9 @@ class Simulation:
                  silence: bool = True, workdir: Optional[str] = None,
                  out: Any = None, err: Any = None,
                  events: Optional[str] = None, record: Optional[str] = None,
-                 sink: Optional[EventSink] = None, course_checks: bool = False) -> None:
-        """``events``/``record``/``course_checks``: see ``run_simulation``;
+                 sink: Optional[EventSink] = None, course_checks: bool = False,
+                 pace: Optional[Pace] = None) -> None:
+        """``events``/``record``/``course_checks``/``pace``: see ``run_simulation``;
         ``sink``: an event sink to use instead (never opened: for tests)."""
         if transport not in TRANSPORTS:
             raise SimulatorError(f"unknown transport {transport!r}")
@@ -80,6 +82,7 @@ class Simulation:
             raise SimulatorError("the config was validated for another transport")
         self.config = config
         self.course_checks = course_checks
+        self.pace = pace_or_native(pace)
         self.replica_path = check_replica_program(replica_path)
         self.seed = seed
         self.transport = transport
@@ -97,7 +100,7 @@ class Simulation:
                                    self.counters, self.clock, silence, out, err)
         self.pool = ClientPool(config.replicas, config.mix, seed, self.counters)
         self.network = Network(config, self.replicas, self.pool, self.counters, self.clock, seed,
-                               sink, self.traffic)
+                               sink, self.traffic, self.pace)
         self.faults = Faults(self.replicas, self.network, self.pool, seed, sink)
         self.hop_ns: List[int] = []       # the simulator's time per routed packet
         self.packet_storm = False
@@ -142,7 +145,7 @@ class Simulation:
                 replica=self.replica_path, counters=self.counters, leaders=list(self.network.leaders),
                 latencies=self.pool.latencies, records=self.pool.records, hop_ns=self.hop_ns,
                 duration=time.monotonic() - wall0, packet_storm=self.packet_storm,
-                replica_pids=self.replicas.pids())
+                replica_pids=self.replicas.pids(), pace=self.pace.label)
             grade(result, course_checks=self.course_checks)
             self.emit_run_end(result)
         finally:
@@ -187,6 +190,7 @@ class Simulation:
         sink = self.sink
         traffic = self.traffic
         rec_sock = sink.rec_sock if sink is not None else None
+        wake_for_schedule = self.pace.wake_for_schedule
         while True:
             now = mono() - t0
             if now >= lifetime:
@@ -196,9 +200,9 @@ class Simulation:
                 break
             if replicas.n_alive <= 0:
                 break
-            next_t = items[ei][0] if ei < n_items else lifetime
+            next_t = items[ei][0] if ei < n_items and wake_for_schedule else lifetime
             timeout = min(SELECT_TIMEOUT, max(0.0, next_t - now), lifetime - now)
-            if traffic is not None:
+            if traffic is not None and wake_for_schedule:
                 # Wake up for the end of the traffic window too.
                 timeout = min(timeout, max(0.0, traffic.next_close() - now))
             try:
@@ -230,11 +234,15 @@ class Simulation:
         if got is None:
             return
         rep, data, addr, t_read_ns = got
+        pace = self.pace
+        pace.before_forward(t_read_ns)
         perf0 = time.perf_counter_ns()
         if self.replicas.handshake(rep, data, addr):
             return
         self.network.route(rep, data, t_read_ns)
-        self.hop_ns.append(time.perf_counter_ns() - perf0)
+        own = time.perf_counter_ns() - perf0
+        self.hop_ns.append(own)
+        pace.learn_own_cost(own)
 
     def _fire(self, etype: str) -> None:
         if etype == REQUEST:
@@ -304,7 +312,7 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
                    transport: Optional[str] = None, silence: bool = True, workdir: Optional[str] = None,
                    out: Any = None, err: Any = None,
                    events: Optional[str] = None, record: Optional[str] = None,
-                   course_checks: bool = False) -> RunResult:
+                   course_checks: bool = False, pace: Optional[Pace] = None) -> RunResult:
     """Run one config and return the graded result.
 
     ``workdir`` is where the socket files are made and where the replicas
@@ -313,12 +321,13 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
     Unix datagram socket to stream state events to, ``record`` a file to
     write every event to (the simulator's and the replicas').
     ``course_checks`` grades as the course simulator does (the
-    linearizability verdict is reported but is not a check).
+    linearizability verdict is reported but is not a check).  ``pace``
+    sets the least time each hop takes (default: as fast as run.py goes).
     """
     if seed is None:
         seed = new_seed()
     sim = Simulation(config, replica_path, seed, transport or config.transport, silence, workdir, out, err,
-                     events=events, record=record, course_checks=course_checks)
+                     events=events, record=record, course_checks=course_checks, pace=pace)
     return sim.run()
 
 

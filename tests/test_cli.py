@@ -191,7 +191,7 @@ class Errors(unittest.TestCase):
 class AllMode(unittest.TestCase):
     """'all' with a stand-in for the simulation (the real thing takes 17 x 30 s)."""
 
-    def fake_run(self, config, replica, seed, transport, silence, workdir, course_checks=False):
+    def fake_run(self, config, replica, seed, transport, silence, workdir, course_checks=False, pace=None):
         counters = Counters(total_msgs=3000, generated_get=100, generated_put=400, keys_put=50)
         if config.name == "crash-2":
             counters.died = 1

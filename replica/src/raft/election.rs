@@ -11,6 +11,7 @@ use shared::{Addr, Body, Entry, RequestVote, VoteReply};
 
 use super::campaign::Campaign;
 use super::leader::fanout::quiet_eager_interval;
+use super::leader::ledger::Ledger;
 use super::leader::reads::Reads;
 use super::leader::tracker::Tracker;
 use super::leader::Leader;
@@ -229,6 +230,7 @@ impl Node {
         self.leading = Some(Leader {
             tracker,
             reads: Reads::new(&self.cfg),
+            ledger: Ledger::new(self.peers.len() + 1),
             since: now,
             term_start,
         });

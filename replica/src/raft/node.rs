@@ -319,7 +319,18 @@ impl Node {
     }
 
     pub(super) fn send(&mut self, to: Addr, body: Body) {
+        self.count_peer_message(to);
         self.outbox.push(Outgoing { to, body });
+    }
+
+    /// A message to or from `addr`: when that is a peer and we lead, one
+    /// for the traffic account (`leader/ledger.rs`).
+    pub(super) fn count_peer_message(&mut self, addr: Addr) {
+        if self.is_peer(addr) {
+            if let Some(lead) = self.leading.as_mut() {
+                lead.ledger.count_messages(1);
+            }
+        }
     }
 
     pub(super) fn emit(&mut self, now: Micros, event: Event) {
@@ -351,6 +362,7 @@ impl Node {
             self.counters.absurd_terms += 1;
             return;
         }
+        self.count_peer_message(from);
         match msg.body {
             Body::Get { mid, key } => self.handle_request(now, from, Request::Get { mid, key }),
             Body::Put { mid, key, value } => {

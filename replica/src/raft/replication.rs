@@ -6,6 +6,7 @@
 use shared::events::RoleReason;
 use shared::{Addr, AppendEntries, AppendReply, Body};
 
+use super::leader::tracker::DueAppend;
 use super::node::Node;
 use super::Micros;
 
@@ -14,6 +15,8 @@ impl Node {
         // The answer to a relayed AppendEntries acknowledges the relayer
         // too, in the same term: it appended before passing it on.
         if let Some(ack) = r.relay_ack.filter(|a| a.from != from) {
+            // The relayer's hop to `from` is a message too.
+            self.count_peer_message(ack.from);
             let relayer = AppendReply {
                 term: r.term,
                 success: true,
@@ -99,6 +102,10 @@ impl Node {
     /// Sends an AppendEntries to each eager follower that has new entries
     /// (see `leader/fanout.rs`), and to each one due a heartbeat or
     /// retransmission, each told the heartbeat interval it may expect.
+    /// While the traffic account is short (`leader/ledger.rs`), new entries
+    /// also go to the lazy followers, and, when even that cannot pay it,
+    /// one entry per AppendEntries. Each AppendEntries is counted as paying
+    /// two messages: itself and its answer, which comes later.
     pub(super) fn send_due_appends(&mut self, now: Micros) {
         let Some(lead) = &self.leading else {
             return;
@@ -109,35 +116,75 @@ impl Node {
             .filter(|&i| i > self.cfg.heartbeat_interval)
             .unwrap_or(0);
         let lazy_interval = tracker.lazy_heartbeat_interval();
-        for (peer, relay_to, lazy) in tracker.sends_due(now, self.log.last_index()) {
-            let interval = if lazy { lazy_interval } else { eager_interval };
-            self.send_append(now, peer, relay_to, lazy, interval);
+        let last = self.log.last_index();
+        let mut short = lead.ledger.owed();
+        let sends = tracker.sends_due(now, last, short > 0);
+        for (i, s) in sends.iter().enumerate() {
+            if s.optional && short == 0 {
+                continue;
+            }
+            let interval = if s.lazy {
+                lazy_interval
+            } else {
+                eager_interval
+            };
+            // This send and each after it pay two; past that, split.
+            let rest = 2 * (sends.len() - i) as u64;
+            let mut resume = false;
+            loop {
+                let split = short > rest;
+                let budget = if split { 0 } else { self.cfg.max_batch_bytes };
+                self.send_append(now, s, interval, budget, resume);
+                short = short.saturating_sub(2);
+                if !split || !self.misses_entries(&s.peer, last) {
+                    break;
+                }
+                resume = true;
+            }
         }
     }
 
-    /// One AppendEntries to `peer` (relayed on to `relay_to`, if any),
-    /// starting right after what the follower(s) acknowledged, or at their
-    /// next index if they have acknowledged nothing in this term; it tells
-    /// them to expect the next within `interval` (0: the standard one).
+    /// `peer` has not been sent every entry up to `last`.
+    fn misses_entries(&self, peer: &Addr, last: u64) -> bool {
+        self.leading
+            .as_ref()
+            .and_then(|lead| lead.tracker.get(peer))
+            .is_some_and(|p| p.next_index() <= last)
+    }
+
+    /// One AppendEntries to `s.peer` (relayed on to `s.relay_to`, if
+    /// any), starting right after what the follower(s) acknowledged, or at
+    /// their next index if they have acknowledged nothing in this term or
+    /// we `resume` right after an AppendEntries sent in this flush, with
+    /// entries of up to `budget` bytes (at least one, if any is missing);
+    /// it tells them to expect the next within `interval` (0: the standard
+    /// one).
     fn send_append(
         &mut self,
         now: Micros,
-        peer: Addr,
-        relay_to: Option<Addr>,
-        lazy: bool,
+        s: &DueAppend,
         interval: Micros,
+        budget: usize,
+        resume: bool,
     ) {
         let Some(lead) = self.leading.as_mut() else {
             return;
         };
-        let members: Vec<Addr> = std::iter::once(peer).chain(relay_to).collect();
+        let (peer, lazy) = (s.peer, s.lazy);
+        let members: Vec<Addr> = std::iter::once(peer).chain(s.relay_to).collect();
         let next = members
             .iter()
             .filter_map(|m| lead.tracker.get(m))
-            .map(|p| p.send_from())
+            .map(|p| {
+                if resume {
+                    p.next_index()
+                } else {
+                    p.send_from()
+                }
+            })
             .min()
             .expect("at least the peer");
-        let entries = self.log.batch(next, self.cfg.max_batch_bytes);
+        let entries = self.log.batch(next, budget);
         let prev_index = next - 1;
         let ae = AppendEntries {
             term: self.term,
@@ -147,7 +194,7 @@ impl Node {
             ts: now,
             heartbeat: interval,
             entries,
-            relay_to,
+            relay_to: s.relay_to,
             relayed: None,
         };
         // The last index this AppendEntries carries.
@@ -160,7 +207,7 @@ impl Node {
             _ if fresh => c.appends_new += 1,
             _ => c.appends_resent += 1,
         }
-        if relay_to.is_some() {
+        if s.relay_to.is_some() {
             c.appends_relayed += 1;
         }
         self.send(peer, Body::AppendEntries(ae));
@@ -1044,5 +1091,79 @@ mod tests {
             Role::Follower,
             "no quorum has heard from it since"
         );
+    }
+
+    /// Rounds of `batch` client puts that reach the leader of three
+    /// between two flushes, every AppendEntries acknowledged 100 µs
+    /// later: the puts and the replica messages, its own and the answers,
+    /// the no-op's four included (the account counts them too).
+    fn burst(batch: usize, rounds: usize) -> (u64, u64, Node) {
+        let mut a = leader();
+        let mut now = 2_000_000;
+        let out = a.flush(now);
+        ack_all(&mut a, now + 100, &out);
+        let mut messages = 2 * appends(&out).len() as u64;
+        let mut puts = 0;
+        for round in 0..rounds {
+            now += 1_000;
+            for i in 0..batch {
+                let msg = Message {
+                    src: Addr(0x13),
+                    dst: A,
+                    leader: Addr::UNKNOWN,
+                    body: testkit::put(&format!("M{round}-{i}"), &format!("k{i}"), "v"),
+                };
+                a.handle(now, Input::Message(msg));
+                puts += 1;
+            }
+            let out: Vec<Outgoing> = a
+                .flush(now)
+                .into_iter()
+                .filter(|o| o.to != Addr(0x13))
+                .collect();
+            let appends = out
+                .iter()
+                .filter(|o| matches!(o.body, Body::AppendEntries(_)))
+                .count();
+            messages += out.len() as u64 + appends as u64;
+            ack_all(&mut a, now + 100, &out);
+            let answers: Vec<Outgoing> = a
+                .flush(now + 100)
+                .into_iter()
+                .filter(|o| o.to != Addr(0x13))
+                .collect();
+            messages += answers.len() as u64;
+        }
+        (puts, messages, a)
+    }
+
+    #[test]
+    fn batched_puts_keep_the_replication_traffic_above_its_floor() {
+        // The floor is 3 replicas × ½ per put; the account keeps 5/4 of it.
+        for batch in [2, 3, 5, 8, 20] {
+            let (puts, messages, a) = burst(batch, 50);
+            assert_eq!(
+                a.commit_index(),
+                1 + puts,
+                "batch {batch}: every put committed"
+            );
+            assert!(
+                messages * 8 >= puts * 15,
+                "batch {batch}: {messages} messages for {puts} puts"
+            );
+            // Not much more: at most two messages too many per flush.
+            assert!(
+                messages * 8 <= puts * 15 + 8 * 2 * 50,
+                "batch {batch}: {messages} messages for {puts} puts"
+            );
+        }
+    }
+
+    #[test]
+    fn puts_one_at_a_time_go_to_the_eager_follower_only() {
+        // One put per flush already pays 2 ≥ 1.875 messages: nothing extra.
+        let (puts, messages, _) = burst(1, 100);
+        assert_eq!(puts, 100);
+        assert_eq!(messages, 4 + 2 * puts);
     }
 }

@@ -155,6 +155,9 @@ impl Node {
             return;
         }
         let index = self.log.append(entry);
+        if let Some(lead) = self.leading.as_mut() {
+            lead.ledger.count_put();
+        }
         // Held puts released at once when we win are no sample of how
         // often puts come.
         if arrived == now {

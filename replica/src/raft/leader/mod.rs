@@ -1,12 +1,15 @@
 //! What only a leader has: its view of the followers and the network
-//! (`tracker.rs`, with the fan-out policy in `fanout.rs`) and the gets it
-//! holds (`reads.rs`). A replica has a `Leader` exactly while it leads:
+//! (`tracker.rs`, with the fan-out policy in `fanout.rs`), the gets it
+//! holds (`reads.rs`) and its account of the replication-traffic floor
+//! (`ledger.rs`). A replica has a `Leader` exactly while it leads:
 //! stepping down drops it (see `Node::become_follower`).
 
 pub(super) mod fanout;
+pub(super) mod ledger;
 pub(super) mod reads;
 pub(super) mod tracker;
 
+use ledger::Ledger;
 use reads::Reads;
 use tracker::Tracker;
 
@@ -16,6 +19,7 @@ use super::Micros;
 pub(super) struct Leader {
     pub tracker: Tracker,
     pub reads: Reads,
+    pub ledger: Ledger,
     /// When we won the election: check-quorum counts from here until a
     /// quorum confirms us.
     pub since: Micros,

@@ -133,6 +133,29 @@ pub(in crate::raft) struct Estimates {
     srtt: Option<Micros>,
 }
 
+/// One AppendEntries to send at a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::raft) struct DueAppend {
+    pub peer: Addr,
+    /// Who `peer` passes it on to, if relayed.
+    pub relay_to: Option<Addr>,
+    /// `peer` is not eager (it is told the lazy heartbeat interval).
+    pub lazy: bool,
+    /// Only to pay the traffic account (`ledger.rs`): skipped when paid.
+    pub optional: bool,
+}
+
+impl DueAppend {
+    fn straight(peer: Addr, lazy: bool, optional: bool) -> DueAppend {
+        DueAppend {
+            peer,
+            relay_to: None,
+            lazy,
+            optional,
+        }
+    }
+}
+
 /// The leader's followers and estimates.
 #[derive(Debug)]
 pub(in crate::raft) struct Tracker {
@@ -619,42 +642,50 @@ impl Tracker {
         contact.saturating_add((2 * hb).max(eager_interval + hb / 3))
     }
 
-    /// The followers to send an AppendEntries at this flush, with the one
-    /// each relays to, and whether it is lazy. New entries (the log ends at
-    /// `last`) go at once only to eager followers that answer; a silent
-    /// one gets them with its (backed-off) retransmission, the others with
-    /// their heartbeats. While relaying, eager followers that only have new
-    /// entries to get go in pairs: one AppendEntries to the first, relayed
-    /// to the second.
-    pub(in crate::raft) fn sends_due(
-        &self,
-        now: Micros,
-        last: u64,
-    ) -> Vec<(Addr, Option<Addr>, bool)> {
+    /// The followers to send an AppendEntries at this flush. New entries
+    /// (the log ends at `last`) go at once only to eager followers that
+    /// answer; a silent one gets them with its (backed-off)
+    /// retransmission, the others with their heartbeats. While relaying,
+    /// eager followers that only have new entries to get go in pairs: one
+    /// AppendEntries to the first, relayed to the second. With `widen`
+    /// (the traffic account is short), the lazy followers that answer and
+    /// miss new entries come last, as sends that may be skipped.
+    pub(in crate::raft) fn sends_due(&self, now: Micros, last: u64, widen: bool) -> Vec<DueAppend> {
         let eager = self.eager_followers(now);
         let relaying = self.relaying();
         let mut unpaired: Option<Addr> = None;
-        let mut sends: Vec<(Addr, Option<Addr>, bool)> = Vec::new();
+        let mut sends: Vec<DueAppend> = Vec::new();
+        let mut optional: Vec<DueAppend> = Vec::new();
         for (&peer, p) in &self.followers {
             let lazy = !eager.contains(&peer);
-            let has_new = p.next <= last && !lazy && !self.is_slow(p, now);
+            let missing = p.next <= last && !self.is_slow(p, now);
+            let has_new = missing && !lazy;
             if !(p.send_now || has_new) {
+                if widen && missing {
+                    optional.push(DueAppend::straight(peer, true, true));
+                }
                 continue;
             }
             // Only a follower waiting on nothing is paired: retransmissions
             // go straight to the follower that missed them.
             if relaying && has_new && p.acked && p.waiting_since.is_none() {
                 match unpaired.take() {
-                    Some(first) => sends.push((first, Some(peer), false)),
+                    Some(first) => sends.push(DueAppend {
+                        peer: first,
+                        relay_to: Some(peer),
+                        lazy: false,
+                        optional: false,
+                    }),
                     None => unpaired = Some(peer),
                 }
                 continue;
             }
-            sends.push((peer, None, lazy));
+            sends.push(DueAppend::straight(peer, lazy, false));
         }
         if let Some(peer) = unpaired {
-            sends.push((peer, None, false));
+            sends.push(DueAppend::straight(peer, false, false));
         }
+        sends.extend(optional);
         sends
     }
 }
@@ -721,7 +752,7 @@ mod tests {
     #[test]
     fn a_new_leaders_followers_are_live_and_due_its_first_append() {
         let t = five();
-        let sends = t.sends_due(0, 1);
+        let sends = t.sends_due(0, 1, false);
         assert_eq!(sends.len(), 4, "{sends:?}");
         assert!(t
             .iter()
@@ -763,7 +794,10 @@ mod tests {
         let mut t = five();
         t.on_ack(&B, 0, 4, 10, 5);
         t.on_send(&[B], 10, 10, false, 300_000);
-        assert!(t.sends_due(10, 10).iter().all(|s| s.0 != B), "B has all");
+        assert!(
+            t.sends_due(10, 10, false).iter().all(|s| s.peer != B),
+            "B has all"
+        );
         t.on_reject(&B, 2, 10);
         assert_eq!(
             t.get(&B).map(|p| p.next_index()),
@@ -772,7 +806,7 @@ mod tests {
         );
         t.on_reject(&B, 7, 10);
         assert_eq!(t.get(&B).map(|p| p.next_index()), Some(7));
-        assert!(t.sends_due(11, 10).iter().any(|s| s.0 == B));
+        assert!(t.sends_due(11, 10, false).iter().any(|s| s.peer == B));
     }
 
     #[test]
@@ -845,7 +879,7 @@ mod tests {
             "the eager followers' heartbeat"
         );
         t.tick(due, 0, 1, 1);
-        assert!(t.sends_due(due, 1).iter().any(|s| s.0 == B));
+        assert!(t.sends_due(due, 1, false).iter().any(|s| s.peer == B));
         assert!(t.is_live_for_test(&E, cfg.election_timeout_min));
         assert!(!t.is_live_for_test(&E, 10 + cfg.election_timeout_min + cfg.heartbeat_interval));
     }
@@ -882,7 +916,22 @@ mod tests {
             t.on_ack(&p, 0, 1, 1, 5);
         }
         // Entry 2 goes to B, relayed to C; the lazy D and E get it later.
-        let sends = t.sends_due(10, 2);
-        assert_eq!(sends, vec![(B, Some(C), false)], "{sends:?}");
+        let sends = t.sends_due(10, 2, false);
+        let pair = DueAppend {
+            peer: B,
+            relay_to: Some(C),
+            lazy: false,
+            optional: false,
+        };
+        assert_eq!(sends, vec![pair], "{sends:?}");
+        // Short of traffic: D and E come last, each a send that may be skipped.
+        let sends = t.sends_due(10, 2, true);
+        let widened = |peer| DueAppend {
+            peer,
+            relay_to: None,
+            lazy: true,
+            optional: true,
+        };
+        assert_eq!(sends, vec![pair, widened(D), widened(E)], "{sends:?}");
     }
 }
