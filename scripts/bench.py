@@ -104,7 +104,7 @@ def stress_table(rows: List[Dict[str, Any]]) -> List[str]:
         lines.append(
             f"| {r['name']} | {r['correct']} | {fmt(f['total_msgs'])} ({t['total_msgs']}) | {over} "
             f"| {fmt(f['failures'])} ({t['failures']}) | {fmt(f['duplicates'])} ({t['duplicates']}) "
-            f"| {r['dups_max']} | {fmt(f['median_latency'])} ({t['median_latency']}) | {fmt(r['p99'], 3)} "
+            f"| {r['dups_max']} | {fmt(f['median_latency'])} ({t['median_latency']}) | {fmt(r['p99'])} "
             f"| {r['redirect_share']:.0%} | {fmt(r['leaders_named'])} / {fmt(r['leaders_unknown'])} "
             f"| {r['storms']} |")
     return lines

@@ -11,7 +11,7 @@ use shared::{Addr, Message};
 use super::codec::{decode, encode};
 use super::signals;
 use super::transport::{Recv, Sent, Transport};
-use crate::raft::{Input, Micros, Node, Outgoing, Role};
+use crate::raft::{Input, Micros, Node, Outgoing};
 use crate::telemetry::Emitter;
 
 /// Packets read per wake-up before the core's outputs are flushed: enough
@@ -202,7 +202,7 @@ impl<T: Transport> Shell<T> {
         Status {
             role: n.role().name(),
             term: n.term(),
-            leader: n.leader_hint().to_string(),
+            leader: n.leader_belief().unwrap_or(Addr::UNKNOWN).to_string(),
             last_index: n.log().last_index(),
             last_term: n.log().last_term(),
             commit_index: n.commit_index(),
@@ -293,11 +293,20 @@ impl<T: Transport> Shell<T> {
 
     /// Feeds the core, logging role and leader changes when debugging.
     fn step(&mut self, now: Micros, input: Input) {
-        let before = (self.node.role(), self.node.term(), self.node.leader_hint());
+        let before = (
+            self.node.role(),
+            self.node.term(),
+            self.node.leader_belief(),
+        );
         self.node.handle(now, input);
-        let after = (self.node.role(), self.node.term(), self.node.leader_hint());
+        let after = (
+            self.node.role(),
+            self.node.term(),
+            self.node.leader_belief(),
+        );
         if self.debug && before != after {
-            let (role, term, leader): (Role, u64, Addr) = after;
+            let (role, term, leader) = after;
+            let leader = leader.unwrap_or(Addr::UNKNOWN);
             self.log(format_args!(
                 "{:?} in term {term}, leader {leader}, log {}, commit {}",
                 role,

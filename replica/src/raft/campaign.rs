@@ -15,8 +15,9 @@ pub(super) struct Campaign {
     /// Peers that answered this round, either way.
     pub answered: BTreeSet<Addr>,
     /// Peers that did not answer our previous campaign, when this one
-    /// follows it without a leader in between: cut off or dead, most
-    /// likely, so they get this campaign's first request but no resends.
+    /// follows it without a leader in between, and that we have not heard
+    /// from since: cut off or dead, most likely, so they get this
+    /// campaign's first request but no resends.
     pub silent: BTreeSet<Addr>,
     /// When unanswered vote requests go out again, and the wait after that.
     pub resend_at: Micros,
@@ -41,6 +42,12 @@ impl Campaign {
         self.votes = BTreeSet::from([me]);
         self.answered.clear();
         self.backoff = backoff;
+    }
+
+    /// A message came from `peer`: it is reachable again (a partition
+    /// healed, or only its answers were lost), so it gets resends.
+    pub(super) fn heard_from(&mut self, peer: Addr) {
+        self.silent.remove(&peer);
     }
 
     /// The peers among `peers` that did not answer this campaign.

@@ -216,6 +216,7 @@ impl Node {
     fn become_leader(&mut self, now: Micros) {
         self.role = Role::Leader;
         self.leader = Some(self.id);
+        self.last_leader = self.leader;
         self.campaign = None;
         self.counters.terms_won += 1;
         self.inheritance.record_term_leader(self.term, self.id);
@@ -279,6 +280,38 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn packets_name_the_last_known_leader_until_a_new_one_is_known() {
+        // B leads term 1; then A times out and campaigns.
+        let mut a = node(A);
+        deliver(&mut a, 1_000, B, first_heartbeat(0));
+        assert_eq!((a.leader_belief(), a.leader_hint()), (Some(B), B));
+        let t = a.election_deadline;
+        tick(&mut a, t);
+        assert_eq!(a.role(), Role::PreCandidate);
+        assert_eq!(a.leader_hint(), B, "a pre-vote does not show B gone");
+        deliver(&mut a, t + 100, C, vote_reply(2, true, true));
+        assert_eq!((a.role(), a.term()), (Role::Candidate, 2));
+        assert_eq!(a.leader_belief(), None);
+        assert_eq!(a.leader_hint(), B, "nor does our own vote request");
+        // C campaigns in a newer term: still nobody new.
+        let rv = RequestVote {
+            term: 3,
+            last_index: 1,
+            last_term: 1,
+            pre: false,
+        };
+        deliver(&mut a, t + 200, C, Body::RequestVote(rv));
+        assert_eq!(
+            (a.role(), a.term(), a.leader_hint()),
+            (Role::Follower, 3, B)
+        );
+        // C wins: the new leader replaces the old one.
+        let ae = crate::raft::testkit::empty_append(3, t + 300);
+        deliver(&mut a, t + 300, C, Body::AppendEntries(ae));
+        assert_eq!((a.leader_belief(), a.leader_hint()), (Some(C), C));
     }
 
     #[test]
@@ -540,8 +573,18 @@ mod tests {
         // B may just have lost this campaign's request: it is asked again.
         let r = a.cfg.retransmit_interval;
         assert_eq!(asked(&tick(&mut a, next + r)), vec![B]);
+        // C is heard from (its own pre-vote, say: a partition healed): it
+        // is asked again too.
+        let c_asks = Body::RequestVote(RequestVote {
+            term: 1,
+            last_index: 0,
+            last_term: 0,
+            pre: true,
+        });
+        deliver(&mut a, next + r + 10, C, c_asks);
+        assert_eq!(asked(&tick(&mut a, next + 3 * r)), vec![B, C]);
         // Hearing from a leader ends the streak: C is a peer like any other.
-        a.become_follower(next + r + 1, 0, Some(B), RoleReason::LeaderFound);
+        a.become_follower(next + 3 * r + 1, 0, Some(B), RoleReason::LeaderFound);
         let third = a.election_deadline;
         tick(&mut a, third);
         assert_eq!(asked(&tick(&mut a, third + r)), vec![B, C]);

@@ -106,6 +106,8 @@ pub struct Node {
     pub(super) leading: Option<Leader>,
     /// Who we believe leads.
     pub(super) leader: Option<Addr>,
+    /// The last leader we knew of (see `leader_hint`).
+    pub(super) last_leader: Option<Addr>,
 
     // The election timer, in every role.
     pub(super) election_deadline: Micros,
@@ -153,6 +155,7 @@ impl Node {
             campaign: None,
             leading: None,
             leader: None,
+            last_leader: None,
             election_deadline: 0,
             last_leader_contact: None,
             leader_interval: heartbeat,
@@ -227,7 +230,8 @@ impl Node {
 
     /// Reports a change of role, term or leader belief, if there was one.
     pub(super) fn report_role(&mut self, now: Micros, reason: RoleReason) {
-        let (role, term, leader) = (self.role.name(), self.term, self.leader_hint());
+        let leader = self.leader.unwrap_or(Addr::UNKNOWN);
+        let (role, term) = (self.role.name(), self.term);
         self.reporter
             .role_changed(now, (role, term, leader), || Event::Role {
                 role,
@@ -304,9 +308,24 @@ impl Node {
         self.clients.queued() + self.leading.as_ref().map_or(0, |l| l.reads.len())
     }
 
-    /// Who this replica believes leads, for the `leader` field of every packet.
+    /// Who this replica believes leads.
+    pub fn leader_belief(&self) -> Option<Addr> {
+        self.leader
+    }
+
+    /// The `leader` field of every packet, which the simulator takes as
+    /// the cluster's leader (and whose leader a `kill_leader` kills): who
+    /// we believe leads, or, while we know of none (an election is under
+    /// way, a newer term was seen), the last leader we knew of. A
+    /// pre-vote, a vote request or a newer term does not show that leader
+    /// gone: stamping `FFFF` then made the simulator's leader list flip
+    /// between a leader and `FFFF` while the leader stayed. Only a new
+    /// leader replaces it; a leader that steps down knows it no longer
+    /// leads and stamps `FFFF`.
     pub fn leader_hint(&self) -> Addr {
-        self.leader.unwrap_or(Addr::UNKNOWN)
+        self.leader
+            .or(self.last_leader.filter(|&l| l != self.id))
+            .unwrap_or(Addr::UNKNOWN)
     }
 
     pub(super) fn quorum(&self) -> usize {
@@ -363,6 +382,13 @@ impl Node {
             return;
         }
         self.count_peer_message(from);
+        if let Some(campaign) = self
+            .campaign
+            .as_mut()
+            .filter(|_| self.peers.contains(&from))
+        {
+            campaign.heard_from(from);
+        }
         match msg.body {
             Body::Get { mid, key } => self.handle_request(now, from, Request::Get { mid, key }),
             Body::Put { mid, key, value } => {
@@ -411,6 +437,9 @@ impl Node {
         }
         self.role = Role::Follower;
         self.leader = leader;
+        if leader.is_some() {
+            self.last_leader = leader;
+        }
         self.campaign = None;
         if let Some(lead) = self.leading.take() {
             self.kept_estimates = lead.tracker.into_estimates();
