@@ -106,7 +106,8 @@ pub struct Node {
     pub(super) leading: Option<Leader>,
     /// Who we believe leads.
     pub(super) leader: Option<Addr>,
-    /// The last leader we knew of (see `leader_hint`).
+    /// The last leader we knew of, or the candidate we voted for since
+    /// (see `leader_hint`).
     pub(super) last_leader: Option<Addr>,
 
     // The election timer, in every role.
@@ -316,16 +317,23 @@ impl Node {
     /// The `leader` field of every packet, which the simulator takes as
     /// the cluster's leader (and whose leader a `kill_leader` kills): who
     /// we believe leads, or, while we know of none (an election is under
-    /// way, a newer term was seen), the last leader we knew of. A
-    /// pre-vote, a vote request or a newer term does not show that leader
-    /// gone: stamping `FFFF` then made the simulator's leader list flip
-    /// between a leader and `FFFF` while the leader stayed. Only a new
-    /// leader replaces it; a leader that steps down knows it no longer
-    /// leads and stamps `FFFF`.
+    /// way, a newer term was seen), the last leader we knew of, or the
+    /// candidate we voted for since; a candidate (it won a pre-vote, and
+    /// most often wins) names itself. A pre-vote, a vote request or a
+    /// newer term does not show the old leader gone: stamping `FFFF` then
+    /// made the simulator's leader list flip between a leader and `FFFF`
+    /// while the leader stayed, and voters naming the old leader while the
+    /// candidate named itself would flip it between the two. A leader that
+    /// steps down knows it no longer leads and stamps `FFFF`.
     pub fn leader_hint(&self) -> Addr {
-        self.leader
-            .or(self.last_leader.filter(|&l| l != self.id))
-            .unwrap_or(Addr::UNKNOWN)
+        match (self.leader, self.role) {
+            (Some(leader), _) => leader,
+            (None, Role::Candidate) => self.id,
+            (None, _) => self
+                .last_leader
+                .filter(|&l| l != self.id)
+                .unwrap_or(Addr::UNKNOWN),
+        }
     }
 
     pub(super) fn quorum(&self) -> usize {
@@ -390,9 +398,11 @@ impl Node {
             campaign.heard_from(from);
         }
         match msg.body {
-            Body::Get { mid, key } => self.handle_request(now, from, Request::Get { mid, key }),
+            Body::Get { mid, key } => {
+                self.handle_request(now, from, msg.leader, Request::Get { mid, key })
+            }
             Body::Put { mid, key, value } => {
-                self.handle_request(now, from, Request::Put { mid, key, value })
+                self.handle_request(now, from, msg.leader, Request::Put { mid, key, value })
             }
             Body::RequestVote(rv) if self.is_peer(from) => self.handle_request_vote(now, from, rv),
             Body::VoteReply(r) if self.is_peer(from) => self.handle_vote_reply(now, from, r),

@@ -33,7 +33,15 @@ enum Answer {
 }
 
 impl Node {
-    pub(super) fn handle_request(&mut self, now: Micros, client: Addr, req: Request) {
+    /// A request from `client`, which believes `believed` leads (`FFFF`:
+    /// it knows no leader).
+    pub(super) fn handle_request(
+        &mut self,
+        now: Micros,
+        client: Addr,
+        believed: Addr,
+        req: Request,
+    ) {
         // Refused before anything keeps a copy: events, queues, MIDs.
         if req.mid().len() > self.cfg.max_mid_bytes {
             self.counters.oversized_requests += 1;
@@ -64,6 +72,7 @@ impl Node {
         // from a leader.
         if self.leader.is_some()
             && self.leader_is_fresh(now)
+            && !self.lost_client(now, believed)
             && !self.clients.bounced(client, now, self.cfg.bounce_window)
             && !self.clients.waits_for_our_put(client, &req, &self.log)
         {
@@ -359,6 +368,21 @@ impl Node {
     /// A get with no room to wait among the reads: a redirect is safe.
     fn redirect_read(&mut self, now: Micros, r: PendingRead) {
         self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
+    }
+
+    /// A client that names no leader was told of none, or found dead the
+    /// one it was told of: the simulator forgets a client's leader when
+    /// its target has died and on a leader kill. Sent to a leader we last
+    /// heard from a while ago, which may be the dead one, it would go round
+    /// the followers, redirected by each, until the election ends (a
+    /// quarter of all requests were redirects in a 21-replica run with two
+    /// leader kills). Unless our leader spoke within a heartbeat, such a
+    /// request waits for its next word, or for a new leader.
+    fn lost_client(&self, now: Micros, believed: Addr) -> bool {
+        believed == Addr::UNKNOWN
+            && self
+                .last_leader_contact
+                .is_none_or(|t| now >= t + self.cfg.heartbeat_interval)
     }
 
     /// Heard from the leader within one heartbeat after it was due.
