@@ -33,10 +33,15 @@ test-rust:
 test-python: build
 	$(PYTHON) -m unittest discover -s tests -t . -v
 
-# The 17 standard scenarios, 5 runs each, against the kvfloor stand-in;
-# puts the table on top of docs/BENCHMARKS.md. Takes over an hour.
+# The 17 standard scenarios, 5 runs each, against the kvfloor stand-in,
+# then the stress scenarios (write bursts, very lossy networks, large
+# clusters, ...), 5 runs each, at run.py's pace and at the course
+# simulator's; each table goes on top of docs/BENCHMARKS.md. Takes about
+# three hours; `scripts/bench.py --help` runs one table at a time.
 bench: build
 	$(PYTHON) scripts/bench.py
+	$(PYTHON) scripts/bench.py --stress
+	$(PYTHON) scripts/bench.py --stress --pace course
 
 # kvdash's ingest rate (events/s on one core) and the memory it holds
 # after 10 minutes of a 21-replica run; prints numbers only.

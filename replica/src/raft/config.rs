@@ -21,8 +21,9 @@ pub struct Config {
     pub quiet_lazy_heartbeat_interval: Micros,
     /// Once the quorum's last confirmation is old enough that every
     /// follower gets heartbeats, live followers that have not confirmed
-    /// the leader since get one this often, so that lost answers do not
-    /// make it step down (check-quorum).
+    /// the leader since are probed, so that lost answers do not make it
+    /// step down (check-quorum): a retransmission interval apart at first,
+    /// backing off to at most this.
     pub probe_interval: Micros,
     /// Unanswered vote requests are resent after this long (then backing
     /// off). Unacknowledged entries are resent after four smoothed round
@@ -33,7 +34,9 @@ pub struct Config {
     /// from the send time of the last AppendEntries a quorum acknowledged.
     pub lease_percent: u64,
     /// How long a replica that knows no leader holds a client request
-    /// before redirecting it.
+    /// before redirecting it. Most elections end well within it; one that
+    /// does not (no quorum is reachable) holds every request that long,
+    /// and each such answer is a latency sample of the whole timeout.
     pub hold_timeout: Micros,
     /// A client that comes back within this long of being redirected did
     /// not reach the leader: hold its request instead of redirecting again.
@@ -73,7 +76,10 @@ impl Default for Config {
             retransmit_interval: 25_000,
             retransmit_min: 2_000,
             lease_percent: 85,
-            hold_timeout: 3_000_000,
+            // Under the 2 s that a 99th-percentile latency may take on a
+            // network losing half its packets (3 s put every request of a
+            // quorumless partition at 3 s).
+            hold_timeout: 1_500_000,
             bounce_window: 20_000,
             max_batch_bytes: 12 * 1024,
             max_entry_bytes: 4 * 1024,

@@ -509,9 +509,22 @@ mod tests {
             }
         }
         // Heartbeats alone would give C three chances; once every follower
-        // is due heartbeats, it is probed every probe interval.
-        assert!(to_c.len() as u64 > (check - 2_000_000) / hb + 1, "{to_c:?}");
+        // is due heartbeats, it is probed a retransmission interval apart,
+        // backing off to the probe interval.
+        assert!(to_c.len() as u64 > (check - 2_000_000) / hb + 4, "{to_c:?}");
         let gaps: Vec<Micros> = to_c.windows(2).map(|w| w[1] - w[0]).collect();
+        let rto = a.leading_for_test().tracker.retransmit_timeout();
+        assert!(
+            gaps.iter().filter(|&&g| g <= 2 * rto).count() >= 1,
+            "{gaps:?}"
+        );
+        assert!(gaps.iter().filter(|&&g| g < probe).count() >= 4, "{gaps:?}");
+        assert!(
+            gaps.windows(2)
+                .skip_while(|w| w[0] >= hb)
+                .all(|w| w[0] <= w[1]),
+            "{gaps:?}"
+        );
         assert_eq!(gaps.last(), Some(&probe), "{to_c:?}");
         // One probe answered in time keeps us leading.
         deliver(&mut a, check - 1, C, ack(1, *to_c.last().expect("probed")));
@@ -1031,10 +1044,11 @@ mod tests {
     }
 
     #[test]
-    fn followers_cut_off_get_ever_fewer_retransmissions() {
+    fn followers_cut_off_get_retransmissions_until_they_are_not_live_then_heartbeats() {
         let mut a = leader_of_five_without_relays();
-        let mut to_cut_off = 0;
+        let (mut to_cut_off, mut to_cut_off_late) = (0, 0);
         let mut now = 2_001_000;
+        let late = now + a.cfg.election_timeout_min + a.cfg.heartbeat_interval;
         // D and E never answer again. B and C answer within 0.5 ms in
         // even-numbered 30 ms periods and lose everything in odd ones, so
         // that half the round trips are lost and entries go to every
@@ -1047,6 +1061,7 @@ mod tests {
                     if let Body::AppendEntries(ae) = &o.body {
                         if o.to == D || o.to == E {
                             to_cut_off += 1;
+                            to_cut_off_late += u32::from(t > late);
                         } else if i % 2 == 0 {
                             let index = ae.prev_index + ae.entries.len() as u64;
                             out.extend(deliver(&mut a, t - 500, o.to, ack(index, ae.ts)));
@@ -1063,8 +1078,17 @@ mod tests {
             4,
             "loss widened the fan-out to every follower"
         );
-        // Two followers for 3 s: backed-off retransmissions, then heartbeats.
-        assert!(to_cut_off <= 40, "{to_cut_off} AppendEntries to D and E");
+        // Backed off to 8 retransmission intervals apart while live (an
+        // election timeout), then heartbeats only.
+        let rto = a.tracker().retransmit_timeout();
+        let hb = a.cfg.heartbeat_interval;
+        let early = u64::from(to_cut_off - to_cut_off_late);
+        assert!(early <= 2 * ((late - 2_001_000) / (8 * rto) + 4), "{early}");
+        let beats = 2 * ((now - late) / hb + 1);
+        assert!(
+            u64::from(to_cut_off_late) <= beats,
+            "{to_cut_off_late} once not live"
+        );
     }
 
     #[test]

@@ -752,6 +752,8 @@ mod tests {
         // next election and must serve it (it was once dropped as a
         // duplicate MID). Found by tests/cluster_sim.rs.
         let mut a = leader();
+        // Held longer than our next election timeout can be.
+        a.cfg.hold_timeout = 2 * a.cfg.election_timeout_max;
         let late = T0 + a.cfg.lease() + 1;
         deliver(&mut a, late, CLIENT, get("G1", "k"));
         let deposed = T0 + a.cfg.election_timeout_min;

@@ -133,6 +133,16 @@ pub(in crate::raft) struct Estimates {
     srtt: Option<Micros>,
 }
 
+/// A live follower's retransmissions back off to at most 2^this
+/// retransmission intervals apart. Losses on a live link are independent:
+/// waiting longer after a few in a row only delays the put (at 50% per
+/// hop, a commit that needs two followers' answers takes more than five
+/// tries two times in five, and unbounded doubling put the sixth 31
+/// intervals after the first, where this puts it 23 after). A
+/// follower cut off gets them until it is no longer live (an election
+/// timeout), then heartbeats only.
+const MAX_RETRANSMIT_BACKOFF: u32 = 3;
+
 /// One AppendEntries to send at a flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::raft) struct DueAppend {
@@ -604,7 +614,7 @@ impl Tracker {
         if eager && p.is_live(&self.cfg, now) && p.matched < last && commit < last {
             let wait = self
                 .retransmit_timeout()
-                .saturating_mul(1 << p.backoff.min(16))
+                .saturating_mul(1 << p.backoff.min(MAX_RETRANSMIT_BACKOFF))
                 .min(self.cfg.heartbeat_interval);
             p.last_sent.max(p.last_reply) + wait
         } else if plan
@@ -616,8 +626,17 @@ impl Tracker {
             // us since: probe it more often. With heartbeats alone, a
             // leader idle on a network losing 30% per hop lost all but one
             // follower's answers for a whole election timeout about once
-            // in 30 s, and stepped down.
-            p.last_sent + self.cfg.probe_interval.min(beat)
+            // in 30 s, and stepped down. Probes start a retransmission
+            // interval apart and back off to `probe_interval`: at 40% per
+            // hop, the four probes 100 ms apart left a follower silent
+            // through the check about one time in six, and a leader that
+            // needed both of its two live followers stepped down every few
+            // seconds; a follower cut off gets a handful more.
+            let wait = self
+                .retransmit_timeout()
+                .saturating_mul(1 << p.backoff.min(16))
+                .min(self.cfg.probe_interval);
+            p.last_sent + wait.min(beat)
         } else if eager {
             p.last_sent + beat
         } else if plan.confirm_all_since.is_some() || !p.told_lazy {
