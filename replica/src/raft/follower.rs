@@ -128,7 +128,7 @@ impl Node {
             }
             Some(_) => {}
         }
-        let mut new_puts = 0;
+        let mut new_puts = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let index = prev_index + 1 + i as u64;
             match self.log.term(index) {
@@ -136,12 +136,18 @@ impl Node {
                 Some(_) => self.log.truncate_from(index),
                 None => {}
             }
-            new_puts += u64::from(entry.put.is_some());
+            if entry.put.is_some() {
+                new_puts.push(index);
+            }
             self.log.append(entry.clone());
         }
-        self.inheritance.timing.record_puts(now, new_puts);
+        self.inheritance
+            .timing
+            .record_puts(now, new_puts.len() as u64);
         let last_new = prev_index + entries.len() as u64;
         let commit = ae.commit.min(last_new);
+        self.inheritance
+            .heard_from_leader(now, new_puts.into_iter(), self.commit.max(commit));
         if commit > self.commit {
             self.commit = commit;
             self.apply_committed(now);

@@ -16,7 +16,10 @@
 //!                                     the put: it answered first, we never do
 //!     owner dead, cut off or slow  ─> PutTiming: answer the put first if the
 //!                                     owner more likely died before
-//!                                     committing it than after
+//!                                     committing it than after (taking
+//!                                     its commit at least as long as we
+//!                                     saw the put pending, as its
+//!                                     follower)
 //! ```
 
 //!
@@ -36,6 +39,10 @@ const MAX_UNCONFIRMED: usize = 4096;
 /// Who led each term is remembered for this many terms.
 const MAX_TERM_LEADERS: usize = 64;
 
+/// Arrival times of uncommitted puts kept as a follower; beyond this, the
+/// oldest is forgotten.
+const MAX_ARRIVALS: usize = 4096;
+
 /// A put we committed as leader but that an earlier term's leader appended.
 #[derive(Debug, Clone)]
 struct Inherited {
@@ -45,6 +52,10 @@ struct Inherited {
     owner: Option<Addr>,
     /// Once a get waits for the owner: when it stops waiting.
     wait_until: Option<Micros>,
+    /// How long, at least, the owner took to commit it: we kept hearing
+    /// from it this long after the put reached us, and it never said the
+    /// put was committed.
+    pending: Micros,
 }
 
 /// How long our puts take to commit as leader and how far apart puts are
@@ -87,16 +98,19 @@ impl PutTiming {
         average(&mut self.commit_us, latency as f64);
     }
 
-    /// Whether to answer an inherited put whose answer may be missing.
-    /// An owner that died a random moment after appending its last put
-    /// died before committing it with a chance of about commit / gap (and
-    /// answered it, its commit index not yet sent on, otherwise): answer
-    /// when the expected cost of silence exceeds that of a duplicate. The
-    /// gap was largely the owner's, seen as its follower; our commit
-    /// latency stands in for its. Without both, answer.
-    pub(super) fn answer_inherited(&self) -> bool {
+    /// Whether to answer an inherited put whose answer may be missing,
+    /// which its owner took at least `pending` to commit. An owner that
+    /// died a random moment after appending its last put died before
+    /// committing it with a chance of about commit / gap (and answered it,
+    /// its commit index not yet sent on, otherwise): answer when the
+    /// expected cost of silence exceeds that of a duplicate. The gap was
+    /// largely the owner's, seen as its follower; our commit latency
+    /// stands in for its, unless this put is known to have taken longer.
+    /// Without both, answer.
+    pub(super) fn answer_inherited(&self, pending: Micros) -> bool {
         match (self.commit_us, self.gap_us) {
             (Some(commit), Some(gap)) => {
+                let commit = commit.max(pending as f64);
                 let died_first = (commit / gap.max(1.0)).min(1.0);
                 died_first * INCORRECT_COST >= 1.0 - died_first
             }
@@ -138,6 +152,10 @@ pub(super) struct Inheritance {
     /// Who led recent terms, to know the owner of an inherited put.
     term_leaders: BTreeMap<u64, Addr>,
     pub timing: PutTiming,
+    /// As a follower: when each put entry not yet known committed reached
+    /// us, by index, and when we last heard from a leader.
+    arrivals: BTreeMap<u64, Micros>,
+    last_heard: Micros,
 }
 
 impl Inheritance {
@@ -148,6 +166,33 @@ impl Inheritance {
         {
             self.term_leaders.pop_first();
         }
+    }
+
+    /// As a follower at `now`: the leader's AppendEntries brought put
+    /// entries at `indexes` (maybe none), and says entries up to `commit`
+    /// are committed.
+    pub(super) fn heard_from_leader(
+        &mut self,
+        now: Micros,
+        indexes: impl Iterator<Item = u64>,
+        commit: u64,
+    ) {
+        self.last_heard = now;
+        for index in indexes {
+            if self.arrivals.len() >= MAX_ARRIVALS {
+                self.arrivals.pop_first();
+            }
+            self.arrivals.insert(index, now);
+        }
+        self.arrivals.retain(|&i, _| i > commit);
+    }
+
+    /// How long we kept hearing from a leader after the put at `index`
+    /// reached us, none of it saying the put was committed.
+    pub(super) fn pending_for(&self, index: u64) -> Micros {
+        self.arrivals
+            .get(&index)
+            .map_or(0, |&t| self.last_heard.saturating_sub(t))
     }
 
     /// Who led `term`, if we know.
@@ -173,6 +218,7 @@ impl Inheritance {
             index,
             owner,
             wait_until: None,
+            pending: self.pending_for(index),
         };
         self.unconfirmed.insert((client, key), inherited);
     }
@@ -228,7 +274,7 @@ impl Inheritance {
             }
         }
         let put = self.unconfirmed.remove(&k).expect("found above");
-        if self.timing.answer_inherited() {
+        if self.timing.answer_inherited(put.pending) {
             BeforeGet::AnswerPut { mid: put.mid }
         } else {
             BeforeGet::LeaveToOwner
@@ -243,19 +289,19 @@ mod tests {
     #[test]
     fn inherited_puts_are_answered_when_an_owner_likely_died_before_committing() {
         let mut t = PutTiming::default();
-        assert!(t.answer_inherited(), "nothing measured yet: answer");
+        assert!(t.answer_inherited(0), "nothing measured yet: answer");
         // Puts 100 ms apart that commit in 0.5 ms: an owner dead after its
         // last put had almost surely committed and answered it.
         for i in 0..20 {
             t.record_puts(i * 100_000, 1);
             t.record_commit(500);
         }
-        assert!(!t.answer_inherited());
+        assert!(!t.answer_inherited(0));
         // Commits slowed to 30 ms by retransmissions: it may well not have.
         for _ in 0..40 {
             t.record_commit(30_000);
         }
-        assert!(t.answer_inherited());
+        assert!(t.answer_inherited(0));
     }
 
     #[test]

@@ -143,6 +143,12 @@ mod tests {
     /// [`inherit_a_put`], where A first answers B's first AppendEntries,
     /// telling commit index `a_commit`, if given.
     fn inherit_a_put_told(a_commit: Option<u64>) -> (Node, Vec<Outgoing>) {
+        inherit_a_put_with(a_commit, 10)
+    }
+
+    /// [`inherit_a_put_told`], where A keeps sending B heartbeats that say
+    /// only its no-op is committed until `heard_until`.
+    fn inherit_a_put_with(a_commit: Option<u64>, heard_until: Micros) -> (Node, Vec<Outgoing>) {
         let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
         let entries = vec![
             Entry { term: 1, put: None },
@@ -168,6 +174,17 @@ mod tests {
             relayed: None,
         };
         deliver(&mut b, 10, A, Body::AppendEntries(ae));
+        let mut t = 10;
+        while t < heard_until {
+            t = (t + 300_000).min(heard_until);
+            let beat = AppendEntries {
+                prev_index: 2,
+                prev_term: 1,
+                commit: 1,
+                ..crate::raft::testkit::empty_append(1, t)
+            };
+            deliver(&mut b, t, A, Body::AppendEntries(beat));
+        }
         b.handle(T0 * 2, Input::Tick);
         for pre in [true, false] {
             let vote = VoteReply {
@@ -315,6 +332,25 @@ mod tests {
         let out = tick(&mut b, end);
         assert_eq!(client_outputs(&out), vec![ok("G1", Some("v"))]);
         assert_eq!(b.counters().inherited_left_unanswered, 1);
+    }
+
+    #[test]
+    fn a_put_its_dead_owner_left_uncommitted_for_long_is_answered_first() {
+        // As above, but A kept telling B for 1.5 s that only its no-op was
+        // committed: it took that long at least, far beyond our commits.
+        let (mut b, _) = inherit_a_put_with(None, 1_500_000);
+        for i in 0..20 {
+            b.inheritance.timing.record_puts(i * 100_000, 1);
+            b.inheritance.timing.record_commit(500);
+        }
+        deliver(&mut b, T0 * 2 + 30, CLIENT, get("G1", "k"));
+        let end = T0 * 2 + 30 + OWNER_WAIT_INTERVALS * b.cfg.retransmit_interval;
+        let out = tick(&mut b, end);
+        assert_eq!(
+            client_outputs(&out),
+            vec![ok("M1", None), ok("G1", Some("v"))]
+        );
+        assert_eq!(b.counters().inherited_left_unanswered, 0);
     }
 
     #[test]
