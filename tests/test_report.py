@@ -180,8 +180,10 @@ class JsonOutput(unittest.TestCase):
         self.assertEqual(data["config"]["name"], "example")
         self.assertEqual(data["performance"]["duplicates"]["tier"], "Passed")
         self.assertEqual(data["overhead"]["median_us"], 20.0)
-        self.assertEqual(set(data["latency"]), {"count", "mean", "median", "median_ok_get", "median_ok_put",
-                                                "ok_get_count", "ok_put_count"})
+        self.assertEqual(set(data["latency"]), {"count", "mean", "median", "p99", "median_ok_get",
+                                                "median_ok_put", "ok_get_count", "ok_put_count"})
+        self.assertEqual(data["latency"]["p99"], 0.000103)
+        self.assertEqual(data["pace"], "native")
         self.assertEqual(data["requests"][0]["latency"], 0.25)
         self.assertEqual(data["requests"][0]["answered_by"], "0001")
 
