@@ -68,7 +68,8 @@ class Pace:
 
     def learn_own_cost(self, ns: int) -> None:
         """One routing's own time, in ns (a slow-moving average of them)."""
-        self._own_ns += (min(ns, self.hop_ns) - self._own_ns) / 64
+        if self.hop_ns:
+            self._own_ns += (min(ns, self.hop_ns) - self._own_ns) / 64
 
     def before_send(self) -> None:
         """Take a hop's time over a request the simulator makes itself."""
