@@ -129,7 +129,9 @@ pub enum RoleReason {
     HigherTerm,
     /// An AppendEntries named a (new) leader.
     LeaderFound,
-    /// A leader not confirmed by a quorum for an election timeout stepped down.
+    /// A leader not confirmed by a quorum for an election timeout stepped
+    /// down (reported by it, and by a follower that leader then asks for
+    /// a vote).
     CheckQuorumLost,
 }
 

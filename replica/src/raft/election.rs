@@ -140,6 +140,14 @@ impl Node {
     }
 
     pub(super) fn handle_request_vote(&mut self, now: Micros, from: Addr, rv: RequestVote) {
+        if self.leader.or(self.last_leader) == Some(from) && self.role != Role::Leader {
+            // The leader we know campaigns: it stepped down, so our packets
+            // stop naming it (while they did, they alternated in the
+            // simulator's leader list with its own, which name nobody).
+            self.leader = None;
+            self.last_leader = None;
+            self.report_role(now, RoleReason::CheckQuorumLost);
+        }
         if rv.term > self.term && self.in_leader_lease(now) {
             // Sticky: a live leader exists; neither vote nor adopt the term.
             self.counters.stale += 1;
@@ -320,6 +328,32 @@ mod tests {
         let ae = crate::raft::testkit::empty_append(3, t + 300);
         deliver(&mut a, t + 300, C, Body::AppendEntries(ae));
         assert_eq!((a.leader_belief(), a.leader_hint()), (Some(C), C));
+    }
+
+    #[test]
+    fn a_leader_that_asks_for_our_vote_is_no_longer_named() {
+        let mut a = node(A);
+        deliver(&mut a, 1_000, B, first_heartbeat(0));
+        assert_eq!(a.leader_hint(), B);
+        // B stepped down and campaigns: we are still in its lease, so the
+        // pre-vote is refused, but B no longer leads.
+        let rv = RequestVote {
+            term: 2,
+            last_index: 0,
+            last_term: 0,
+            pre: true,
+        };
+        let out = deliver(&mut a, 2_000, B, Body::RequestVote(rv));
+        assert!(matches!(
+            out[0].body,
+            Body::VoteReply(VoteReply { granted: false, .. })
+        ));
+        assert_eq!((a.leader_belief(), a.leader_hint()), (None, Addr::UNKNOWN));
+        // Another replica's campaign does not unseat the leader we know.
+        let mut a = node(A);
+        deliver(&mut a, 1_000, B, first_heartbeat(0));
+        deliver(&mut a, 2_000, C, Body::RequestVote(rv));
+        assert_eq!(a.leader_hint(), B);
     }
 
     #[test]
