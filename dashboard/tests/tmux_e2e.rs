@@ -151,26 +151,33 @@ fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
-#[test]
-fn kvdash_run_shows_replicas_a_leader_and_commit_progress_then_restores_the_terminal() {
+/// The shell command that runs `kvdash run` on the short CI config with the
+/// real replica, then prints kvdash's exit status; or why it cannot run.
+fn kvdash_run_command() -> Result<String, &'static str> {
     if !have("tmux") {
-        return skip("tmux is not installed (apt-get install tmux)");
+        return Err("tmux is not installed (apt-get install tmux)");
     }
     if !have("python3") {
-        return skip("python3 is not installed");
+        return Err("python3 is not installed");
     }
-    let Some(replica) = replica() else {
-        return skip("no 3700kvstore binary: run `make build` first");
-    };
+    let replica = replica().ok_or("no 3700kvstore binary: run `make build` first")?;
     let root = root();
-    let cmd = format!(
+    Ok(format!(
         "{kvdash} --socket ./k.sock run --runpy {runpy} {config} -- -s --seed 5 -r {replica}; \
          echo KVDASH_EXIT=$?; sleep 120",
         kvdash = KVDASH,
         runpy = root.join("run.py").display(),
         config = root.join("configs/ci/simple.json").display(),
         replica = replica.display(),
-    );
+    ))
+}
+
+#[test]
+fn kvdash_run_shows_replicas_a_leader_and_commit_progress_then_restores_the_terminal() {
+    let cmd = match kvdash_run_command() {
+        Ok(cmd) => cmd,
+        Err(why) => return skip(why),
+    };
     let t = Tmux::start("run", 100, 30, &cmd);
     let seen = t.wait_for("five replicas, a leader and commits", 30, |s| {
         let rows = cluster_rows(s);
@@ -317,26 +324,12 @@ fn quitting_mid_run_stops_run_py_and_leaves_no_replica_or_socket() {
     if !cfg!(target_os = "linux") {
         return skip("reads /proc");
     }
-    if !have("tmux") {
-        return skip("tmux is not installed (apt-get install tmux)");
-    }
-    if !have("python3") {
-        return skip("python3 is not installed");
-    }
-    let Some(replica) = replica() else {
-        return skip("no 3700kvstore binary: run `make build` first");
-    };
-    let root = root();
     // run.py runs in the session's folder (an explicit --runpy), and so do
     // its replicas and their socket files.
-    let cmd = format!(
-        "{kvdash} --socket ./k.sock run --runpy {runpy} {config} -- -s --seed 5 -r {replica}; \
-         echo KVDASH_EXIT=$?; sleep 120",
-        kvdash = KVDASH,
-        runpy = root.join("run.py").display(),
-        config = root.join("configs/ci/simple.json").display(),
-        replica = replica.display(),
-    );
+    let cmd = match kvdash_run_command() {
+        Ok(cmd) => cmd,
+        Err(why) => return skip(why),
+    };
     let t = Tmux::start("quit", 100, 30, &cmd);
     t.wait_for("five replicas and a leader", 30, |s| {
         let rows = cluster_rows(s);
