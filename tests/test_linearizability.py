@@ -193,16 +193,7 @@ class AgainstBruteForce(unittest.TestCase):
         rng = random.Random(2024)
         verdicts = set()
         for _ in range(400):
-            ops = []
-            for _ in range(rng.randint(1, 6)):
-                invoke = rng.randint(0, 8)
-                value = rng.choice("abc")
-                kind = rng.choice("rw")
-                if kind == "w" and rng.random() < 0.3:
-                    ops.append(w(value, invoke))
-                else:
-                    response = invoke + rng.randint(0, 4) + 0.5
-                    ops.append(r(value, invoke, response) if kind == "r" else w(value, invoke, response))
+            ops = random_history(rng, rng.randint(1, 6), "abc")
             expected = brute_force(ops)
             verdicts.add(expected)
             self.assertEqual(status(ops), expected, ops)
