@@ -71,8 +71,7 @@ impl Node {
         // until an election ends. Held requests go out with the next word
         // from a leader.
         if self.leader.is_some()
-            && self.leader_is_fresh(now)
-            && !self.lost_client(now, believed)
+            && self.leader_fresh_for(now, believed)
             && !self.clients.bounced(client, now, self.cfg.bounce_window)
             && !self.clients.waits_for_our_put(client, &req, &self.log)
         {
@@ -370,25 +369,24 @@ impl Node {
         self.answer(now, r.client, r.mid, Op::Get, Answer::Redirect, r.arrived);
     }
 
-    /// A client that names no leader was told of none, or found dead the
-    /// one it was told of: the simulator forgets a client's leader when
-    /// its target has died and on a leader kill. Sent to a leader we last
+    /// Heard from our leader lately enough to redirect a client that
+    /// believes `believed` leads: within one heartbeat after the one it
+    /// said was due, or, for a client that names no leader, within one
+    /// heartbeat. Such a client was told of no leader, or found dead the
+    /// one it was told of (the simulator forgets a client's leader when its
+    /// target has died and on a leader kill). Sent to a leader we last
     /// heard from a while ago, which may be the dead one, it would go round
     /// the followers, redirected by each, until the election ends (a
     /// quarter of all requests were redirects in a 21-replica run with two
-    /// leader kills). Unless our leader spoke within a heartbeat, such a
-    /// request waits for its next word, or for a new leader.
-    fn lost_client(&self, now: Micros, believed: Addr) -> bool {
-        believed == Addr::UNKNOWN
-            && self
-                .last_leader_contact
-                .is_none_or(|t| now >= t + self.cfg.heartbeat_interval)
-    }
-
-    /// Heard from the leader within one heartbeat after it was due.
-    fn leader_is_fresh(&self, now: Micros) -> bool {
-        self.last_leader_contact
-            .is_some_and(|t| now < t + self.leader_interval + self.cfg.heartbeat_interval)
+    /// leader kills); it waits for our leader's next word, or a new leader.
+    fn leader_fresh_for(&self, now: Micros, believed: Addr) -> bool {
+        let hb = self.cfg.heartbeat_interval;
+        let window = if believed == Addr::UNKNOWN {
+            hb
+        } else {
+            self.leader_interval + hb
+        };
+        self.last_leader_contact.is_some_and(|t| now < t + window)
     }
 
     /// A leader is known again: send the held requests its way, but for
