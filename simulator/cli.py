@@ -12,7 +12,7 @@ from .config import CLASSIC, TRANSPORTS, load_config, load_standard_scenarios
 from .errors import SimulatorError
 from .events import EVENT_SOCKET_ENV, UNIX_PATH_MAX
 from .pace import COURSE_HOP_US, NATIVE, parse_pace
-from .processes import check_replica_program
+from .processes import TUNE_ENV, check_replica_program, check_tune
 from .report import format_report, format_summary_line, result_to_json, write_json
 from .result import RunResult
 from .signals import signals_interrupt
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "run.py goes, ~35 µs; default), 'course' (%d µs, the course's classic "
                         "simulator, under which replicas batch more) or a time such as 80us or "
                         "0.2ms. The loop stays busy meanwhile, as the course's does" % COURSE_HOP_US)
+    p.add_argument("--tune", default="", metavar="KNOBS",
+                   help="the replicas' timing and size knobs, e.g. heartbeat=200ms,election=800ms-1600ms, "
+                        "passed to them as $%s; checked first with `REPLICA --tune KNOBS --print-config`, "
+                        "which also lists every knob" % TUNE_ENV)
     return p
 
 
@@ -136,6 +140,13 @@ def _main(args: argparse.Namespace, color: bool) -> int:
         _error("--pause must not be negative")
         return EXIT_USAGE
     sim_kwargs: Dict[str, Any] = {"pace": pace}
+    if args.tune:
+        try:
+            check_tune(replica, args.tune)
+        except SimulatorError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
+        sim_kwargs["tune"] = args.tune
     if args.events is not None or args.record is not None:
         problem = _check_event_options(args)
         if problem:

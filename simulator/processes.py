@@ -35,6 +35,8 @@ TERM_GRACE = 1.0
 # Set in the replicas' environment: ask the kernel for SIGTERM when we die
 # (the replica's --help and docs/simulator.md say more).
 PARENT_DEATH_ENV = "KV_PARENT_DEATH_SIGNAL"
+# The replicas' knobs (3700kvstore --print-config), set from --tune.
+TUNE_ENV = "KV_TUNE"
 
 # What ``ReplicaSet.receive`` returns: the sender, the packet, the sender's
 # UDP address (None under classic), and time.monotonic_ns() when it was read.
@@ -51,6 +53,21 @@ def check_replica_program(path: str) -> str:
     if not os.access(full, os.X_OK):
         raise ReplicaError(f"replica program {path!r} is not executable (chmod +x it)")
     return full
+
+
+def check_tune(replica: str, tune: str) -> None:
+    """Raise ReplicaError unless the replica accepts ``tune`` as its knobs,
+    asking it with ``--tune TUNE --print-config``, so that a bad knob is an
+    error before the run rather than a cluster that never starts."""
+    try:
+        done = subprocess.run([replica, "--tune", tune, "--print-config"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=10, env=dict(os.environ, KV_TUNE=""))
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ReplicaError(f"cannot ask the replica about --tune: {exc}") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[0] if lines else f"exit status {done.returncode}"
+        raise ReplicaError(f"the replica refused --tune {tune!r}: {why}")
 
 
 def _listening_unix_paths() -> Optional[Set[str]]:

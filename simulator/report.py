@@ -172,6 +172,8 @@ def format_report(result: RunResult, color: bool = False) -> str:
         f"over {ov['packets']} packets",
         f"        Pace: {result.pace}",
     ]
+    if result.tune:
+        lines.append(f"        Replica knobs (--tune): {result.tune}")
     ev = result.events
     if ev:
         parts = [f"{ev['emitted']} emitted"]
@@ -252,6 +254,7 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
         "linearizability": result.linearizability,
         "overhead": result.overhead(),
         "pace": result.pace,
+        "tune": result.tune,
         "events": result.events or None,
         "requests": [r.to_json() for r in result.records],
     }

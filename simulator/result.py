@@ -52,6 +52,7 @@ class RunResult:
     events: Dict[str, Any] = field(default_factory=dict)     # EventSink.summary(), if any
     course_checks: bool = False     # graded with --course-checks: linearizability not a check
     pace: str = "native"            # --pace, as Pace.label names it
+    tune: str = ""                  # --tune: the replicas' $KV_TUNE ("" = their defaults)
 
     @property
     def correct(self) -> bool:

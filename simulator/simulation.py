@@ -32,7 +32,7 @@ from .grading import grade
 from .network import Network
 from .numeric import is_number
 from .pace import Pace, pace_or_native
-from .processes import ReplicaSet, check_replica_program
+from .processes import TUNE_ENV, ReplicaSet, check_replica_program
 from .report import result_counters
 from .result import RunResult
 from .signals import signals_deferred
@@ -73,8 +73,8 @@ class Simulation:
                  out: Any = None, err: Any = None,
                  events: Optional[str] = None, record: Optional[str] = None,
                  sink: Optional[EventSink] = None, course_checks: bool = False,
-                 pace: Optional[Pace] = None) -> None:
-        """``events``/``record``/``course_checks``/``pace``: see ``run_simulation``;
+                 pace: Optional[Pace] = None, tune: str = "") -> None:
+        """``events``/``record``/``course_checks``/``pace``/``tune``: see ``run_simulation``;
         ``sink``: an event sink to use instead (never opened: for tests)."""
         if transport not in TRANSPORTS:
             raise SimulatorError(f"unknown transport {transport!r}")
@@ -98,6 +98,9 @@ class Simulation:
         self.traffic = TrafficCounter(sink, self.clock) if sink is not None else None
         self.replicas = ReplicaSet(config.replicas, transport, self.replica_path, self.workdir,
                                    self.counters, self.clock, silence, out, err)
+        self.tune = tune
+        if tune:
+            self.replicas.env = dict(self.replicas.env, **{TUNE_ENV: tune})
         self.pool = ClientPool(config.replicas, config.mix, seed, self.counters)
         self.network = Network(config, self.replicas, self.pool, self.counters, self.clock, seed,
                                sink, self.traffic, self.pace)
@@ -145,7 +148,7 @@ class Simulation:
                 replica=self.replica_path, counters=self.counters, leaders=list(self.network.leaders),
                 latencies=self.pool.latencies, records=self.pool.records, hop_ns=self.hop_ns,
                 duration=time.monotonic() - wall0, packet_storm=self.packet_storm,
-                replica_pids=self.replicas.pids(), pace=self.pace.label)
+                replica_pids=self.replicas.pids(), pace=self.pace.label, tune=self.tune)
             grade(result, course_checks=self.course_checks)
             self.emit_run_end(result)
         finally:
@@ -312,7 +315,8 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
                    transport: Optional[str] = None, silence: bool = True, workdir: Optional[str] = None,
                    out: Any = None, err: Any = None,
                    events: Optional[str] = None, record: Optional[str] = None,
-                   course_checks: bool = False, pace: Optional[Pace] = None) -> RunResult:
+                   course_checks: bool = False, pace: Optional[Pace] = None,
+                   tune: str = "") -> RunResult:
     """Run one config and return the graded result.
 
     ``workdir`` is where the socket files are made and where the replicas
@@ -323,11 +327,13 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
     ``course_checks`` grades as the course simulator does (the
     linearizability verdict is reported but is not a check).  ``pace``
     sets the least time each hop takes (default: as fast as run.py goes).
+    ``tune`` is passed to the replicas as ``$KV_TUNE`` (their knobs; see
+    ``3700kvstore --print-config``); it is not checked here.
     """
     if seed is None:
         seed = new_seed()
     sim = Simulation(config, replica_path, seed, transport or config.transport, silence, workdir, out, err,
-                     events=events, record=record, course_checks=course_checks, pace=pace)
+                     events=events, record=record, course_checks=course_checks, pace=pace, tune=tune)
     return sim.run()
 
 

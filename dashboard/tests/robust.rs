@@ -83,6 +83,8 @@ fn event(r: &mut Rng) -> Event {
             peers: r.ids(),
             pid: r.below(99999) as u32,
             transport: "classic".into(),
+            config: Default::default(),
+            tuned: String::new(),
         },
         1 => Event::Role {
             role: r.role(),

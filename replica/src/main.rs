@@ -8,7 +8,7 @@ use replica::io::cli::{self, Args, Parsed, TransportKind};
 use replica::io::shell::{Exit, Shell};
 use replica::io::signals;
 use replica::io::transport::{SeqPacket, Transport, Udp};
-use replica::raft::{Config, Node};
+use replica::raft::{describe, Node};
 use replica::telemetry::Emitter;
 use shared::events::default_socket_path;
 use shared::{Addr, Body, Message};
@@ -22,6 +22,10 @@ fn main() -> ExitCode {
         }
         Ok(Parsed::Version) => {
             println!("3700kvstore {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::PrintConfig(config)) => {
+            print!("{}", describe(&config));
             ExitCode::SUCCESS
         }
         Ok(Parsed::Run(args)) => run(args),
@@ -49,7 +53,7 @@ fn run(args: Args) -> ExitCode {
     let uid = unsafe { libc::getuid() };
     let events_path = default_socket_path(|k| std::env::var(k).ok(), uid);
     let telemetry = || Emitter::new(&events_path, &args.id.to_string(), epoch_unix_us);
-    let node = Node::new(args.id, args.peers.clone(), Config::default(), seed, 0);
+    let node = Node::new(args.id, args.peers.clone(), args.config.clone(), seed, 0);
     match args.transport {
         TransportKind::Classic => {
             let path = args.id.to_string();

@@ -241,6 +241,13 @@ pub enum Event {
         pid: u32,
         /// `classic` or `udp`.
         transport: String,
+        /// Every knob's effective value in `--tune` syntax, by name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        config: BTreeMap<String, String>,
+        /// The knobs set away from their defaults, as one `--tune`
+        /// string; empty when all are defaults.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        tuned: String,
     },
     Role {
         role: RoleName,
@@ -368,6 +375,10 @@ mod tests {
                 peers: vec!["0001".into()],
                 pid: 42,
                 transport: "classic".into(),
+                config: [("heartbeat".to_string(), "300ms".to_string())]
+                    .into_iter()
+                    .collect(),
+                tuned: "heartbeat=300ms".into(),
             },
             Event::Role {
                 role: RoleName::Leader,

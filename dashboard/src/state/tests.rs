@@ -38,6 +38,8 @@ fn start(id: &str, peers: &[&str]) -> Event {
         peers: peers.iter().map(|p| p.to_string()).collect(),
         pid: 100,
         transport: "classic".into(),
+        config: Default::default(),
+        tuned: String::new(),
     }
 }
 

@@ -9,6 +9,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
 use shared::Addr;
 
+use crate::raft::{parse_tune, Config};
+
 const ABOUT: &str = "\
 3700kvstore: a Raft-replicated key-value store replica for the CS3700-style
 cluster simulator.";
@@ -90,6 +92,29 @@ fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("tune")
+                .long("tune")
+                .value_name("KNOBS")
+                .num_args(1)
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true)
+                .help(
+                    "set timing and size knobs, e.g.\n\
+                     heartbeat=200ms,election=800ms-1600ms (env KV_TUNE,\n\
+                     applied first; --tune may repeat). Units: us, ms,\n\
+                     s; B, KiB, MiB; %. --print-config lists them all",
+                ),
+        )
+        .arg(
+            Arg::new("print-config")
+                .long("print-config")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "print the effective knobs (after KV_TUNE and --tune),\n\
+                     their defaults and what each trades, then exit",
+                ),
+        )
+        .arg(
             Arg::new("help")
                 .short('h')
                 .long("help")
@@ -125,20 +150,23 @@ pub enum TransportKind {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Args {
     pub transport: TransportKind,
     pub id: Addr,
     pub peers: Vec<Addr>,
     pub debug: bool,
     pub seed: Option<u64>,
+    /// The defaults with `KV_TUNE` then each `--tune` applied, checked.
+    pub config: Config,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Parsed {
     Run(Args),
     Help,
     Version,
+    PrintConfig(Config),
 }
 
 /// Parses `argv[1..]`. `env` looks up environment variables and `exists`
@@ -180,6 +208,13 @@ pub fn parse(
         .or_else(|| env("KV_TRANSPORT").filter(|s| !s.is_empty()));
     let debug = matches.get_flag("debug") || env_debug;
     let seed = matches.get_one::<u64>("seed").copied().or(env_seed);
+    let config = tuned_config(
+        env("KV_TUNE").as_deref(),
+        matches.get_many::<String>("tune").into_iter().flatten(),
+    )?;
+    if matches.get_flag("print-config") {
+        return Ok(Parsed::PrintConfig(config));
+    }
     let positional: Vec<String> = matches
         .get_many::<String>("args")
         .map(|v| v.cloned().collect())
@@ -229,7 +264,25 @@ pub fn parse(
         peers: peers.to_vec(),
         debug,
         seed,
+        config,
     }))
+}
+
+/// The defaults, then `KV_TUNE`, then each `--tune` in order; the result
+/// must pass [`Config::check`].
+fn tuned_config<'a>(
+    env_tune: Option<&str>,
+    flags: impl Iterator<Item = &'a String>,
+) -> Result<Config, String> {
+    let mut config = Config::default();
+    if let Some(spec) = env_tune {
+        parse_tune(spec, &mut config).map_err(|e| format!("KV_TUNE: {e}"))?;
+    }
+    for spec in flags {
+        parse_tune(spec, &mut config).map_err(|e| format!("--tune: {e}"))?;
+    }
+    config.check().map_err(|e| format!("tuning: {e}"))?;
+    Ok(config)
 }
 
 /// The forms clap would read but that were never options here: `--` (to clap,
@@ -241,13 +294,16 @@ fn split_at_unknown_form(argv: &[String]) -> (&[String], Option<&String>) {
     let mut i = 0;
     while i < argv.len() {
         let a = argv[i].as_str();
-        if a == "--seed" || a == "--transport" {
+        if a == "--seed" || a == "--transport" || a == "--tune" {
             // their value is taken whatever it looks like
             i += 2;
             continue;
         }
         let unknown = a == "--"
-            || (a.starts_with("--") && a.contains('=') && !a.starts_with("--transport="))
+            || (a.starts_with("--")
+                && a.contains('=')
+                && !a.starts_with("--transport=")
+                && !a.starts_with("--tune="))
             || (a.starts_with('-') && !a.starts_with("--") && a.len() > 2);
         if unknown {
             return (&argv[..i], Some(&argv[i]));
@@ -367,6 +423,60 @@ mod tests {
         };
         assert!(!a.debug);
         assert_eq!(a.seed, Some(7));
+    }
+
+    #[test]
+    fn knobs_come_from_kv_tune_then_each_tune_flag() {
+        let env = |k: &str| (k == "KV_TUNE").then(|| "heartbeat=200ms,hold=2s".to_string());
+        let a = run_env("--tune hold=1s --tune=probe=50ms 0001 0002", env).unwrap();
+        assert_eq!(a.config.heartbeat_interval, 200_000);
+        assert_eq!(a.config.hold_timeout, 1_000_000);
+        assert_eq!(a.config.probe_interval, 50_000);
+        let a = run_env("0001 0002", |_| None).unwrap();
+        assert_eq!(a.config, Config::default());
+        assert_eq!(
+            parse(
+                &args("--tune heartbeat=2s --print-config"),
+                |_| None,
+                |_| false
+            ),
+            Err(
+                "tuning: heartbeat: must be above 0 and below the election timeout's minimum \
+                 (1s), or followers campaign between heartbeats"
+                    .into()
+            )
+        );
+        let bad = |k: &str| (k == "KV_TUNE").then(|| "heartbeat=2".to_string());
+        assert_eq!(
+            run_env("0001 0002", bad).unwrap_err(),
+            "KV_TUNE: heartbeat: \"2\" needs a unit: us, ms or s"
+        );
+        assert!(run_env("--tune nope=1s 0001 0002", |_| None)
+            .unwrap_err()
+            .starts_with("--tune: unknown knob \"nope\""));
+        assert_eq!(
+            run_env("--tune", |_| None).unwrap_err(),
+            "a value is required for '--tune <KNOBS>' but none was supplied"
+        );
+    }
+
+    #[test]
+    fn print_config_needs_no_ids_and_shows_the_tuned_values() {
+        let Ok(Parsed::PrintConfig(c)) = parse(
+            &args("--print-config --tune lease=50%"),
+            |_| None,
+            |_| false,
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.lease_percent, 50);
+    }
+
+    fn run_env(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Args, String> {
+        match parse(&args(s), env, |p| p == Path::new("0001"))? {
+            Parsed::Run(a) => Ok(a),
+            other => Err(format!("{other:?}")),
+        }
     }
 
     /// What each argument vector gave before the parser moved to clap, as
@@ -504,6 +614,7 @@ mod tests {
                     peers: peers.iter().map(|&p| Addr(p)).collect(),
                     debug: *debug,
                     seed: *seed,
+                    config: Config::default(),
                 })),
                 Help => Ok(Parsed::Help),
                 Version => Ok(Parsed::Version),
@@ -525,6 +636,9 @@ mod tests {
             "off by default",
             "--seed <N>",
             "from pid and clock",
+            "--tune <KNOBS>",
+            "KV_TUNE",
+            "--print-config",
             "-h, --help",
             "-V, --version",
             "KV_TRANSPORT",

@@ -11,7 +11,7 @@ use shared::{Addr, Message};
 use super::codec::{decode, encode};
 use super::signals;
 use super::transport::{Recv, Sent, Transport};
-use crate::raft::{Input, Micros, Node, Outgoing};
+use crate::raft::{changed_tune, Input, Micros, Node, Outgoing, KNOBS};
 use crate::telemetry::Emitter;
 
 /// Packets read per wake-up before the core's outputs are flushed: enough
@@ -119,6 +119,11 @@ impl<T: Transport> Shell<T> {
             peers: self.node.peers().iter().map(|p| p.to_string()).collect(),
             pid: std::process::id(),
             transport: self.transport.name().to_string(),
+            config: KNOBS
+                .iter()
+                .map(|k| (k.name.to_string(), k.render(self.node.config())))
+                .collect(),
+            tuned: changed_tune(self.node.config()),
         };
         self.telemetry.emit(self.now(), start);
         let exit = self.serve();

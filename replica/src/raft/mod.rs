@@ -50,7 +50,7 @@ mod requests;
 #[cfg(test)]
 mod testkit;
 
-pub use config::Config;
+pub use config::{changed_tune, describe, parse_tune, render_tune, Config, TuneError, KNOBS};
 pub use log::{entry_wire_size, RaftLog};
 pub use node::{Counters, Node, Role, MAX_TERM};
 

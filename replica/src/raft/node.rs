@@ -279,6 +279,9 @@ impl Node {
     pub fn peers(&self) -> &[Addr] {
         &self.peers
     }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
     pub fn role(&self) -> Role {
         self.role
     }

@@ -1,8 +1,16 @@
 //! Timing and size knobs of the Raft core. All times are microseconds.
+//!
+//! The defaults are below; `tune` reads a `name=value,...` string that
+//! changes them at start (`3700kvstore --tune`, `KV_TUNE`), and
+//! [`Config::check`] refuses a set the core cannot run with.
+
+mod tune;
+
+pub use tune::{changed_tune, describe, parse_tune, render_tune, TuneError, KNOBS};
 
 use super::Micros;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Election timeouts are drawn uniformly from `[min, max]` (Raft §5.2).
     /// `min` is also the check-quorum window and the base of the read lease.
@@ -99,8 +107,86 @@ impl Default for Config {
     }
 }
 
+/// A packet carries at most 16 KiB - 1 bytes; an AppendEntries adds its
+/// header and per-entry framing to the entries' own bytes.
+pub const MAX_BATCH_BYTES: usize = 15 * 1024;
+/// A MID is echoed in every answer and remembered by every replica.
+pub const MAX_MID_BYTES: usize = 1024;
+
 impl Config {
     pub fn lease(&self) -> Micros {
         self.election_timeout_min * self.lease_percent / 100
+    }
+
+    /// Whether the core can run with these values: the first knob (by its
+    /// `--tune` name) that breaks a rule, and the rule.
+    pub fn check(&self) -> Result<(), TuneError> {
+        let bad = |knob: &'static str, why: String| Err(TuneError::Inconsistent { knob, why });
+        if self.election_timeout_min == 0 || self.election_timeout_min >= self.election_timeout_max
+        {
+            return bad(
+                "election",
+                "needs MIN-MAX with 0 < MIN < MAX: the spread is what breaks split votes".into(),
+            );
+        }
+        if self.heartbeat_interval == 0 || self.heartbeat_interval >= self.election_timeout_min {
+            return bad(
+                "heartbeat",
+                format!(
+                    "must be above 0 and below the election timeout's minimum ({}), or followers \
+                     campaign between heartbeats",
+                    tune::render_micros(self.election_timeout_min)
+                ),
+            );
+        }
+        if self.lazy_heartbeat_interval < self.heartbeat_interval {
+            return bad("lazy-heartbeat", "must be at least heartbeat".into());
+        }
+        if self.quiet_lazy_heartbeat_interval < self.lazy_heartbeat_interval {
+            return bad(
+                "quiet-lazy-heartbeat",
+                "must be at least lazy-heartbeat".into(),
+            );
+        }
+        if self.probe_interval == 0 {
+            return bad("probe", "must be above 0".into());
+        }
+        if self.retransmit_min == 0 || self.retransmit_min > self.retransmit_interval {
+            return bad("retransmit", "needs MIN-MAX with 0 < MIN <= MAX".into());
+        }
+        if self.lease_percent >= 100 {
+            return bad(
+                "lease",
+                "must be below 100%: a new leader can be elected an election timeout's \
+                 minimum after the quorum last heard from the old one"
+                    .into(),
+            );
+        }
+        if self.max_batch_bytes < 1024 || self.max_batch_bytes > MAX_BATCH_BYTES {
+            return bad(
+                "batch",
+                "must be between 1KiB and 15KiB (packets stay under 16KiB)".into(),
+            );
+        }
+        if self.max_entry_bytes < 64 || self.max_entry_bytes > self.max_batch_bytes {
+            return bad("entry", "must be between 64B and batch".into());
+        }
+        if self.max_mid_bytes == 0 || self.max_mid_bytes > MAX_MID_BYTES {
+            return bad("mid", "must be between 1B and 1KiB".into());
+        }
+        for (knob, v) in [
+            ("queue", self.max_queued_requests),
+            ("queue-bytes", self.max_queued_bytes),
+            ("mids", self.mid_memory),
+            ("mids-bytes", self.mid_memory_bytes),
+        ] {
+            if v == 0 {
+                return bad(knob, "must be above 0".into());
+            }
+        }
+        if self.relay_loss.is_nan() || self.relay_loss < 0.0 {
+            return bad("relay-loss", "must be a loss rate or off".into());
+        }
+        Ok(())
     }
 }
