@@ -1,17 +1,20 @@
 //! The event loop: one channel of [`AppEvent`]s (ingest batches, terminal
 //! input, frame ticks, run.py's exit, signals). Events are applied to the
 //! state as they come; the screen is redrawn on the frame tick only, and
-//! only when something changed.
+//! only when something changed. Under `kvdash replay` the frame tick also
+//! moves the replay clock, and the recording's events due by then go into
+//! the same state.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossterm::event::Event as TermEvent;
+use crossterm::event::{Event as TermEvent, KeyEvent};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
 use crate::ingest::Batch;
-use crate::input::{self, Action, Panel};
+use crate::input::{self, Action, Panel, PromptKey};
+use crate::replay::{self, Replay};
 use crate::state::State;
 use crate::view::{self, Child, Ui, ZOOMS};
 
@@ -48,11 +51,17 @@ pub struct App {
     pub dirty: bool,
     /// Time columns the timeline showed at the last draw.
     pub timeline_cols: u64,
+    /// `kvdash replay`: the recording played into `state`.
+    pub replay: Option<Replay>,
+    /// When the last frame tick came (the replay clock's wall time).
+    last_tick: Option<Instant>,
 }
 
 /// Timeline columns per ←/→ press, and per PgUp/PgDn.
 const STEP: u64 = 4;
 const PAGE: usize = 10;
+/// Characters a time typed after `g` may have.
+const PROMPT_MAX: usize = 12;
 
 impl App {
     pub fn new(ui: Ui) -> App {
@@ -63,7 +72,44 @@ impl App {
             quit: false,
             dirty: true,
             timeline_cols: 0,
+            replay: None,
+            last_tick: None,
         }
+    }
+
+    /// The console over a recording (`kvdash replay`): the events at time
+    /// 0 are applied at once, the rest as the clock reaches them.
+    pub fn replaying(ui: Ui, replay: Replay) -> App {
+        let mut app = App::new(ui);
+        app.replay = Some(replay);
+        app.with_replay(|r, s| {
+            r.seek_to(0, s);
+        });
+        app
+    }
+
+    /// Runs `op` on the replay and the state, then does what the live
+    /// console does when events come: the verdict shows when it arrives.
+    fn with_replay(&mut self, op: impl FnOnce(&mut Replay, &mut State)) {
+        let Some(r) = self.replay.as_mut() else {
+            return;
+        };
+        let before = (r.status(), r.fed());
+        let had_verdict = self.state.verdict.is_some();
+        op(r, &mut self.state);
+        if !had_verdict && self.state.verdict.is_some() {
+            self.ui.verdict = true;
+        }
+        let status = r.status();
+        self.dirty |= before != (status, r.fed()) || self.ui.replay != Some(status);
+        self.ui.replay = Some(status);
+    }
+
+    /// Moves the replay clock on by `wall` (times the speed).
+    pub fn advance(&mut self, wall: Duration) {
+        self.with_replay(|r, s| {
+            r.tick(wall, s);
+        });
     }
 
     /// What the screen shows.
@@ -92,13 +138,19 @@ impl App {
                     self.dirty = true;
                 }
             }
+            AppEvent::Term(TermEvent::Key(k)) if self.ui.prompt.is_some() => self.prompt_key(k),
             AppEvent::Term(TermEvent::Key(k)) => {
                 if let Some(a) = input::action(k) {
                     self.act(a);
                 }
             }
             AppEvent::Term(_) => self.dirty = true,
-            AppEvent::Tick => {}
+            AppEvent::Tick => {
+                let now = Instant::now();
+                let wall = self.last_tick.map_or(Duration::ZERO, |t| now - t);
+                self.last_tick = Some(now);
+                self.advance(wall);
+            }
             AppEvent::ChildExited(code, last) => {
                 self.ui.child = Some(Child::Exited(code));
                 let status = code.map_or("by a signal".to_string(), |c| format!("with status {c}"));
@@ -121,10 +173,23 @@ impl App {
         let focus = self.ui.focus;
         match a {
             Action::Quit => self.quit = true,
+            Action::TogglePause if self.replay.is_some() => {
+                self.with_replay(|r, s| r.toggle_pause(s));
+            }
             Action::TogglePause => {
                 self.ui.paused = !self.ui.paused;
                 self.frozen = self.ui.paused.then(|| self.state.clone());
             }
+            Action::Faster => self.with_replay(|r, _| r.faster()),
+            Action::Slower => self.with_replay(|r, _| r.slower()),
+            Action::Seek(us) => self.with_replay(|r, s| {
+                r.seek_by(us, s);
+            }),
+            Action::GoTo if self.replay.is_some() => {
+                self.ui.prompt = Some(String::new());
+                self.ui.notice = None;
+            }
+            Action::GoTo => {}
             Action::FocusNext => self.ui.focus = focus.next(),
             Action::FocusPrev => self.ui.focus = focus.prev(),
             Action::Focus(p) => self.ui.focus = p,
@@ -162,6 +227,41 @@ impl App {
             }
             Action::ToggleHelp => self.ui.help = !self.ui.help,
             Action::ToggleVerdict => self.ui.verdict = !self.ui.verdict,
+        }
+    }
+
+    /// A key while the time prompt of `g` is open.
+    fn prompt_key(&mut self, k: KeyEvent) {
+        let Some(p) = input::prompt_key(k) else {
+            return;
+        };
+        self.dirty = true;
+        let text = self.ui.prompt.get_or_insert_default();
+        match p {
+            PromptKey::Char(c) => {
+                if text.chars().count() < PROMPT_MAX {
+                    text.push(c);
+                }
+            }
+            PromptKey::Back => {
+                text.pop();
+            }
+            PromptKey::Cancel => self.ui.prompt = None,
+            PromptKey::Quit => self.quit = true,
+            PromptKey::Enter => {
+                let text = self.ui.prompt.take().unwrap_or_default();
+                match replay::parse_time(&text) {
+                    Some(us) => self.with_replay(|r, s| {
+                        r.seek_to(us, s);
+                    }),
+                    None if text.trim().is_empty() => {}
+                    None => {
+                        self.ui.notice = Some(format!(
+                            "not a time: {text} (seconds, e.g. 12.5, or m:ss; g to try again)"
+                        ));
+                    }
+                }
+            }
         }
     }
 
@@ -290,6 +390,94 @@ mod tests {
         assert_eq!(app.ui.back, 2);
         app.act(Action::Home);
         assert_eq!(app.ui.back, 0);
+    }
+
+    fn key(c: crossterm::event::KeyCode) -> AppEvent {
+        AppEvent::Term(TermEvent::Key(KeyEvent::new(
+            c,
+            crossterm::event::KeyModifiers::NONE,
+        )))
+    }
+
+    /// A replay of: heal at 0 s, 1 s, 2 s; the verdict at 3 s.
+    fn replay_app(paused: bool) -> App {
+        let mut lines: Vec<String> = (0..3).map(|i| healed(i * 1_000_000).to_line()).collect();
+        lines.push(
+            DashEvent::new(
+                3_000_000,
+                "sim",
+                Event::RunEnd {
+                    passed: true,
+                    stats: Default::default(),
+                    checks: vec![],
+                    tiers: vec![],
+                    linearizable: None,
+                },
+            )
+            .to_line(),
+        );
+        let rec = replay::Recording::read(lines.join("\n").as_bytes()).unwrap();
+        let ui = Ui {
+            verdict: false,
+            ..Ui::default()
+        };
+        App::replaying(ui, Replay::new(rec, 1, paused))
+    }
+
+    #[test]
+    fn a_replay_moves_on_the_tick_and_its_verdict_shows_at_the_end() {
+        let mut app = replay_app(false);
+        assert_eq!(app.state.events(), 1);
+        app.dirty = false;
+        app.advance(Duration::from_millis(1500));
+        assert!(app.dirty);
+        assert_eq!(app.state.events(), 2);
+        assert_eq!(app.ui.replay.unwrap().clock_us, 1_500_000);
+        // Space pauses the replay itself: no frozen copy.
+        app.act(Action::TogglePause);
+        assert!(app.frozen.is_none());
+        app.dirty = false;
+        app.advance(Duration::from_secs(5));
+        assert!(!app.dirty, "paused: nothing to redraw");
+        assert!(app.ui.replay.unwrap().paused);
+        app.act(Action::Faster);
+        app.act(Action::TogglePause);
+        app.advance(Duration::from_secs(1));
+        assert!(app.state.verdict.is_some());
+        assert!(app.ui.verdict, "the verdict shows when reached");
+        assert!(app.ui.replay.unwrap().ended);
+        app.act(Action::ToggleVerdict);
+        assert!(!app.ui.verdict);
+        app.act(Action::Seek(-10_000_000));
+        assert_eq!(app.state.events(), 1);
+        assert!(app.state.verdict.is_none());
+    }
+
+    #[test]
+    fn g_opens_a_prompt_that_takes_the_keys_until_enter_or_esc() {
+        use crossterm::event::KeyCode;
+        let mut app = replay_app(true);
+        app.handle(key(KeyCode::Char('g')));
+        assert_eq!(app.ui.prompt.as_deref(), Some(""));
+        // q is not a quit while typing.
+        for c in ['2', 'q', '.', '5'] {
+            app.handle(key(KeyCode::Char(c)));
+        }
+        assert!(!app.quit);
+        assert_eq!(app.ui.prompt.as_deref(), Some("2.5"));
+        app.handle(key(KeyCode::Enter));
+        assert_eq!(app.ui.prompt, None);
+        assert_eq!(app.ui.replay.unwrap().clock_us, 2_500_000);
+        assert_eq!(app.state.events(), 3);
+        app.handle(key(KeyCode::Char('g')));
+        app.handle(key(KeyCode::Char('1')));
+        app.handle(key(KeyCode::Esc));
+        assert_eq!(app.ui.prompt, None);
+        assert_eq!(app.ui.replay.unwrap().clock_us, 2_500_000);
+        // Live, g does nothing.
+        let mut live = App::new(Ui::default());
+        live.handle(key(KeyCode::Char('g')));
+        assert_eq!(live.ui.prompt, None);
     }
 
     #[test]

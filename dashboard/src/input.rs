@@ -1,7 +1,10 @@
 //! Keys to actions. The mapping is the only place that knows which key does
-//! what; the help overlay is generated from [`KEYS`].
+//! what; the help overlay is generated from [`KEYS`] (and, under `kvdash
+//! replay`, [`REPLAY_KEYS`]).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::replay::{BIG_STEP_US, SMALL_STEP_US};
 
 /// The five panels, in focus order (keys 1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,12 +72,33 @@ pub enum Action {
     ZoomOut,
     ToggleHelp,
     ToggleVerdict,
+    /// Replay: twice / half as fast.
+    Faster,
+    Slower,
+    /// Replay: jump by this many microseconds (negative: back).
+    Seek(i64),
+    /// Replay: open the prompt for a time to go to.
+    GoTo,
 }
+
+/// A key while the prompt of [`Action::GoTo`] is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKey {
+    /// A digit, `.` or `:`.
+    Char(char),
+    Back,
+    Enter,
+    Cancel,
+    Quit,
+}
+
+/// The pause key's label in [`KEYS`] and [`REPLAY_KEYS`].
+pub const PAUSE_KEYS: &str = "p  Space";
 
 /// Key, what it does: shown by `?`.
 pub const KEYS: &[(&str, &str)] = &[
     ("q  Esc  Ctrl-C", "quit (the terminal is restored)"),
-    ("p  Space", "pause: freeze the view, keep ingesting"),
+    (PAUSE_KEYS, "pause: freeze the view, keep ingesting"),
     ("Tab  Shift-Tab", "focus the next / previous panel"),
     ("1 2 3 4 5", "focus a panel"),
     ("↑ ↓  PgUp PgDn", "scroll the focused panel"),
@@ -83,6 +107,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("+  -", "timeline: zoom in / out"),
     ("v", "show / hide the verdict"),
     ("?", "show / hide this help"),
+];
+
+/// Under `kvdash replay`: these, and [`KEYS`] but for the pause key.
+pub const REPLAY_KEYS: &[(&str, &str)] = &[
+    (PAUSE_KEYS, "play / pause the replay (at the end: again)"),
+    ("[  ]", "replay half / twice as fast (1x to 64x)"),
+    (",  .", "replay: back / forward 1 s"),
+    ("<  >", "replay: back / forward 10 s"),
+    ("g", "go to a time: seconds or m:ss, then Enter"),
 ];
 
 /// The action for a key press, if any. Releases and repeats of keys that
@@ -111,6 +144,29 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('-') | KeyCode::Char('_') => Action::ZoomOut,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('v') => Action::ToggleVerdict,
+        KeyCode::Char(']') => Action::Faster,
+        KeyCode::Char('[') => Action::Slower,
+        KeyCode::Char('.') => Action::Seek(SMALL_STEP_US),
+        KeyCode::Char(',') => Action::Seek(-SMALL_STEP_US),
+        KeyCode::Char('>') => Action::Seek(BIG_STEP_US),
+        KeyCode::Char('<') => Action::Seek(-BIG_STEP_US),
+        KeyCode::Char('g') => Action::GoTo,
+        _ => return None,
+    })
+}
+
+/// The prompt's meaning of a key press; other keys are ignored.
+pub fn prompt_key(key: KeyEvent) -> Option<PromptKey> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') | KeyCode::Char('d') if ctrl => PromptKey::Quit,
+        KeyCode::Char(c @ ('0'..='9' | '.' | ':')) if !ctrl => PromptKey::Char(c),
+        KeyCode::Backspace => PromptKey::Back,
+        KeyCode::Enter => PromptKey::Enter,
+        KeyCode::Esc => PromptKey::Cancel,
         _ => return None,
     })
 }
@@ -140,6 +196,48 @@ mod tests {
         assert_eq!(action(key(KeyCode::Char('?'))), Some(Action::ToggleHelp));
         assert_eq!(action(key(KeyCode::Left)), Some(Action::Left));
         assert_eq!(action(key(KeyCode::Char('x'))), None);
+    }
+
+    #[test]
+    fn the_replay_keys_are_keys_the_live_console_does_not_use() {
+        assert_eq!(action(key(KeyCode::Char(']'))), Some(Action::Faster));
+        assert_eq!(action(key(KeyCode::Char('['))), Some(Action::Slower));
+        assert_eq!(
+            action(key(KeyCode::Char(','))),
+            Some(Action::Seek(-1_000_000))
+        );
+        assert_eq!(
+            action(KeyEvent::new(KeyCode::Char('>'), KeyModifiers::SHIFT)),
+            Some(Action::Seek(10_000_000))
+        );
+        assert_eq!(action(key(KeyCode::Char('g'))), Some(Action::GoTo));
+        // The live keys are as they were.
+        assert_eq!(action(key(KeyCode::PageUp)), Some(Action::PageUp));
+        assert_eq!(action(key(KeyCode::Char(' '))), Some(Action::TogglePause));
+        assert_eq!(action(key(KeyCode::Char('+'))), Some(Action::ZoomIn));
+        assert_eq!(action(key(KeyCode::Char('-'))), Some(Action::ZoomOut));
+        assert_eq!(action(key(KeyCode::Home)), Some(Action::Home));
+        assert_eq!(REPLAY_KEYS[0].0, PAUSE_KEYS);
+    }
+
+    #[test]
+    fn the_time_prompt_takes_digits_and_ends_with_enter_or_esc() {
+        assert_eq!(
+            prompt_key(key(KeyCode::Char('7'))),
+            Some(PromptKey::Char('7'))
+        );
+        assert_eq!(
+            prompt_key(key(KeyCode::Char(':'))),
+            Some(PromptKey::Char(':'))
+        );
+        assert_eq!(prompt_key(key(KeyCode::Char('q'))), None);
+        assert_eq!(prompt_key(key(KeyCode::Enter)), Some(PromptKey::Enter));
+        assert_eq!(prompt_key(key(KeyCode::Esc)), Some(PromptKey::Cancel));
+        assert_eq!(prompt_key(key(KeyCode::Backspace)), Some(PromptKey::Back));
+        assert_eq!(
+            prompt_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(PromptKey::Quit)
+        );
     }
 
     #[test]

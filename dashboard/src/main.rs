@@ -37,7 +37,20 @@ timeline, log replication, client and replica latency, and message counts.
                              --plots DIR also writes SVG plots
   kvdash compare A.jsonl B.jsonl [--json]
                              the same figures of two runs side by side,
-                             with the relative change from A to B
+                             with the relative change from A to B;
+                             A... --vs B...: two sets of runs (seeds),
+                             median and range, change vs the spread
+  kvdash sweep CONFIG --vary KNOB=V1,V2 [--tune KNOBS] [--seeds N]
+                             run.py over knob values x seeds; one table of
+                             medians and spreads, the best marked
+  kvdash export RUN.jsonl [--format chrome-trace] [--out PATH]
+                             a recording as a trace for ui.perfetto.dev or
+                             chrome://tracing: roles per replica, client
+                             requests, faults, commit index, message rate
+  kvdash replay RUN.jsonl [--speed N] [--paused]
+                             play a recording back in the console, through
+                             the same panels: play/pause, 1x to 64x, jump
+                             back and forth, go to a time; no socket
 
 Events are JSON lines on a Unix datagram socket (schema: shared/README.md),
 at --socket, else $KVDASH_SOCKET, else $XDG_RUNTIME_DIR/kvdash.sock, else
@@ -55,7 +68,8 @@ events (a replica of your own) still get those panels under run.py.";
 const AFTER_HELP: &str = "\
 Keys: q/Esc/Ctrl-C quit, p pause (keeps ingesting), Tab and 1-5 focus a
 panel, arrows scroll (left/right: back and forth in time), +/- zoom the
-timeline, v verdict, ? help.
+timeline, v verdict, ? help. Replay: Space play/pause, [ ] half/double
+speed, , . back/forward 1 s, < > 10 s, g go to a time (seconds, Enter).
 
 Examples:
   make demo                                   build, then kvdash run configs/advanced-1.json
@@ -63,6 +77,10 @@ Examples:
   kvdash --record run.jsonl                   attach and record every event
   ./run.py crash-3 -s --record a.jsonl && kvdash report a.jsonl
   kvdash compare before.jsonl after.jsonl     judge a tuning change
+  kvdash sweep crash-3 --vary heartbeat=100ms,200ms,300ms --seeds 5 --plots
+  kvdash compare sweep-x/01-heartbeat=100ms --vs sweep-x/02-heartbeat=200ms
+  kvdash export a.jsonl > a.json              then open a.json in ui.perfetto.dev
+  kvdash replay a.jsonl --speed 4             watch a recorded run again, 4x
   kvdash --socket /tmp/x.sock                 in one terminal, then in another:
   ./run.py crash-1 -s --events /tmp/x.sock    (or any simulator, with
                                               KVDASH_SOCKET=/tmp/x.sock set)
@@ -121,13 +139,99 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         plots: Option<PathBuf>,
     },
-    /// Two recorded runs side by side, with the relative change from A to B
+    /// Two recorded runs, or two sets of runs, side by side
+    ///
+    /// `compare A B`: two recordings, with the relative change from A to B.
+    /// `compare A... --vs B...`: two sets of runs (the seeds of two
+    /// settings), each named by recordings or folders of recordings
+    /// (their *.jsonl files, e.g. two setting folders of a sweep): each
+    /// figure's median and range per side, the change of the median, and
+    /// whether it is beyond the seed-to-seed spread (the ranges do not
+    /// overlap). Two folders without --vs are two sets too.
     Compare {
-        a: PathBuf,
-        b: PathBuf,
+        /// Run A, or set A's recordings and folders
+        #[arg(required = true, value_name = "A")]
+        a: Vec<PathBuf>,
+        /// Set B's recordings and folders
+        #[arg(long, num_args = 1.., value_name = "B")]
+        vs: Vec<PathBuf>,
         /// Print the comparison as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Run a scenario over knob values and seeds; one table of the spread
+    ///
+    /// Runs run.py (one run at a time) for every combination of the
+    /// --vary values and every seed, with the replica's knobs set through
+    /// --tune; keeps every recording, run.py's JSON and output under
+    /// --out; prints per setting the median [min-max] over the seeds of
+    /// messages, client p50 and p99 latency, failures, duplicates and
+    /// redirects, and how many runs passed, the best setting of each column
+    /// marked. Ctrl-C stops the current run and still prints the table of
+    /// the runs that finished (exit status 130).
+    Sweep {
+        /// The scenario: a path, or a name under configs/
+        config: String,
+        /// KNOB=V1,V2,...: the values of one knob (repeat for more knobs;
+        /// every combination runs). Values in the replica's --tune syntax,
+        /// e.g. heartbeat=100ms,200ms or election=800ms-1600ms,1s-2s
+        #[arg(long, required = true, value_name = "KNOB=V1,V2", value_parser = dashboard::sweep::plan::parse_vary)]
+        vary: Vec<dashboard::sweep::plan::Vary>,
+        /// Knobs fixed for every run (the replica's --tune syntax)
+        #[arg(long, value_name = "KNOBS", default_value = "")]
+        tune: String,
+        /// Seeds per setting: N, N+1, ... from --first-seed
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        seeds: u64,
+        /// The first seed
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        first_seed: u64,
+        /// Where the runs go; must be new or empty [default: sweep-<config>-<unix time>]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also draw each column against the setting: DIR/plots/*.svg
+        #[arg(long)]
+        plots: bool,
+        /// run.py to use [default: ./run.py, else the one beside kvdash's workspace]
+        #[arg(long, value_name = "PATH")]
+        runpy: Option<PathBuf>,
+        /// The replica [default: 3700kvstore where run.py runs]
+        #[arg(long, value_name = "PATH")]
+        replica: Option<PathBuf>,
+        /// More run.py options, as they are (after `--`), e.g. -- --pace course
+        #[arg(last = true, value_name = "RUN.PY OPTIONS")]
+        args: Vec<String>,
+    },
+    /// A recorded run as a trace for ui.perfetto.dev or chrome://tracing
+    ///
+    /// The Trace Event Format (JSON): each replica's role over time, each
+    /// client request as a span, kills, partitions and the verdict as
+    /// instants, commit index and message rate as counters.
+    Export {
+        /// The recording: `./run.py CONFIG --record FILE` or `kvdash --record FILE`
+        file: PathBuf,
+        /// The output format
+        #[arg(long, value_enum, default_value_t = dashboard::export::Format::ChromeTrace)]
+        format: dashboard::export::Format,
+        /// Write the trace to PATH instead of standard output
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Play a recorded run back in the console
+    ///
+    /// The same panels as live, from the recording's events, at the pace
+    /// they happened (or faster); no socket is bound. Keys: Space play /
+    /// pause, [ ] speed, , . back / forward 1 s, < > 10 s, g go to a time.
+    Replay {
+        /// The recording: `./run.py CONFIG --record FILE` or `kvdash --record FILE`
+        file: PathBuf,
+        /// Starting speed, times real time
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u32).range(1..=64))]
+        speed: u32,
+        /// Start paused (Space plays)
+        #[arg(long)]
+        paused: bool,
     },
 }
 
@@ -164,9 +268,10 @@ fn default_socket() -> PathBuf {
     shared::events::default_socket_path(|k| std::env::var(k).ok(), uid)
 }
 
-/// `kvdash report` and `kvdash compare`: no socket, no terminal.
+/// `kvdash report`, `kvdash compare` and `kvdash export`: no socket, no
+/// terminal.
 fn offline(cmd: &Cmd) -> Option<Result<ExitCode>> {
-    use dashboard::report::{self, compare};
+    use dashboard::report;
     let load = |p: &PathBuf| {
         report::from_path(p).with_context(|| format!("cannot read the recording {}", p.display()))
     };
@@ -183,16 +288,26 @@ fn offline(cmd: &Cmd) -> Option<Result<ExitCode>> {
                 report::text::render(&r)
             })
         }),
-        Cmd::Compare { a, b, json } => load(a).and_then(|ra| {
-            let rb = load(b)?;
-            let rows = compare::compare(&ra, &rb);
-            Ok(if *json {
-                serde_json::to_string_pretty(&rows)? + "\n"
-            } else {
-                compare::text(&a.display().to_string(), &b.display().to_string(), &rows)
+        Cmd::Compare { a, vs, json } => compare_main(a, vs, *json),
+        Cmd::Export { file, format, out } => {
+            dashboard::export::from_path(file, *format).and_then(|x| {
+                if x.skipped() > 0 {
+                    eprintln!(
+                        "kvdash: skipped {} of {} lines: not events",
+                        x.skipped(),
+                        x.lines.lines
+                    );
+                }
+                let Some(p) = out else {
+                    return Ok(x.text);
+                };
+                std::fs::write(p, &x.text)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+                eprintln!("kvdash: wrote {}", p.display());
+                Ok(String::new())
             })
-        }),
-        Cmd::Run { .. } => return None,
+        }
+        Cmd::Run { .. } | Cmd::Replay { .. } | Cmd::Sweep { .. } => return None,
     };
     Some(out.and_then(|s| {
         let mut stdout = std::io::stdout().lock();
@@ -202,13 +317,126 @@ fn offline(cmd: &Cmd) -> Option<Result<ExitCode>> {
     }))
 }
 
+/// `kvdash compare`: two runs, or two sets of runs.
+fn compare_main(a: &[PathBuf], vs: &[PathBuf], json: bool) -> Result<String> {
+    use dashboard::report::{self, compare};
+    let (a, b): (Vec<PathBuf>, Vec<PathBuf>) = if vs.is_empty() {
+        match a {
+            [x, y] => (vec![x.clone()], vec![y.clone()]),
+            _ => anyhow::bail!(
+                "compare takes two runs (A B), or two sets of runs (A... --vs B...); got {} \
+                 paths and no --vs",
+                a.len()
+            ),
+        }
+    } else {
+        (a.to_vec(), vs.to_vec())
+    };
+    let (files_a, files_b) = (recordings(&a)?, recordings(&b)?);
+    let load = |p: &PathBuf| {
+        report::from_path(p).with_context(|| format!("cannot read the recording {}", p.display()))
+    };
+    let name = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if let ([fa], [fb]) = (&files_a[..], &files_b[..]) {
+        let rows = compare::compare(&load(fa)?, &load(fb)?);
+        return Ok(if json {
+            serde_json::to_string_pretty(&rows)? + "\n"
+        } else {
+            compare::text(&name(&a), &name(&b), &rows)
+        });
+    }
+    let ra = files_a.iter().map(load).collect::<Result<Vec<_>>>()?;
+    let rb = files_b.iter().map(load).collect::<Result<Vec<_>>>()?;
+    let rows = compare::compare_sets(&ra, &rb);
+    Ok(if json {
+        serde_json::to_string_pretty(&rows)? + "\n"
+    } else {
+        compare::sets_text(&name(&a), &name(&b), &rows)
+    })
+}
+
+/// The recordings named: files as they are, folders by their *.jsonl
+/// files (sorted; an error when there are none).
+fn recordings(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read the folder {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "jsonl") && f.is_file())
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!("the folder {} holds no recording (*.jsonl)", p.display());
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `kvdash sweep`.
+fn sweep_main(cmd: Cmd) -> ExitCode {
+    let Cmd::Sweep {
+        config,
+        vary,
+        tune,
+        seeds,
+        first_seed,
+        out,
+        plots,
+        runpy,
+        replica,
+        args,
+    } = cmd
+    else {
+        unreachable!("called for sweep only")
+    };
+    let opts = dashboard::sweep::Options {
+        config,
+        varies: vary,
+        tune,
+        seeds,
+        first_seed,
+        out,
+        plots,
+        runpy,
+        replica,
+        args,
+    };
+    match dashboard::sweep::run(&opts) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kvdash: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.cmd, Some(Cmd::Report { .. } | Cmd::Compare { .. }))
-        && (cli.socket.is_some() || cli.record.is_some())
+    if matches!(
+        cli.cmd,
+        Some(Cmd::Report { .. } | Cmd::Compare { .. } | Cmd::Export { .. } | Cmd::Sweep { .. })
+    ) && (cli.socket.is_some() || cli.record.is_some())
     {
-        eprintln!("kvdash: --socket and --record are for the console, not for report or compare");
+        eprintln!(
+            "kvdash: --socket and --record are for the console, not for report, compare, export \
+             or sweep"
+        );
         return ExitCode::from(2);
+    }
+    if let Some(Cmd::Sweep { .. }) = &cli.cmd {
+        return sweep_main(cli.cmd.expect("matched"));
     }
     if let Some(res) = cli.cmd.as_ref().and_then(offline) {
         return match res {
@@ -218,6 +446,16 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if let Some(Cmd::Replay { .. }) = &cli.cmd {
+        if cli.socket.is_some() || cli.record.is_some() {
+            eprintln!("kvdash: --socket and --record are for the live console, not for replay");
+            return ExitCode::from(2);
+        }
+        return replay_main(cli).unwrap_or_else(|e| {
+            eprintln!("kvdash: {e:#}");
+            ExitCode::from(1)
+        });
     }
     match real_main(cli) {
         Ok(code) => code,
@@ -304,7 +542,6 @@ fn spawn_feeds(
     tx: &mpsc::Sender<AppEvent>,
     fps: u32,
 ) -> Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
     let datagrams = ingest::reader(
         bound
             .socket
@@ -314,6 +551,12 @@ fn spawn_feeds(
     .context("cannot read the event socket")?;
     tokio::spawn(ingest::run(datagrams, tx.clone(), recorder));
     tokio::spawn(app::ticker(tx.clone(), fps));
+    spawn_signals(tx)
+}
+
+/// A task that turns SIGINT, SIGTERM and SIGHUP into [`AppEvent::Signal`].
+fn spawn_signals(tx: &mpsc::Sender<AppEvent>) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
     let tx = tx.clone();
     let mut sigs = [
         signal(SignalKind::interrupt())?,
@@ -373,7 +616,11 @@ async fn event_loop(
             ev = rx.recv() => match ev {
                 // The screen is redrawn on the frame tick only (and
                 // only if something changed), however many events come.
-                Some(AppEvent::Tick) => app.draw(terminal)?,
+                // The tick first moves a replay's clock (live: nothing).
+                Some(AppEvent::Tick) => {
+                    app.handle(AppEvent::Tick);
+                    app.draw(terminal)?
+                }
                 Some(ev) => app.handle(ev),
                 None => break,
             },
@@ -421,4 +668,59 @@ fn test_panic_hook() {
             panic!("KVDASH_TEST_PANIC_MS: a deliberate panic");
         });
     }
+}
+
+/// `kvdash replay FILE`: the console over a recording. The file is read
+/// before the terminal is touched (a missing or empty one is an error,
+/// exit 1); no socket is bound.
+fn replay_main(cli: Cli) -> Result<ExitCode> {
+    use dashboard::replay::{Recording, Replay};
+    let Some(Cmd::Replay {
+        file,
+        speed,
+        paused,
+    }) = cli.cmd
+    else {
+        unreachable!("called for `kvdash replay` only");
+    };
+    let rec = Recording::from_path(&file)?;
+    install_panic_hook();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let ui = Ui {
+        socket: file.display().to_string(),
+        mode: Mode::Replay {
+            file: file.display().to_string(),
+        },
+        ..Ui::default()
+    };
+    let app = App::replaying(ui, Replay::new(rec, speed, paused));
+    runtime.block_on(replay_console(app, cli.fps))?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The replay's console: the frame ticker paces it, keys and signals as
+/// live.
+async fn replay_console(mut app: App, fps: u32) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<AppEvent>(1024);
+    tokio::spawn(app::ticker(tx.clone(), fps));
+    spawn_signals(&tx)?;
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    TUI_ACTIVE.store(true, Ordering::SeqCst);
+    let stop_input = Arc::new(AtomicBool::new(false));
+    let input = app::input_thread(tx.clone(), stop_input.clone());
+    test_panic_hook();
+
+    let result = event_loop(&mut app, &mut terminal, &mut rx, &mut None).await;
+
+    stop_input.store(true, Ordering::Relaxed);
+    drop(input);
+    if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = ratatui::try_restore();
+    }
+    result
 }

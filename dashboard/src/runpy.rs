@@ -82,7 +82,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located, RunPyError> {
 }
 
 /// How to invoke `script`: directly when executable, else with python3.
-fn program(script: &Path) -> (OsString, Vec<OsString>) {
+pub fn program(script: &Path) -> (OsString, Vec<OsString>) {
     let executable = std::fs::metadata(script)
         .map(|m| m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false);

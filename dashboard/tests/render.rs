@@ -286,3 +286,96 @@ fn roles_and_partition_sides_are_coloured() {
     let shaded = buf.content().iter().any(|c| c.bg == Color::Indexed(53));
     assert!(shaded, "minority lanes are shaded during the partition");
 }
+
+/// `kvdash replay` of the fixture, driven through the console's own
+/// `App` as the keys and the frame tick drive it.
+fn replay_app() -> dashboard::app::App {
+    use dashboard::replay::{Recording, Replay};
+    let rec = Recording::from_path(std::path::Path::new(FIXTURE)).unwrap();
+    let ui = Ui {
+        socket: "kill-partition.jsonl".into(),
+        mode: Mode::Replay {
+            file: "kill-partition.jsonl".into(),
+        },
+        ..Ui::default()
+    };
+    dashboard::app::App::replaying(ui, Replay::new(rec, 1, false))
+}
+
+fn app_screen(w: u16, h: u16, app: &mut dashboard::app::App) -> TestBackend {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    app.dirty = true;
+    app.draw(&mut t).unwrap();
+    t.backend().clone()
+}
+
+fn text(b: &TestBackend) -> String {
+    let buf = b.buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn replay_paused_after_the_kill_at_4x_at_100x30() {
+    use dashboard::input::Action;
+    let mut app = replay_app();
+    // 2 s played, then 4x for 1 s of wall time: 6 s; pause; forward 1 s.
+    app.advance(std::time::Duration::from_secs(2));
+    app.act(Action::Faster);
+    app.act(Action::Faster);
+    app.advance(std::time::Duration::from_secs(1));
+    app.act(Action::TogglePause);
+    app.advance(std::time::Duration::from_secs(5));
+    app.act(Action::Seek(1_000_000));
+    let b = app_screen(100, 30, &mut app);
+    let top = text(&b).lines().next().unwrap().to_string();
+    assert!(top.contains(" PAUSED "), "{top}");
+    assert!(top.contains("t=7.0 s / 8.0 s 4x"), "{top}");
+    // The same screen as the live console's at 7 s, but for the title
+    // and the footer: the same state code.
+    let live = screen(100, 30, &state_at(7.0, all), &ui());
+    let body = |t: &str| t.lines().skip(1).take(28).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&text(&b)), body(&text(&live)));
+    insta::assert_snapshot!(b);
+}
+
+#[test]
+fn replay_playing_with_the_go_to_prompt_at_80x24() {
+    use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+    use dashboard::input::Action;
+    let mut app = replay_app();
+    app.advance(std::time::Duration::from_millis(3500));
+    app.act(Action::GoTo);
+    let key =
+        |c| dashboard::app::AppEvent::Term(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    for c in "1:0x2".chars() {
+        app.handle(key(KeyCode::Char(c)));
+    }
+    let b = app_screen(80, 24, &mut app);
+    let top = text(&b).lines().next().unwrap().to_string();
+    // Without a footer (24 rows), the prompt is in the title; `x` is not
+    // a time's character.
+    assert!(top.contains(" REPLAY "), "{top}");
+    assert!(top.contains("go to (seconds or m:ss): 1:02"), "{top}");
+    insta::assert_snapshot!(b);
+    // Enter: 62 s is past the end: the end, and its verdict shows.
+    app.handle(key(KeyCode::Enter));
+    let b = app_screen(120, 36, &mut app);
+    let all_text = text(&b);
+    assert!(all_text.contains(" ENDED "), "{all_text}");
+    assert!(all_text.contains("t=8.0 s / 8.0 s 1x"), "{all_text}");
+    assert!(all_text.contains("Verdict: PASSED"), "{all_text}");
+    // `v` hides it; `,` goes back before the verdict, and it is gone.
+    app.handle(key(KeyCode::Char('v')));
+    assert!(!text(&app_screen(120, 36, &mut app)).contains("Verdict: "));
+    app.handle(key(KeyCode::Char(',')));
+    assert!(app.state.verdict.is_none());
+    let r = app.replay.as_ref().unwrap();
+    assert_eq!(r.clock_us(), r.duration_us() - 1_000_000);
+}

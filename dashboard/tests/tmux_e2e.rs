@@ -368,3 +368,151 @@ fn quitting_mid_run_stops_run_py_and_leaves_no_replica_or_socket() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The replica's state column of the cluster table ("alive", "killed"…).
+fn states(screen: &str) -> Vec<(String, String)> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.strip_prefix('┃')?.split_whitespace().collect();
+            let id = cols.first()?;
+            if id.len() != 4 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            let state = cols
+                .iter()
+                .find(|c| ["alive", "killed", "stopped", "ended", "silent"].contains(c))?;
+            Some((id.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+fn title(screen: &str) -> String {
+    screen.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn kvdash_replay_pauses_seeks_changes_speed_and_shows_the_verdict() {
+    if !have("tmux") {
+        return skip("tmux is not installed (apt-get install tmux)");
+    }
+    // The fixture: a hard partition from 2.5 s to 4.5 s, 0004 killed at
+    // 6.0 s, the verdict at 8.0 s. KVDASH_SOCKET points here: a replay
+    // must not bind it.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kill-partition.jsonl");
+    let cmd = format!(
+        "KVDASH_SOCKET=./k.sock {KVDASH} replay {} --paused; echo KVDASH_EXIT=$?; sleep 120",
+        fixture.display()
+    );
+    let t = Tmux::start("replay", 100, 30, &cmd);
+    let s = t.wait_for("the replay, paused at 0", 10, |s| {
+        title(s).contains(" PAUSED ") && title(s).contains("t=0.0 s / 8.0 s 1x")
+    });
+    assert!(s.contains("Space play"), "the footer's keys:\n{s}");
+    assert!(
+        t.alternate_screen(),
+        "the console uses the alternate screen"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        title(&t.screen()).contains("t=0.0 s"),
+        "paused, the clock stands"
+    );
+    assert!(!t.dir.join("k.sock").exists(), "no socket is bound");
+
+    // Forward 1 s three times: in the partition.
+    for _ in 0..3 {
+        t.keys(".");
+    }
+    let s = t.wait_for("3 s", 5, |s| title(s).contains("t=3.0 s / 8.0 s"));
+    assert!(
+        s.contains(" min "),
+        "0000 and 0003 on the minority side:\n{s}"
+    );
+    // Go to 7 s: after the kill.
+    t.keys("g");
+    t.wait_for("the prompt", 5, |s| s.contains("go to (seconds or m:ss)"));
+    t.keys("7");
+    t.keys("Enter");
+    let s = t.wait_for("7 s", 5, |s| title(s).contains("t=7.0 s / 8.0 s"));
+    assert!(
+        states(&s).contains(&("0004".into(), "killed".into())),
+        "0004 killed at 6 s:\n{s}"
+    );
+    // Back 1 s, before the kill: the state is rebuilt without it.
+    t.keys(",");
+    let s = t.wait_for("6 s", 5, |s| title(s).contains("t=6.0 s / 8.0 s"));
+    let rows = states(&s);
+    assert_eq!(rows.len(), 5, "{s}");
+    assert!(rows.iter().all(|(_, st)| st == "alive"), "{s}");
+    assert!(title(&s).contains(" PAUSED "), "{s}");
+    // Faster: 4x; play; the end comes in half a second or so.
+    t.keys("]");
+    t.keys("]");
+    t.wait_for("4x", 5, |s| title(s).contains("8.0 s 4x"));
+    t.keys("Space");
+    let s = t.wait_for("the end and its verdict", 10, |s| {
+        title(s).contains(" ENDED ") && s.contains("Verdict: PASSED")
+    });
+    assert!(title(&s).contains("t=8.0 s / 8.0 s 4x"), "{s}");
+    // v hides the verdict, as live.
+    t.keys("v");
+    t.wait_for("the verdict hidden", 5, |s| !s.contains("Verdict: "));
+    t.keys("q");
+    let after = t.wait_for("kvdash to exit", 10, |s| s.contains("KVDASH_EXIT="));
+    assert!(after.contains("KVDASH_EXIT=0"), "{after}");
+    assert!(!t.alternate_screen(), "the terminal is restored");
+}
+
+#[test]
+fn kvdash_replay_of_a_missing_or_empty_file_fails_before_the_terminal() {
+    let dir = std::env::temp_dir().join(format!("kvdash-replay-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let garbage = dir.join("garbage.jsonl");
+    std::fs::write(&garbage, "not an event\n\u{0}\u{1}\n").unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(KVDASH).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.stdout,
+        )
+    };
+    let missing = dir.join("missing.jsonl");
+    for (file, says) in [
+        (&missing, "cannot read the recording"),
+        (&empty, "is empty"),
+        (&garbage, "holds no events"),
+    ] {
+        let (code, err, out) = run(&["replay".as_ref(), file.as_os_str()]);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // Nothing was written to the terminal (no alternate screen).
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hand-made.jsonl");
+    for opt in ["--socket", "--record"] {
+        let other = dir.join("x");
+        let (code, err, _) = run(&[
+            opt.as_ref(),
+            other.as_os_str(),
+            "replay".as_ref(),
+            fixture.as_os_str(),
+        ]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("not for replay"), "{err}");
+        assert!(!other.exists(), "{opt} created nothing");
+    }
+    let (code, err, _) = run(&[
+        "replay".as_ref(),
+        fixture.as_os_str(),
+        "--speed".as_ref(),
+        "128".as_ref(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

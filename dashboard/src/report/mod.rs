@@ -42,6 +42,7 @@
 
 pub mod compare;
 pub mod plots;
+pub mod spread;
 #[cfg(test)]
 mod tests;
 pub mod text;
@@ -353,30 +354,26 @@ impl Builder {
     }
 
     /// Reads a whole recording; only an I/O error fails.
-    pub fn read(mut self, mut reader: impl BufRead) -> std::io::Result<Builder> {
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
-                break;
-            }
-            let line = String::from_utf8_lossy(&buf);
-            self.line(&line);
-        }
+    pub fn read(mut self, reader: impl BufRead) -> std::io::Result<Builder> {
+        each_line(reader, |line| {
+            self.line(line);
+        })?;
         Ok(self)
     }
 
-    /// Folds one line in (blank lines are skipped, others counted).
-    pub fn line(&mut self, line: &str) {
+    /// Folds one line in (blank lines are skipped, others counted);
+    /// returns the event it held, if any.
+    pub fn line(&mut self, line: &str) -> Option<DashEvent> {
         let line = line.trim();
         if line.is_empty() {
-            return;
+            return None;
         }
         self.lines.lines += 1;
         match DashEvent::parse(line) {
             Ok(ev) => {
                 self.lines.events += 1;
                 self.event(&ev);
+                Some(ev)
             }
             Err(e) => {
                 match e {
@@ -385,6 +382,7 @@ impl Builder {
                     shared::events::EventError::UnknownKind => self.lines.unknown_kind += 1,
                 }
                 self.state.ingest.reject(&e);
+                None
             }
         }
     }
@@ -694,6 +692,36 @@ impl Builder {
             series: std::mem::take(&mut self.series),
         }
     }
+}
+
+/// Calls `f` with each line of `reader` (invalid UTF-8 replaced); only
+/// an I/O error fails.
+fn each_line(mut reader: impl BufRead, mut f: impl FnMut(&str)) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        f(&String::from_utf8_lossy(&buf));
+    }
+}
+
+/// The report of a recording, and the events of the run it is of (the
+/// last), in file order: what `kvdash export` draws from.
+pub fn with_events(reader: impl BufRead) -> std::io::Result<(Report, Vec<DashEvent>)> {
+    let mut b = Builder::new();
+    let mut events = Vec::new();
+    each_line(reader, |line| {
+        let runs = b.state.runs;
+        if let Some(ev) = b.line(line) {
+            if runs > 0 && b.state.runs != runs {
+                events.clear();
+            }
+            events.push(ev);
+        }
+    })?;
+    Ok((b.finish(), events))
 }
 
 /// The report of a recording.

@@ -4,11 +4,11 @@
 //! run renders the same every time.
 //!
 //! ```text
-//!  ┌ title: run, time, events, LIVE/PAUSED ───────────────────────────┐
+//!  ┌ title: run, time, events, LIVE/PAUSED (replay: clock, speed) ────┐
 //!  │ 1 Cluster table               │ 3 Log replication bars           │
 //!  │ 2 Leader timeline (one lane per replica, markers on top)         │
 //!  │ 4 Latency histograms          │ 5 Messages by type / replica     │
-//!  └ footer: notices, keys ───────────────────────────────────────────┘
+//!  └ footer: notices, the `g` prompt, keys ───────────────────────────┘
 //! ```
 
 pub mod cluster;
@@ -27,6 +27,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
 use crate::input::Panel;
+use crate::replay::{self, ReplayStatus};
 use crate::state::State;
 
 /// Time per timeline column, by zoom level.
@@ -47,6 +48,8 @@ pub enum Mode {
     Attach,
     /// `kvdash run CONFIG`.
     Run { config: String },
+    /// `kvdash replay FILE`.
+    Replay { file: String },
 }
 
 /// run.py, under `kvdash run`.
@@ -75,6 +78,10 @@ pub struct Ui {
     pub child: Option<Child>,
     /// A status message (run.py fallback, exit, recording errors).
     pub notice: Option<String>,
+    /// Under `kvdash replay`: its clock, speed, play/pause.
+    pub replay: Option<ReplayStatus>,
+    /// The time typed so far after `g`, while its prompt is open.
+    pub prompt: Option<String>,
 }
 
 impl Default for Ui {
@@ -91,6 +98,8 @@ impl Default for Ui {
             mode: Mode::Attach,
             child: None,
             notice: None,
+            replay: None,
+            prompt: None,
         }
     }
 }
@@ -249,7 +258,7 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
     latency::render(areas.latency, buf, state, ui);
     messages::render(areas.messages, buf, state, ui);
     if ui.help {
-        overlay::help(area, buf);
+        overlay::help(area, buf, ui);
     } else if ui.verdict && (state.verdict.is_some() || matches!(ui.child, Some(Child::Exited(_))))
     {
         overlay::verdict(area, buf, state, ui);
@@ -270,7 +279,15 @@ fn title_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui, footer: bool
     };
     // Most important first: what is cut on a narrow screen is the tail.
     let mut left = vec![badge(" kvdash ", Color::Cyan), Span::raw(" ")];
-    left.push(if ui.paused {
+    left.push(if let Some(r) = &ui.replay {
+        if r.ended {
+            badge(" ENDED ", Color::Gray)
+        } else if r.paused {
+            badge(" PAUSED ", Color::Yellow)
+        } else {
+            badge(" REPLAY ", Color::Magenta)
+        }
+    } else if ui.paused {
         badge(" PAUSED ", Color::Yellow)
     } else if state.run_over() || matches!(ui.child, Some(Child::Exited(_))) {
         badge(" ENDED ", Color::Gray)
@@ -278,6 +295,14 @@ fn title_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui, footer: bool
         badge(" LIVE ", Color::Green)
     });
     left.push(Span::raw(" "));
+    // Without a footer, the prompt of `g` takes the rest of the title:
+    // what is typed must show.
+    if let (Some(p), false) = (prompt_text(ui), footer) {
+        left.push(Span::styled(format!(" {p} "), prompt_style()));
+        buf.set_style(area, Style::new().bg(Color::Reset));
+        buf.set_line(area.x, area.y, &Line::from(left), area.width);
+        return;
+    }
     match (&state.run, &ui.mode) {
         (Some(run), _) => {
             let name = std::path::Path::new(&run.config)
@@ -291,18 +316,40 @@ fn title_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui, footer: bool
                 .map_or(config.clone(), |f| f.to_string_lossy().into_owned());
             left.push(Span::styled(fmt::fit(&name, 24), bold));
         }
+        (None, Mode::Replay { file }) => {
+            let name = std::path::Path::new(file)
+                .file_name()
+                .map_or(file.clone(), |f| f.to_string_lossy().into_owned());
+            left.push(Span::styled(fmt::fit(&name, 24), bold));
+        }
         (None, Mode::Attach) => left.push(Span::styled("attached", bold)),
     }
     left.push(sep.clone());
-    let lifetime = state
-        .run
-        .as_ref()
-        .map(|r| format!("/{}s", r.lifetime))
-        .unwrap_or_default();
-    left.push(Span::raw(format!(
-        "t {}{lifetime}",
-        fmt::run_time(state.elapsed())
-    )));
+    if let Some(r) = &ui.replay {
+        // The recording's clock, not the run's: the one play and seek move.
+        left.push(Span::styled(
+            format!(
+                "t={} / {}",
+                replay::clock_text(r.clock_us),
+                replay::clock_text(r.duration_us)
+            ),
+            bold,
+        ));
+        left.push(Span::styled(
+            format!(" {}x", r.speed),
+            Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        ));
+    } else {
+        let lifetime = state
+            .run
+            .as_ref()
+            .map(|r| format!("/{}s", r.lifetime))
+            .unwrap_or_default();
+        left.push(Span::raw(format!(
+            "t {}{lifetime}",
+            fmt::run_time(state.elapsed())
+        )));
+    }
     left.push(sep.clone());
     left.push(Span::raw(format!("{} replicas", state.replicas.len())));
     left.push(sep.clone());
@@ -338,7 +385,21 @@ fn title_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui, footer: bool
     buf.set_string(rx, area.y, right, Style::new().fg(Color::Gray));
 }
 
+/// The prompt of `g`, while open.
+fn prompt_text(ui: &Ui) -> Option<String> {
+    ui.prompt
+        .as_ref()
+        .map(|p| format!("go to (seconds or m:ss): {p}▏ Enter go · Esc cancel"))
+}
+
+fn prompt_style() -> Style {
+    Style::new().fg(Color::Black).bg(Color::Yellow)
+}
+
 fn footer_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
+    if ui.replay.is_some() {
+        return replay_footer(area, buf, state, ui);
+    }
     let dim = Style::new().fg(Color::Gray);
     let mut spans = vec![];
     if let Some(n) = &ui.notice {
@@ -371,6 +432,12 @@ fn footer_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
     // The key hint, where the left part did not reach.
     let keys = " Tab/1-5 focus  ←→ time  p pause  ? help  q quit ";
+    key_hint(area, buf, keys);
+}
+
+/// The key hint at the right of the footer, where the left part did not
+/// reach.
+fn key_hint(area: Rect, buf: &mut Buffer, keys: &str) {
     let kw = keys.chars().count() as u16;
     if area.width > kw {
         let kx = area.x + area.width - kw;
@@ -379,4 +446,49 @@ fn footer_line(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
             buf.set_string(kx, area.y, keys, Style::new().fg(Color::DarkGray));
         }
     }
+}
+
+/// Under `kvdash replay`: the prompt or a notice, the recording, what of
+/// it was skipped, the replay keys.
+fn replay_footer(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
+    let dim = Style::new().fg(Color::Gray);
+    let mut spans = vec![];
+    if let Some(p) = prompt_text(ui) {
+        spans.push(Span::styled(format!(" {p} "), prompt_style()));
+    } else if let Some(n) = &ui.notice {
+        spans.push(Span::styled(
+            format!(" {n} "),
+            Style::new().fg(Color::Yellow),
+        ));
+        spans.push(Span::styled("│", Style::new().fg(Color::DarkGray)));
+    }
+    if let Mode::Replay { file } = &ui.mode {
+        // The name: the keys at the right matter more than the folder.
+        let name = std::path::Path::new(file)
+            .file_name()
+            .map_or(file.clone(), |f| f.to_string_lossy().into_owned());
+        spans.push(Span::styled(
+            format!(" replay of {}", fmt::fit(&name, 40)),
+            dim,
+        ));
+    }
+    let i = &state.ingest;
+    if i.rejected() > 0 {
+        spans.push(Span::styled(
+            format!(
+                " · skipped: malformed {} · other version {} · unknown kind {}",
+                i.malformed, i.bad_version, i.unknown_kind
+            ),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    if i.ignored > 0 {
+        spans.push(Span::styled(format!(" · ignored {}", i.ignored), dim));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    key_hint(
+        area,
+        buf,
+        " Space play  [ ] speed  , . < > seek  g go to  ? help ",
+    );
 }

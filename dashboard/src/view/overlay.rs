@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use super::{fmt, timeline, Child, Mode, Ui};
-use crate::input::KEYS;
+use crate::input::{KEYS, PAUSE_KEYS, REPLAY_KEYS};
 use crate::state::State;
 
 /// A box of at most `w` x `h` centred in `area`.
@@ -50,10 +50,22 @@ fn popup(
         .render(r, buf);
 }
 
-pub fn help(area: Rect, buf: &mut Buffer) {
+/// The keys (under `kvdash replay`, with the replay's) and the symbols.
+pub fn help(area: Rect, buf: &mut Buffer, ui: &Ui) {
     let key_style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = KEYS
+    let replay = matches!(ui.mode, Mode::Replay { .. });
+    // Under replay, its pause key in place of the live one, its own keys
+    // after the rest.
+    let keys: Vec<&(&str, &str)> = KEYS
         .iter()
+        .map(|kv| match kv.0 {
+            PAUSE_KEYS if replay => &REPLAY_KEYS[0],
+            _ => kv,
+        })
+        .chain(REPLAY_KEYS.iter().skip(1).filter(|_| replay))
+        .collect();
+    let mut lines: Vec<Line> = keys
+        .into_iter()
         .map(|(k, what)| {
             Line::from(vec![
                 Span::styled(format!(" {k:<16}"), key_style),
@@ -199,6 +211,7 @@ pub fn verdict(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
     let hint = match ui.mode {
         Mode::Run { .. } => " q: quit and print run.py's report · v: hide",
         Mode::Attach => " q: quit · v: hide · the next run replaces this one",
+        Mode::Replay { .. } => " q: quit · v: hide · , < g: back in time · Space: again",
     };
     lines.push(Line::styled(hint, Style::new().fg(Color::Gray)));
     let title = Line::styled(title, Style::new().fg(color).add_modifier(Modifier::BOLD));
