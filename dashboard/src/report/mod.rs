@@ -272,6 +272,10 @@ pub struct Report {
     pub events_dropped_sim: Option<u64>,
     /// Sum of the replicas' last `status.events_dropped`.
     pub events_dropped_replicas: u64,
+    /// Per replica that reported its knobs at start: the ones set away
+    /// from their defaults (`--tune` syntax; "" for none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub knobs: BTreeMap<String, String>,
     #[serde(skip)]
     pub series: Series,
 }
@@ -331,6 +335,8 @@ pub struct Builder {
     replica_leader: Option<String>,
     replica_leader_changes: u64,
     dropped: BTreeMap<String, u64>,
+    /// Each replica's knobs away from the defaults, from its start.
+    knobs: BTreeMap<String, String>,
     /// Faults past `MAX_PHASES`, folded into the last phase.
     folded_faults: u64,
 }
@@ -596,6 +602,9 @@ impl Builder {
             Event::Status(s) if self.state.replicas.contains_key(src) => {
                 self.dropped.insert(src.to_string(), s.events_dropped);
             }
+            Event::Start { config, tuned, .. } if !config.is_empty() => {
+                self.knobs.insert(src.to_string(), tuned.clone());
+            }
             _ => {}
         }
     }
@@ -689,6 +698,7 @@ impl Builder {
             elections: self.elections.clone(),
             replica_elections,
             events_dropped_replicas: self.dropped.values().sum(),
+            knobs: self.knobs.clone(),
             series: std::mem::take(&mut self.series),
         }
     }

@@ -121,3 +121,33 @@ fn overlapping_leaderless_windows_saturate_their_total() {
     assert!(total > u128::from(u64::MAX), "{:?}", r.elections.windows);
     assert_eq!(r.elections.leaderless_us, u64::MAX);
 }
+
+#[test]
+fn the_replicas_knobs_are_reported_as_they_started() {
+    let start = |id: &str, tuned: &str| {
+        format!(
+            "{{\"v\":1,\"ts\":1,\"src\":\"{id}\",\"kind\":\"start\",\"id\":\"{id}\",\"peers\":[],\
+             \"pid\":1,\"transport\":\"classic\",\"config\":{{\"heartbeat\":\"300ms\"}},\
+             \"tuned\":\"{tuned}\"}}\n"
+        )
+    };
+    let header = |lines: String| text::render(&from_reader(lines.as_bytes()).unwrap());
+    let same = header(start("0000", "hold=2s") + &start("0001", "hold=2s"));
+    assert!(same.contains("\nReplica knobs: hold=2s\n"), "{same}");
+    let defaults = header(start("0000", "") + &start("0001", ""));
+    assert!(
+        defaults.contains("\nReplica knobs: defaults\n"),
+        "{defaults}"
+    );
+    let mixed = header(start("0000", "hold=2s") + &start("0001", ""));
+    assert!(
+        mixed.contains("\nReplica knobs: 0000: hold=2s; 0001: defaults\n"),
+        "{mixed}"
+    );
+    // A replica without knobs says nothing about them.
+    let old = "{\"v\":1,\"ts\":1,\"src\":\"0000\",\"kind\":\"start\",\"id\":\"0000\",\"peers\":[],\
+               \"pid\":1,\"transport\":\"classic\"}\n";
+    let r = from_reader(old.as_bytes()).unwrap();
+    assert!(r.knobs.is_empty());
+    assert!(!text::render(&r).contains("Replica knobs"));
+}

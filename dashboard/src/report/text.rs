@@ -70,6 +70,21 @@ fn write_header(o: &mut String, r: &Report) {
             String::new()
         }
     );
+    if !r.knobs.is_empty() {
+        let distinct: std::collections::BTreeSet<&String> = r.knobs.values().collect();
+        let distinct: Vec<&String> = distinct.into_iter().collect();
+        let knobs = match distinct[..] {
+            [one] if one.is_empty() => "defaults".to_string(),
+            [one] => one.clone(),
+            _ => r
+                .knobs
+                .iter()
+                .map(|(id, t)| format!("{id}: {}", if t.is_empty() { "defaults" } else { t }))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        let _ = writeln!(o, "Replica knobs: {knobs}");
+    }
 }
 
 /// The simulator's verdict: pass or fail, failed checks, tiers.
