@@ -43,6 +43,10 @@ impl Role {
 pub struct Counters {
     /// Raft messages from an address that is not a peer.
     pub not_from_peer: u64,
+    /// Pings sent to our leader while holding requests, and answered as
+    /// leader.
+    pub pings_sent: u64,
+    pub pings_answered: u64,
     /// Messages with a stale term or for a campaign that is over.
     pub stale: u64,
     /// Messages a replica never expects (client answers, hello).
@@ -80,6 +84,7 @@ fn raft_term(body: &Body) -> Option<u64> {
         Body::VoteReply(r) => Some(r.term),
         Body::AppendEntries(ae) => Some(ae.term),
         Body::AppendReply(r) => Some(r.term),
+        Body::Ping(p) => Some(p.term),
         _ => None,
     }
 }
@@ -118,6 +123,9 @@ pub struct Node {
     /// The longest our leader said it would stay silent (its heartbeat
     /// interval for us).
     pub(super) leader_interval: Micros,
+    /// When we last asked our leader for a word (`Body::Ping`), holding
+    /// client requests: at most one a heartbeat interval.
+    pub(super) last_ping: Option<Micros>,
 
     /// While we do not lead: the estimates of our last term as leader, for
     /// the next (see `Estimates`).
@@ -159,6 +167,7 @@ impl Node {
             election_deadline: 0,
             last_leader_contact: None,
             leader_interval: heartbeat,
+            last_ping: None,
             kept_estimates: Estimates::default(),
             clients,
             inheritance: Inheritance::default(),
@@ -407,10 +416,12 @@ impl Node {
                 self.handle_append_entries(now, from, ae)
             }
             Body::AppendReply(r) if self.is_peer(from) => self.handle_append_reply(now, from, r),
+            Body::Ping(p) if self.is_peer(from) => self.handle_ping(now, from, p.term),
             Body::RequestVote(_)
             | Body::VoteReply(_)
             | Body::AppendEntries(_)
-            | Body::AppendReply(_) => self.counters.not_from_peer += 1,
+            | Body::AppendReply(_)
+            | Body::Ping(_) => self.counters.not_from_peer += 1,
             Body::Hello | Body::Ok { .. } | Body::Fail { .. } | Body::Redirect { .. } => {
                 self.counters.unexpected += 1
             }

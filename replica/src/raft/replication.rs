@@ -111,11 +111,8 @@ impl Node {
             return;
         };
         let tracker = &lead.tracker;
-        // The standard interval goes without saying (0 on the wire).
-        let eager_interval = Some(tracker.eager_heartbeat_interval(now))
-            .filter(|&i| i > self.cfg.heartbeat_interval)
-            .unwrap_or(0);
-        let lazy_interval = tracker.lazy_heartbeat_interval();
+        let eager_interval = self.interval_on_wire(now, false);
+        let lazy_interval = self.interval_on_wire(now, true);
         let last = self.log.last_index();
         let mut short = lead.ledger.owed();
         let sends = tracker.sends_due(now, last, short > 0);
@@ -141,6 +138,45 @@ impl Node {
                 }
                 resume = true;
             }
+        }
+    }
+
+    /// A follower holding client requests asks whether we still lead: an
+    /// AppendEntries answers at once (with whatever it misses), as its
+    /// heartbeat. From a newer term it cannot come from our follower.
+    pub(super) fn handle_ping(&mut self, now: Micros, from: Addr, term: u64) {
+        let Some(lead) = &self.leading else {
+            return;
+        };
+        let Some(lazy) = lead.tracker.told_lazy(&from) else {
+            return;
+        };
+        if term > self.term {
+            return;
+        }
+        let interval = self.interval_on_wire(now, lazy);
+        self.counters.pings_answered += 1;
+        let due = DueAppend {
+            peer: from,
+            relay_to: None,
+            lazy,
+            optional: false,
+        };
+        self.send_append(now, &due, interval, self.cfg.max_batch_bytes, false);
+    }
+
+    /// The heartbeat interval an AppendEntries tells a lazy or an eager
+    /// follower; the standard one goes without saying (0 on the wire).
+    fn interval_on_wire(&self, now: Micros, lazy: bool) -> Micros {
+        let Some(lead) = &self.leading else {
+            return 0;
+        };
+        if lazy {
+            lead.tracker.lazy_heartbeat_interval()
+        } else {
+            Some(lead.tracker.eager_heartbeat_interval(now))
+                .filter(|&i| i > self.cfg.heartbeat_interval)
+                .unwrap_or(0)
         }
     }
 
@@ -329,6 +365,40 @@ mod tests {
         assert!(out
             .iter()
             .all(|o| matches!(&o.body, Body::AppendEntries(ae) if ae.entries.is_empty())));
+    }
+
+    #[test]
+    fn a_ping_from_a_follower_is_answered_at_once_with_its_heartbeat() {
+        let mut a = leader();
+        a.flush(2_000_000);
+        deliver(&mut a, 2_000_100, B, ack(1, 2_000_000));
+        deliver(&mut a, 2_000_100, C, ack(1, 2_000_000));
+        let beat = a.tracker().eager_heartbeat_interval(2_000_100);
+        let out = tick(&mut a, 2_000_000 + beat);
+        let eager = out[0].to;
+        let lazy_one = if eager == B { C } else { B };
+        // Long before its lazy heartbeat is due.
+        let now = 2_000_000 + beat + 1_000;
+        let out = deliver(&mut a, now, lazy_one, Body::Ping(shared::Ping { term: 1 }));
+        let [Outgoing {
+            to,
+            body: Body::AppendEntries(ae),
+        }] = &out[..]
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(*to, lazy_one);
+        assert_eq!(ae.heartbeat, a.tracker().lazy_heartbeat_interval());
+        assert_eq!(ae.ts, now);
+        // From a term we never led: not one of our followers' pings.
+        let out = deliver(
+            &mut a,
+            now + 1,
+            lazy_one,
+            Body::Ping(shared::Ping { term: 5 }),
+        );
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(a.counters().pings_answered, 1);
     }
 
     const D: Addr = Addr(3);

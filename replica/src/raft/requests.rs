@@ -14,7 +14,7 @@
 //! answer it: see `inheriting.rs`.
 
 use shared::events::{Event, Op, Outcome};
-use shared::{Addr, Body, Entry, PutCmd};
+use shared::{Addr, Body, Entry, Ping, PutCmd};
 
 use super::clients::{Held, Owed, Request};
 use super::inherited::BeforeGet;
@@ -70,15 +70,19 @@ impl Node {
         // evidently unreachable, and redirecting again would ping-pong
         // until an election ends. Held requests go out with the next word
         // from a leader.
-        if self.leader.is_some()
-            && self.leader_fresh_for(now, believed)
+        let fresh = self.leader_fresh_for(now, believed);
+        let may_redirect = self.leader.is_some()
             && !self.clients.bounced(client, now, self.cfg.bounce_window)
-            && !self.clients.waits_for_our_put(client, &req, &self.log)
-        {
+            && !self.clients.waits_for_our_put(client, &req, &self.log);
+        if may_redirect && fresh {
             self.clients
                 .remember_redirect(client, now, self.cfg.bounce_window);
             self.redirect(now, client, req, now);
         } else {
+            if may_redirect {
+                // Only its silence keeps us from redirecting: ask it.
+                self.ping_leader(now);
+            }
             let held = Held {
                 client,
                 req,
@@ -389,6 +393,24 @@ impl Node {
         self.last_leader_contact.is_some_and(|t| now < t + window)
     }
 
+    /// Asks our leader for a word, at most once a heartbeat interval: its
+    /// AppendEntries, which comes at once if it is alive, sends the held
+    /// requests its way (`release_held`).
+    fn ping_leader(&mut self, now: Micros) {
+        let Some(leader) = self.leader else {
+            return;
+        };
+        if self
+            .last_ping
+            .is_some_and(|t| now < t + self.cfg.heartbeat_interval)
+        {
+            return;
+        }
+        self.last_ping = Some(now);
+        self.counters.pings_sent += 1;
+        self.send(leader, Body::Ping(Ping { term: self.term }));
+    }
+
     /// A leader is known again: send the held requests its way, but for
     /// gets that must wait for a put we owe (`Clients::waits_for_our_put`).
     pub(super) fn release_held(&mut self, now: Micros) {
@@ -436,7 +458,7 @@ mod tests {
     use crate::raft::testkit::{
         ack, client_outputs, deliver, empty_append, get, ok, put, tick, A, B, C, CLIENT,
     };
-    use shared::{AppendEntries, VoteReply};
+    use shared::{AppendEntries, Message, VoteReply};
 
     const T0: Micros = 2_000_000;
 
@@ -564,11 +586,59 @@ mod tests {
         let ae = empty_append(1, 0);
         deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
         let quiet = 10 + 2 * b.cfg.heartbeat_interval;
-        assert!(deliver(&mut b, quiet, CLIENT, get("G1", "k")).is_empty());
-        let out = deliver(&mut b, quiet + 5, A, Body::AppendEntries(ae));
+        // Held, and the leader is asked for a word.
+        let ping = Outgoing {
+            to: A,
+            body: Body::Ping(Ping { term: 1 }),
+        };
+        assert_eq!(
+            deliver(&mut b, quiet, CLIENT, get("G1", "k")),
+            vec![ping.clone()]
+        );
+        // Once a heartbeat interval at most.
+        assert!(deliver(&mut b, quiet + 1, CLIENT, get("G2", "k")).is_empty());
+        let later = quiet + b.cfg.heartbeat_interval;
+        assert_eq!(deliver(&mut b, later, CLIENT, get("G3", "k")), vec![ping]);
+        let out = deliver(&mut b, later + 5, A, Body::AppendEntries(ae));
+        for mid in ["G1", "G2", "G3"] {
+            assert!(out.contains(&Outgoing {
+                to: CLIENT,
+                body: Body::Redirect { mid: mid.into() }
+            }));
+        }
+        assert_eq!(b.counters().pings_sent, 2);
+    }
+
+    #[test]
+    fn a_lazy_follower_asks_its_leader_instead_of_holding_a_request_for_a_whole_interval() {
+        // Told to expect its leader's word once a second; a client that
+        // names no leader comes half a second later.
+        let mut b = Node::new(B, vec![A, C], Config::default(), 2, 0);
+        let ae = AppendEntries {
+            heartbeat: 1_000_000,
+            ..empty_append(1, 0)
+        };
+        deliver(&mut b, 10, A, Body::AppendEntries(ae.clone()));
+        let msg = Message {
+            src: CLIENT,
+            dst: B,
+            leader: Addr::UNKNOWN,
+            body: put("P1", "k", "v"),
+        };
+        b.handle(500_000, Input::Message(msg));
+        let out = b.flush(500_000);
+        assert_eq!(
+            out,
+            vec![Outgoing {
+                to: A,
+                body: Body::Ping(Ping { term: 1 })
+            }]
+        );
+        // The leader's answer comes a round trip later, not half a second.
+        let out = deliver(&mut b, 501_000, A, Body::AppendEntries(ae));
         assert!(out.contains(&Outgoing {
             to: CLIENT,
-            body: Body::Redirect { mid: "G1".into() }
+            body: Body::Redirect { mid: "P1".into() }
         }));
     }
 

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Addr, AppendEntries, AppendReply, Body, Entry, Message, RelayAck, Relayed, RequestVote,
+    Addr, AppendEntries, AppendReply, Body, Entry, Message, Ping, RelayAck, Relayed, RequestVote,
     VoteReply,
 };
 
@@ -107,12 +107,15 @@ impl<'a> Flat<'a> {
                 commit: self.c.unwrap_or(0),
                 relay_ack: self.ra,
             }),
+            "ping" => Body::Ping(Ping {
+                term: need(self.t, "t")?,
+            }),
             other => {
                 return Err(E::unknown_variant(
                     other,
                     &[
                         "hello", "get", "put", "ok", "fail", "redirect", "vote", "voted", "append",
-                        "appended",
+                        "appended", "ping",
                     ],
                 ))
             }

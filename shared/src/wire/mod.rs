@@ -146,6 +146,8 @@ pub enum Body {
     AppendEntries(AppendEntries),
     #[serde(rename = "appended")]
     AppendReply(AppendReply),
+    #[serde(rename = "ping")]
+    Ping(Ping),
 }
 
 impl Body {
@@ -162,8 +164,19 @@ impl Body {
             Body::VoteReply(_) => "voted",
             Body::AppendEntries(_) => "append",
             Body::AppendReply(_) => "appended",
+            Body::Ping(_) => "ping",
         }
     }
+}
+
+/// A follower that holds client requests because it has not heard from
+/// its leader lately asks it for a word: the leader answers with an
+/// AppendEntries at once (a follower that is only sent entries with its
+/// heartbeats would otherwise wait up to its whole heartbeat interval).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ping {
+    #[serde(rename = "t")]
+    pub term: u64,
 }
 
 /// RequestVote (Raft §5.2), also used for the pre-vote round (thesis §9.6):

@@ -188,6 +188,12 @@ pub(in crate::raft) struct Schedule {
 }
 
 impl Tracker {
+    /// Whether our last AppendEntries told `peer` the lazy interval
+    /// (`None`: not a follower of ours).
+    pub(in crate::raft) fn told_lazy(&self, peer: &Addr) -> Option<bool> {
+        self.followers.get(peer).map(|p| p.told_lazy)
+    }
+
     /// The followers `peers` of a leader whose log ends before `next`,
     /// where `quorum` replicas (the leader included) make a majority.
     pub(in crate::raft) fn new(
