@@ -86,7 +86,9 @@ Examples:
                                               KVDASH_SOCKET=/tmp/x.sock set)
 
 Exit status: 0, or under `run` run.py's own (0 pass, 1 fail, 2 bad config);
-2 when the socket is in use by another kvdash; 1 on other errors.";
+2 when the socket is in use by another kvdash; under `sweep` 1 when a run
+left no readable recording, 2 for a bad option, setting or folder, 130
+when interrupted; 1 on other errors.";
 
 #[derive(Parser, Debug)]
 #[command(name = "kvdash", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
