@@ -510,22 +510,7 @@ async fn console(cli: Cli, bound: ingest::Bound, recorder: Option<Recorder>) -> 
     let mut child = start_runpy(&cli, &bound, &mut ui).await?;
 
     let mut app = App::new(ui);
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
-    TUI_ACTIVE.store(true, Ordering::SeqCst);
-    let stop_input = Arc::new(AtomicBool::new(false));
-    let input = app::input_thread(tx.clone(), stop_input.clone());
-    test_panic_hook();
-
-    let result = event_loop(&mut app, &mut terminal, &mut rx, &mut child).await;
-
-    // The input thread stops at its next poll; it is not waited for, as a
-    // read on a terminal that went away may never return.
-    stop_input.store(true, Ordering::Relaxed);
-    drop(input);
-    if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
-        let _ = ratatui::try_restore();
-    }
-    result?;
+    on_terminal(&mut app, &tx, &mut rx, &mut child).await?;
 
     let code = match child {
         Some(rp) => finish_runpy(rp).await,
@@ -711,14 +696,27 @@ async fn replay_console(mut app: App, fps: u32) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(1024);
     tokio::spawn(app::ticker(tx.clone(), fps));
     spawn_signals(&tx)?;
+    on_terminal(&mut app, &tx, &mut rx, &mut None).await
+}
+
+/// Takes the terminal, reads keys, runs the event loop until the user
+/// quits, and gives the terminal back, however the loop ended.
+async fn on_terminal(
+    app: &mut App,
+    tx: &mpsc::Sender<AppEvent>,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    child: &mut Option<RunPy>,
+) -> Result<()> {
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     TUI_ACTIVE.store(true, Ordering::SeqCst);
     let stop_input = Arc::new(AtomicBool::new(false));
     let input = app::input_thread(tx.clone(), stop_input.clone());
     test_panic_hook();
 
-    let result = event_loop(&mut app, &mut terminal, &mut rx, &mut None).await;
+    let result = event_loop(app, &mut terminal, rx, child).await;
 
+    // The input thread stops at its next poll; it is not waited for, as a
+    // read on a terminal that went away may never return.
     stop_input.store(true, Ordering::Relaxed);
     drop(input);
     if TUI_ACTIVE.swap(false, Ordering::SeqCst) {
