@@ -98,7 +98,8 @@ FOLLOWER = obj({"id": HEX4, "match_index": u64, "next_index": u64})
 
 KINDS = {
     # from replicas
-    "start": ({"id": HEX4, "peers": strs, "pid": u64, "transport": str.__instancecheck__}, {}),
+    "start": ({"id": HEX4, "peers": strs, "pid": u64, "transport": str.__instancecheck__},
+              {"config": map_of(str.__instancecheck__), "tuned": str.__instancecheck__}),
     "role": ({"role": one_of(ROLES), "term": u64, "leader": HEX4, "reason": one_of(REASONS)}, {}),
     "vote": ({"candidate": HEX4, "term": u64, "granted": bool.__instancecheck__,
               "pre": bool.__instancecheck__}, {}),
