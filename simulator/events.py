@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import socket
 import stat
 import tempfile
 import time
 from contextlib import suppress
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .errors import SimulatorError
 from .result import TIER_BONUS, TIER_FAILED, TIER_PARTIAL, TIER_PASSED
@@ -40,10 +41,45 @@ EVENT_TIER_NAMES = {TIER_BONUS: "Bonus", TIER_PASSED: "Passed",
                     TIER_PARTIAL: "Partial credit", TIER_FAILED: "Failed"}
 
 _jstr = json.encoder.encode_basestring_ascii     # a quoted, escaped JSON string
+_monotonic = time.monotonic
+
+# The two events of every request, queued on its path as (tag, the request's
+# ``clients.RequestRecord``, the clock's t0) and formatted at flush time from
+# the record's fields, which do not change once sent (answered) is set.
+REQUEST_SENT = 1
+REQUEST_ANSWERED = 2
+
+# A traffic log entry: (src, dst, type, fate) for one recipient, or (src, the
+# recipients' ids, type, their fates in the same order) for a packet sent to
+# several (``traffic.TrafficCounter``).
+TrafficRow = Tuple[str, str, str, str]
+TrafficEntry = Union[TrafficRow, Tuple[str, Sequence[str], str, Sequence[str]]]
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+# One decoder, made once (json.loads with parse_constant builds one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def tally_traffic(log: Any) -> Dict[TrafficRow, int]:
+    """The count of each (src, dst, type, fate) in a window's log of
+    ``TrafficEntry``; a dict of counts is returned as it is."""
+    if type(log) is dict:
+        return log
+    counts: Dict[TrafficRow, int] = {}
+    get = counts.get
+    for src, dst, mtype, fate in log:
+        if type(dst) is str:
+            key = (src, dst, mtype, fate)
+            counts[key] = get(key, 0) + 1
+        else:
+            for d, f in zip(dst, fate):
+                key = (src, d, mtype, f)
+                counts[key] = get(key, 0) + 1
+    return counts
 
 
 def _valid_event(obj: Any) -> bool:
@@ -61,15 +97,15 @@ class _TrafficWindow(NamedTuple):
     ts: int
     window_us: int
     leader: str
-    counts: Dict[Tuple[str, str, str, str], int]
+    counts: Any         # Dict[TrafficRow, int], or a list of TrafficEntry
 
 
 class EventSink:
     """Where the simulator's state events go, without ever blocking it.
 
     * ``socket_path`` (``--events``): events are JSON lines, batched into
-      datagrams under 60 KiB and sent once per main-loop pass through a
-      non-blocking ``AF_UNIX``/``SOCK_DGRAM`` socket.  When nobody listens or
+      datagrams under 60 KiB and sent in quiet main-loop passes (``flush``)
+      through a non-blocking ``AF_UNIX``/``SOCK_DGRAM`` socket.  When nobody listens or
       the listener's queue is full, the datagram is dropped and its events
       counted in ``dropped``.  The path is predictable (``/tmp/kvdash-<uid>.sock``),
       so before the socket connects to it, it must be a socket owned by this
@@ -77,8 +113,13 @@ class EventSink:
     * ``record_path`` (``--record``): every event, the simulator's and the
       replicas', is written to that file.  The replicas' events come through
       a private datagram socket (``replica_socket``, in a fresh 0700
-      directory, mode 0600, removed by ``close``) that the main loop drains;
-      with ``socket_path`` as well, they are forwarded there too.
+      directory, mode 0600, removed by ``close``) that the main loop drains
+      (``drain``); with ``socket_path`` as well, they are forwarded there too.
+
+    On the path of a packet the simulator only queues what an event is made
+    of (``add``: a request's record, a traffic window's log); lines are
+    formatted, sent and written by ``flush``, which the main loop calls in
+    passes that neither read nor sent a packet, or once ``due``.
 
     ``ts`` values are microseconds since the Unix epoch: the monotonic clock
     the simulator runs on, anchored to ``time.time()`` once.
@@ -105,6 +146,10 @@ class EventSink:
         # of the request).
         self._pending: List[Any] = []
         self._pending_since = 0.0
+        # When the queued events must go out even if no pass is quiet
+        # (``time.monotonic()``; infinity while nothing waits): the main
+        # loop calls ``flush`` in busy passes only from then on.
+        self.due = math.inf
         self._next_file_flush = 0.0
         self._next_send = 0.0
         self._epoch_ns = time.time_ns() - time.monotonic_ns()
@@ -198,16 +243,28 @@ class EventSink:
     # ---- output -----------------------------------------------------------------
 
     def add(self, item: Any) -> None:
-        """One event built by the simulator: a line, or request-event fields."""
+        """One event built by the simulator: a line, or what ``lines`` formats
+        one from at flush time.  On the path of packets: one append."""
         self.emitted += 1
-        self._queue(item)
+        pending = self._pending
+        if not pending:
+            if self._out is None and self._file is None:
+                return
+            self._pending_since = since = _monotonic()
+            self.due = since + EVENT_SEND_DELAY
+        pending.append(item)
+        if len(pending) >= EVENT_SEND_LINES:
+            self.due = 0.0
 
     def _queue(self, item: Any) -> None:
         if self._out is None and self._file is None:
             return
         if not self._pending:
-            self._pending_since = time.monotonic()
+            self._pending_since = since = _monotonic()
+            self.due = since + EVENT_SEND_DELAY
         self._pending.append(item)
+        if len(self._pending) >= EVENT_SEND_LINES:
+            self.due = 0.0
 
     def _write(self, line: bytes) -> None:
         try:
@@ -232,7 +289,8 @@ class EventSink:
         self.add(line.encode("utf-8"))
 
     # The two events of every request are the hot path: only their fields
-    # are kept here, and they are formatted when the batch is flushed.
+    # (or the request's record, see REQUEST_SENT) are kept here, and they
+    # are formatted when the batch is flushed.
 
     def request_sent(self, ts: int, mid: str, client: str, op: str, key: str, target: str) -> None:
         self.add((ts, mid, client, op, key, target))
@@ -241,11 +299,18 @@ class EventSink:
                          latency_us: int, replica: str) -> None:
         self.add((ts, mid, client, op, outcome, latency_us, replica))
 
-    @staticmethod
-    def _format(item: Any) -> bytes:
+    def _format(self, item: Any) -> bytes:
         """The line of a queued event (every string through the JSON string encoder)."""
         if type(item) is bytes:
             return item
+        if len(item) == 3:
+            tag, rec, t0 = item
+            if tag == REQUEST_SENT:
+                return self._format((self.at_us(t0 + rec.sent), rec.mid, rec.client, rec.type,
+                                     rec.key, rec.target))
+            t_read = rec.answered
+            return self._format((self.at_us(t0 + t_read), rec.mid, rec.client, rec.type, rec.answer_type,
+                                 max(0, int(round((t_read - rec.sent) * 1e6))), rec.answered_by))
         if len(item) == 6:
             ts, mid, client, op, key, target = item
             return (f'{{"v":1,"ts":{ts},"src":"sim","kind":"request_sent","mid":{_jstr(mid)},'
@@ -256,9 +321,9 @@ class EventSink:
                 f'"client":{_jstr(client)},"op":{_jstr(op)},"outcome":{_jstr(outcome)},'
                 f'"latency_us":{latency_us},"replica":{_jstr(replica)}}}').encode("ascii")
 
-    def traffic(self, ts: int, window_us: int, leader: str,
-                counts: Dict[Tuple[str, str, str, str], int]) -> None:
-        """One window's counts (the caller hands the dict over), formatted
+    def traffic(self, ts: int, window_us: int, leader: str, counts: Any) -> None:
+        """One window's counts, a dict by (src, dst, type, fate) or a list of
+        ``TrafficEntry`` (the caller hands it over), tallied and formatted
         when the batch is flushed, as several events if they would not fit
         one datagram."""
         self.add(_TrafficWindow(ts, window_us, leader, counts))
@@ -272,11 +337,10 @@ class EventSink:
         return [self._format(item)]
 
     @staticmethod
-    def _traffic_lines(ts: int, window_us: int, leader: str,
-                       counts: Dict[Tuple[str, str, str, str], int]) -> List[bytes]:
+    def _traffic_lines(ts: int, window_us: int, leader: str, counts: Any) -> List[bytes]:
         lines: List[bytes] = []
-        agg: Dict[Tuple[str, str, str, str], int] = {}
-        for (src, dst, mtype, fate), n in counts.items():
+        agg: Dict[TrafficRow, int] = {}
+        for (src, dst, mtype, fate), n in tally_traffic(counts).items():
             if len(mtype) > TRAFFIC_TYPE_MAX:
                 mtype = mtype[:TRAFFIC_TYPE_MAX]
             k = (src, dst, mtype, fate)
@@ -300,11 +364,12 @@ class EventSink:
     def flush(self, idle: bool = True, force: bool = False) -> None:
         """Format, send and write the queued events when it is time.
 
-        Called once per main-loop pass; ``idle`` says the pass neither read
-        nor sent a packet, so no answer is on its way.  Events go out at most
-        every ``EVENT_SEND_INTERVAL`` and only in idle passes: formatting
-        lines and waking a listener then delay no request (doing it right
-        after sending one cost simple-1 a third of its median latency).
+        Called by the main loop in passes that neither read nor sent a
+        packet (``idle``: no answer is on its way), and in any pass once
+        ``due``.  Events go out at most every ``EVENT_SEND_INTERVAL`` and
+        only in idle passes: formatting lines and waking a listener then
+        delay no request (doing it right after sending one cost simple-1 a
+        third of its median latency).
         Under constant traffic they still go out within ``EVENT_SEND_DELAY``
         (or once ``EVENT_SEND_LINES`` are queued).
         """
@@ -315,6 +380,7 @@ class EventSink:
                         or (idle and now >= self._next_send)):
             self._next_send = now + EVENT_SEND_INTERVAL
             self._pending = []
+            self.due = math.inf
             lines = [line for item in pending for line in self.lines(item)]
             for line in lines:
                 if self._file is None:
@@ -409,7 +475,7 @@ class EventSink:
             if not line:
                 continue
             try:
-                obj = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+                obj = _DECODER.decode(line.decode("utf-8"))
             except (UnicodeDecodeError, ValueError, RecursionError):
                 self.malformed += 1
                 continue

@@ -16,7 +16,7 @@ from .clients import Client, ClientPool
 from .clock import Clock
 from .config import Config
 from .counters import Counters
-from .events import EventSink
+from .events import REQUEST_ANSWERED, REQUEST_SENT, EventSink
 from .ids import BROADCAST, is_address
 from .pace import Pace, pace_or_native
 from .processes import ReplicaProcess, ReplicaSet
@@ -117,6 +117,9 @@ class Network:
         self.partition: Optional[FrozenSet[str]] = None   # the majority side, while partitioned
         self.leader = BROADCAST                            # the leader as the simulator knows it
         self.leaders: List[str] = [BROADCAST]              # every change of it
+        # A broadcast's recipients and their ids, by sender id (the set of
+        # replicas, dead ones included, never changes during a run).
+        self._others: Dict[str, Tuple[List[ReplicaProcess], Tuple[str, ...]]] = {}
 
     # ---- the leader view and the partition ---------------------------------
 
@@ -180,17 +183,35 @@ class Network:
 
     def _forward(self, sender: ReplicaProcess, dst: str, mtype: str, data: bytes) -> None:
         """Replica to replica: one message per recipient (a broadcast counts
-        the dead too), each then partitioned, dropped or delivered."""
-        if dst == BROADCAST:
+        the dead too), each then partitioned, dropped or delivered.
+
+        The traffic count is one log entry per packet, a broadcast's fates
+        filled in as its recipients are served (``traffic.TrafficCounter``):
+        no per-recipient bookkeeping between two deliveries.
+        """
+        fate = self._fate
+        if dst != BROADCAST:
+            self.counters.total_msgs += 1
+            result = fate(sender, self.replicas.by_id[dst], data)
+            if self.traffic is not None:
+                self.traffic.log.append((sender.id, dst, mtype, result))
+            return
+        others = self._others.get(sender.id)
+        if others is None:
             recipients = [r for r in self.replicas if r is not sender]
-        else:
-            recipients = [self.replicas.by_id[dst]]
+            others = self._others[sender.id] = (recipients, tuple(r.id for r in recipients))
+        recipients = others[0]
         self.counters.total_msgs += len(recipients)
-        traffic = self.traffic
+        if self.traffic is None:
+            for rep in recipients:
+                fate(sender, rep, data)
+            return
+        # Logged first, filled as it goes: a routing error half way keeps
+        # the recipients already served.
+        fates: List[str] = []
+        self.traffic.log.append((sender.id, others[1], mtype, fates))
         for rep in recipients:
-            fate = self._fate(sender, rep, data)
-            if traffic is not None:
-                traffic.count(sender.id, rep.id, mtype, fate)
+            fates.append(fate(sender, rep, data))
 
     def _fate(self, sender: ReplicaProcess, rep: ReplicaProcess, data: bytes) -> str:
         part = self.partition
@@ -206,15 +227,16 @@ class Network:
         fail is retried at once with a new MID."""
         t_read = self.clock.since_start(t_read_ns)
         rec, incorrect = self.pool.receive(client, msg, sender.id, t_read)
+        traffic = self.traffic
+        if traffic is not None:
+            traffic.log.append((sender.id, client.id, msg["type"], FATE_INVALID if incorrect else FATE_CLIENT))
         if rec is not None:
-            sink = self.sink
-            if sink is not None:
-                sink.request_answered(sink.at_us(self.clock.t0 + t_read), rec.mid, client.id, rec.type,
-                                      msg["type"], max(0, int(round((t_read - rec.sent) * 1e6))), sender.id)
+            if self.sink is not None:
+                # The record holds every field (answered_by is sender.id,
+                # answer_type msg["type"], answered t_read): formatted later.
+                self.sink.add((REQUEST_ANSWERED, rec, self.clock.t0))
             if rec.answer_type != "ok":
                 self.send_request(client, rec.type, rec.key, rec.value, self.pool.new_mid(), retry_of=rec.mid)
-        if self.traffic is not None:
-            self.traffic.count(sender.id, client.id, msg["type"], FATE_INVALID if incorrect else FATE_CLIENT)
 
     # ---- packets from clients -------------------------------------------------------
 
@@ -231,8 +253,7 @@ class Network:
                 msg["value"] = value
             self.pace.before_send()
             self.replicas.deliver(target, json.dumps(msg).encode("utf-8"))
-        sink = self.sink
-        if sink is not None:
+        if self.sink is not None:
             # After the send, so that it costs the request nothing; stamped
-            # with the time of sending.
-            sink.request_sent(sink.at_us(self.clock.t0 + rec.sent), mid, client.id, rtype, key, rec.target)
+            # with the time of sending, formatted later from the record.
+            self.sink.add((REQUEST_SENT, rec, self.clock.t0))

@@ -41,6 +41,9 @@ from .watchdog import Watchdog
 
 SELECT_TIMEOUT = 0.1
 PROCESS_POLL_INTERVAL = 0.1
+# The record socket is read in quiet passes, and in busy ones at most this
+# often: its queue is short (net.unix.max_dgram_qlen, 10 datagrams).
+RECORD_DRAIN_INTERVAL = 0.01
 
 REQUEST = "request"      # the scheduled item that sends the next request
 
@@ -170,7 +173,7 @@ class Simulation:
             if sink.replica_socket is not None:
                 self.replicas.env = dict(self.replicas.env, **{EVENT_SOCKET_ENV: sink.replica_socket})
             if sink.rec_sock is not None:
-                self.replicas.watch(sink.rec_sock)     # wakes the loop; drained once per pass
+                self.replicas.watch(sink.rec_sock)     # wakes the loop; drained in quiet passes
             self._emit_run_start()
             sink.flush(force=True)
         self.replicas.start()
@@ -194,6 +197,10 @@ class Simulation:
         traffic = self.traffic
         rec_sock = sink.rec_sock if sink is not None else None
         wake_for_schedule = self.pace.wake_for_schedule
+        # When the open traffic window ends and when the record socket may
+        # be read in a busy pass, in seconds since the start.
+        window_close = traffic.next_close() if traffic is not None else lifetime
+        drain_due = 0.0
         while True:
             now = mono() - t0
             if now >= lifetime:
@@ -207,7 +214,7 @@ class Simulation:
             timeout = min(SELECT_TIMEOUT, max(0.0, next_t - now), lifetime - now)
             if traffic is not None and wake_for_schedule:
                 # Wake up for the end of the traffic window too.
-                timeout = min(timeout, max(0.0, traffic.next_close() - now))
+                timeout = min(timeout, max(0.0, window_close - now))
             try:
                 readable, _, _ = sel(replicas.sockets, [], [], timeout)
             except InterruptedError:
@@ -227,10 +234,21 @@ class Simulation:
                 replicas.poll()
                 next_poll = now + PROCESS_POLL_INTERVAL
             if sink is not None:
-                if traffic is not None:
+                # A pass that read or sent a packet goes back to select at
+                # once (a replica woken by a send may be waiting for this
+                # CPU): the sink's work waits for a quiet pass, unless its
+                # events are due or the record socket has waited too long.
+                if traffic is not None and now >= window_close:
                     traffic.close_window(now, self.network.leader)
-                sink.drain()
-                sink.flush(quiet)
+                    window_close = traffic.next_close()
+                if quiet or now + t0 >= sink.due:
+                    if rec_sock is not None:
+                        sink.drain()
+                        drain_due = now + RECORD_DRAIN_INTERVAL
+                    sink.flush(quiet)
+                elif rec_sock is not None and now >= drain_due and rec_sock in readable:
+                    sink.drain()
+                    drain_due = now + RECORD_DRAIN_INTERVAL
 
     def _read_one(self, s: Any) -> None:
         got = self.replicas.receive(s)
