@@ -171,39 +171,7 @@ enum Cmd {
     /// redirects, and how many runs passed, the best setting of each column
     /// marked. Ctrl-C stops the current run and still prints the table of
     /// the runs that finished (exit status 130).
-    Sweep {
-        /// The scenario: a path, or a name under configs/
-        config: String,
-        /// KNOB=V1,V2,...: the values of one knob (repeat for more knobs;
-        /// every combination runs). Values in the replica's --tune syntax,
-        /// e.g. heartbeat=100ms,200ms or election=800ms-1600ms,1s-2s
-        #[arg(long, required = true, value_name = "KNOB=V1,V2", value_parser = dashboard::sweep::plan::parse_vary)]
-        vary: Vec<dashboard::sweep::plan::Vary>,
-        /// Knobs fixed for every run (the replica's --tune syntax)
-        #[arg(long, value_name = "KNOBS", default_value = "")]
-        tune: String,
-        /// Seeds per setting: N, N+1, ... from --first-seed
-        #[arg(long, value_name = "N", default_value_t = 5)]
-        seeds: u64,
-        /// The first seed
-        #[arg(long, value_name = "S", default_value_t = 1)]
-        first_seed: u64,
-        /// Where the runs go; must be new or empty [default: sweep-<config>-<unix time>]
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Also draw each column against the setting: DIR/plots/*.svg
-        #[arg(long)]
-        plots: bool,
-        /// run.py to use [default: ./run.py, else the one beside kvdash's workspace]
-        #[arg(long, value_name = "PATH")]
-        runpy: Option<PathBuf>,
-        /// The replica [default: 3700kvstore where run.py runs]
-        #[arg(long, value_name = "PATH")]
-        replica: Option<PathBuf>,
-        /// More run.py options, as they are (after `--`), e.g. -- --pace course
-        #[arg(last = true, value_name = "RUN.PY OPTIONS")]
-        args: Vec<String>,
-    },
+    Sweep(dashboard::sweep::Options),
     /// A recorded run as a trace for ui.perfetto.dev or chrome://tracing
     ///
     /// The Trace Event Format (JSON): each replica's role over time, each
@@ -309,7 +277,7 @@ fn offline(cmd: &Cmd) -> Option<Result<ExitCode>> {
                 Ok(String::new())
             })
         }
-        Cmd::Run { .. } | Cmd::Replay { .. } | Cmd::Sweep { .. } => return None,
+        Cmd::Run { .. } | Cmd::Replay { .. } | Cmd::Sweep(_) => return None,
     };
     Some(out.and_then(|s| {
         let mut stdout = std::io::stdout().lock();
@@ -387,35 +355,8 @@ fn recordings(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// `kvdash sweep`.
-fn sweep_main(cmd: Cmd) -> ExitCode {
-    let Cmd::Sweep {
-        config,
-        vary,
-        tune,
-        seeds,
-        first_seed,
-        out,
-        plots,
-        runpy,
-        replica,
-        args,
-    } = cmd
-    else {
-        unreachable!("called for sweep only")
-    };
-    let opts = dashboard::sweep::Options {
-        config,
-        varies: vary,
-        tune,
-        seeds,
-        first_seed,
-        out,
-        plots,
-        runpy,
-        replica,
-        args,
-    };
-    match dashboard::sweep::run(&opts) {
+fn sweep_main(opts: &dashboard::sweep::Options) -> ExitCode {
+    match dashboard::sweep::run(opts) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("kvdash: {e:#}");
@@ -428,7 +369,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.cmd,
-        Some(Cmd::Report { .. } | Cmd::Compare { .. } | Cmd::Export { .. } | Cmd::Sweep { .. })
+        Some(Cmd::Report { .. } | Cmd::Compare { .. } | Cmd::Export { .. } | Cmd::Sweep(_))
     ) && (cli.socket.is_some() || cli.record.is_some())
     {
         eprintln!(
@@ -437,8 +378,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if let Some(Cmd::Sweep { .. }) = &cli.cmd {
-        return sweep_main(cli.cmd.expect("matched"));
+    if let Some(Cmd::Sweep(opts)) = &cli.cmd {
+        return sweep_main(opts);
     }
     if let Some(res) = cli.cmd.as_ref().and_then(offline) {
         return match res {

@@ -27,22 +27,39 @@ use crate::runpy::{self, Located};
 use plan::{Setting, Vary};
 use table::Row;
 
-/// What the user asked for.
-#[derive(Debug, Clone)]
+/// What the user asked for: `kvdash sweep`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The scenario: a path, or a name under configs/
     pub config: String,
+    /// KNOB=V1,V2,...: the values of one knob (repeat for more knobs;
+    /// every combination runs). Values in the replica's --tune syntax,
+    /// e.g. heartbeat=100ms,200ms or election=800ms-1600ms,1s-2s
+    #[arg(long = "vary", required = true, value_name = "KNOB=V1,V2", value_parser = plan::parse_vary)]
     pub varies: Vec<Vary>,
-    /// Knobs fixed for every run, in the replica's `--tune` syntax.
+    /// Knobs fixed for every run (the replica's --tune syntax)
+    #[arg(long, value_name = "KNOBS", default_value = "")]
     pub tune: String,
+    /// Seeds per setting: N, N+1, ... from --first-seed
+    #[arg(long, value_name = "N", default_value_t = 5)]
     pub seeds: u64,
+    /// The first seed
+    #[arg(long, value_name = "S", default_value_t = 1)]
     pub first_seed: u64,
+    /// Where the runs go; must be new or empty [default: sweep-<config>-<unix time>]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also draw each column against the setting: DIR/plots/*.svg
+    #[arg(long)]
     pub plots: bool,
+    /// run.py to use [default: ./run.py, else the one beside kvdash's workspace]
+    #[arg(long, value_name = "PATH")]
     pub runpy: Option<PathBuf>,
-    /// The replica run.py starts (its `-r`); default: `./3700kvstore`
-    /// where run.py runs.
+    /// The replica run.py starts (its -r) [default: 3700kvstore where run.py runs]
+    #[arg(long, value_name = "PATH")]
     pub replica: Option<PathBuf>,
-    /// More run.py options, as they are.
+    /// More run.py options, as they are (after `--`), e.g. -- --pace course
+    #[arg(last = true, value_name = "RUN.PY OPTIONS")]
     pub args: Vec<String>,
 }
 
