@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use replica::io::cli::{self, Args, Parsed, TransportKind};
 use replica::io::shell::{Exit, Shell};
 use replica::io::signals;
+use replica::io::storage::Storage;
 use replica::io::transport::{SeqPacket, Transport, Udp};
 use replica::raft::{describe, Node};
 use replica::telemetry::Emitter;
@@ -53,13 +54,39 @@ fn run(args: Args) -> ExitCode {
     let uid = unsafe { libc::getuid() };
     let events_path = default_socket_path(|k| std::env::var(k).ok(), uid);
     let telemetry = || Emitter::new(&events_path, &args.id.to_string(), epoch_unix_us);
-    let node = Node::new(args.id, args.peers.clone(), args.config.clone(), seed, 0);
+    let (node, storage) = match &args.data_dir {
+        None => (
+            Node::new(args.id, args.peers.clone(), args.config.clone(), seed, 0),
+            None,
+        ),
+        Some(dir) => match Storage::open(dir, args.id) {
+            Ok((storage, disk, found)) => {
+                if found.torn_bytes > 0 {
+                    eprintln!(
+                        "3700kvstore: {}: dropped {} bytes of a torn last write",
+                        dir.display(),
+                        found.torn_bytes
+                    );
+                }
+                let node = Node::recover(
+                    args.id,
+                    args.peers.clone(),
+                    args.config.clone(),
+                    seed,
+                    0,
+                    disk,
+                );
+                (node, Some(storage))
+            }
+            Err(e) => return fail(&format!("cannot open the data dir: {e}")),
+        },
+    };
     match args.transport {
         TransportKind::Classic => {
             let path = args.id.to_string();
             match SeqPacket::connect(Path::new(&path)) {
                 Ok(t) => serve(
-                    Shell::new(t, node, epoch, telemetry(), args.debug),
+                    Shell::new(t, node, epoch, telemetry(), args.debug, storage),
                     &args,
                     None,
                 ),
@@ -77,7 +104,7 @@ fn run(args: Args) -> ExitCode {
                     body: Body::Hello,
                 };
                 serve(
-                    Shell::new(t, node, epoch, telemetry(), args.debug),
+                    Shell::new(t, node, epoch, telemetry(), args.debug, storage),
                     &args,
                     Some(hello),
                 )
@@ -111,6 +138,7 @@ fn serve<T: Transport>(mut shell: Shell<T>, args: &Args, hello: Option<Message>)
     }
     match exit {
         Exit::Signal | Exit::Closed(_) => ExitCode::SUCCESS,
+        Exit::Disk(e) => fail(&e),
     }
 }
 

@@ -73,6 +73,7 @@ fn base_timed(rng: &mut Rng, replicas: usize, fast_chance: f64, fault_ets: u64) 
         liveness: None,
         allow_lose_majority: false,
         sticky_clients: false,
+        durable: false,
     }
 }
 
@@ -335,5 +336,50 @@ fn deposed_leaders_serve_no_stale_reads() {
         sc.sticky_clients = true;
         sc.partitions(rng, &[Fault::PartHard], (et / 4, 3 * et / 2), 0.8)
             .calm_then_live(0.9)
+    });
+}
+
+#[test]
+fn crashes_and_restarts_keep_safety_and_recover() {
+    // Raft §5 with persistence (Figure 2): a replica restarted from what
+    // it persisted never votes twice in a term nor loses an entry it
+    // acknowledged, so nothing committed is lost; any replica may crash,
+    // the leader included, and several may be down at once.
+    sweep("crashes_and_restarts_keep_safety_and_recover", 90, |rng| {
+        let n = small_cluster(rng);
+        let drops = percent(rng, 0, 15);
+        let mut sc = base(rng, n).drops(drops);
+        sc.durable = true;
+        let et = sc.et();
+        let (from, until) = sc.fault_window;
+        let mut t = from;
+        while t < until {
+            let victim = rng.range(0, n as u64 - 1) as usize;
+            let kind = if rng.chance(0.4) {
+                Fault::KillLeader
+            } else {
+                Fault::Crash(victim)
+            };
+            sc.faults.push((t, kind));
+            let down = rng.range(et / 10, 2 * et);
+            let restart = match rng.range(0, 9) {
+                0..=2 => Fault::RestartAll,
+                3 => Fault::Restart(victim),
+                _ => Fault::RestartLatest,
+            };
+            sc.faults.push((t + down, restart));
+            t += down + rng.range(0, et);
+        }
+        if rng.chance(0.5) {
+            sc = sc.partitions(
+                rng,
+                &[Fault::PartEasy, Fault::PartHard],
+                (et / 2, 2 * et),
+                0.3,
+            );
+        }
+        let calm = sc.fault_window.1;
+        sc.faults.push((calm, Fault::RestartAll));
+        sc.calm_then_live(0.9)
     });
 }

@@ -3,7 +3,7 @@
 //! clap reads the options; which positional arguments are a port, our id and
 //! our peers depends on them (see [`parse`]), so they are checked here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
@@ -106,6 +106,18 @@ fn command() -> Command {
                 ),
         )
         .arg(
+            Arg::new("data-dir")
+                .long("data-dir")
+                .value_name("DIR")
+                .num_args(1)
+                .allow_hyphen_values(true)
+                .help(
+                    "keep term, vote and log in DIR (created if missing)\n\
+                     and recover them from it at start (env KV_DATA_DIR).\n\
+                     Without it the replica keeps everything in memory",
+                ),
+        )
+        .arg(
             Arg::new("print-config")
                 .long("print-config")
                 .action(ArgAction::SetTrue)
@@ -159,6 +171,8 @@ pub struct Args {
     pub seed: Option<u64>,
     /// The defaults with `KV_TUNE` then each `--tune` applied, checked.
     pub config: Config,
+    /// Durability on, kept in this directory (`--data-dir`, `KV_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -208,6 +222,15 @@ pub fn parse(
         .or_else(|| env("KV_TRANSPORT").filter(|s| !s.is_empty()));
     let debug = matches.get_flag("debug") || env_debug;
     let seed = matches.get_one::<u64>("seed").copied().or(env_seed);
+    let data_dir = matches
+        .get_one::<String>("data-dir")
+        .cloned()
+        .or_else(|| env("KV_DATA_DIR").filter(|d| !d.is_empty()))
+        .map(|d| match d.as_str() {
+            "" => Err("--data-dir is empty".to_string()),
+            _ => Ok(PathBuf::from(d)),
+        })
+        .transpose()?;
     let config = tuned_config(
         env("KV_TUNE").as_deref(),
         matches.get_many::<String>("tune").into_iter().flatten(),
@@ -265,6 +288,7 @@ pub fn parse(
         debug,
         seed,
         config,
+        data_dir,
     }))
 }
 
@@ -294,7 +318,7 @@ fn split_at_unknown_form(argv: &[String]) -> (&[String], Option<&String>) {
     let mut i = 0;
     while i < argv.len() {
         let a = argv[i].as_str();
-        if a == "--seed" || a == "--transport" || a == "--tune" {
+        if a == "--seed" || a == "--transport" || a == "--tune" || a == "--data-dir" {
             // their value is taken whatever it looks like
             i += 2;
             continue;
@@ -615,6 +639,7 @@ mod tests {
                     debug: *debug,
                     seed: *seed,
                     config: Config::default(),
+                    data_dir: None,
                 })),
                 Help => Ok(Parsed::Help),
                 Version => Ok(Parsed::Version),
@@ -622,6 +647,52 @@ mod tests {
             };
             assert_eq!(got, want, "env {env:?}, args {argv:?}, files {files:?}");
         }
+    }
+
+    #[test]
+    fn the_data_dir_comes_from_the_flag_else_the_environment() {
+        let parse_with = |env: &[(&str, &str)], argv: &[&str]| {
+            let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            parse(
+                &argv,
+                |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+                |_| true,
+            )
+            .map(|p| match p {
+                Parsed::Run(a) => a.data_dir,
+                other => panic!("not a run: {other:?}"),
+            })
+        };
+        let dir = |d: &str| Ok(Some(PathBuf::from(d)));
+        assert_eq!(parse_with(&[], &["0001", "0002"]), Ok(None));
+        assert_eq!(
+            parse_with(&[], &["--data-dir", "d", "0001", "0002"]),
+            dir("d")
+        );
+        assert_eq!(
+            parse_with(&[("KV_DATA_DIR", "e")], &["0001", "0002"]),
+            dir("e")
+        );
+        assert_eq!(
+            parse_with(
+                &[("KV_DATA_DIR", "e")],
+                &["--data-dir", "-d", "0001", "0002"]
+            ),
+            dir("-d")
+        );
+        assert_eq!(
+            parse_with(&[("KV_DATA_DIR", "")], &["0001", "0002"]),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_with(&[], &["--data-dir", "", "0001", "0002"]),
+            Err("--data-dir is empty".to_string())
+        );
+        assert!(parse_with(&[], &["0001", "0002", "--data-dir"]).is_err());
     }
 
     #[test]
@@ -639,6 +710,8 @@ mod tests {
             "--tune <KNOBS>",
             "KV_TUNE",
             "--print-config",
+            "--data-dir <DIR>",
+            "KV_DATA_DIR",
             "-h, --help",
             "-V, --version",
             "KV_TRANSPORT",

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod codec;
 pub mod shell;
 pub mod signals;
+pub mod storage;
 pub mod transport;

@@ -10,6 +10,7 @@ use shared::{Addr, Message};
 
 use super::codec::{decode, encode};
 use super::signals;
+use super::storage::Storage;
 use super::transport::{Recv, Sent, Transport};
 use crate::raft::{changed_tune, Input, Micros, Node, Outgoing, KNOBS};
 use crate::telemetry::Emitter;
@@ -55,6 +56,8 @@ pub struct ShellStats {
 pub enum Exit {
     Signal,
     Closed(String),
+    /// The data dir could not be written: going on would break promises.
+    Disk(String),
 }
 
 pub struct Shell<T: Transport> {
@@ -69,6 +72,9 @@ pub struct Shell<T: Transport> {
     telemetry: Emitter,
     next_status: Micros,
     next_liveness: Micros,
+    /// With durability on (the node came from `Node::recover`), where
+    /// each `Persist` batch goes.
+    storage: Option<Storage>,
 }
 
 impl<T: Transport> Shell<T> {
@@ -78,6 +84,7 @@ impl<T: Transport> Shell<T> {
         epoch: Instant,
         telemetry: Emitter,
         debug: bool,
+        storage: Option<Storage>,
     ) -> Shell<T> {
         Shell {
             transport,
@@ -91,6 +98,7 @@ impl<T: Transport> Shell<T> {
             telemetry,
             next_status: 0,
             next_liveness: LIVENESS_EVERY,
+            storage,
         }
     }
 
@@ -131,6 +139,7 @@ impl<T: Transport> Shell<T> {
         let reason = match &exit {
             Exit::Signal => "signal".to_string(),
             Exit::Closed(_) => "closed".to_string(),
+            Exit::Disk(_) => "disk".to_string(),
         };
         self.report(now);
         self.telemetry.emit(now, Event::Stop { reason });
@@ -171,8 +180,9 @@ impl<T: Transport> Shell<T> {
                 }
             }
             self.step(now, Input::Tick);
-            let out = self.node.flush(now);
-            self.enqueue(out);
+            if let Err(e) = self.flush(now) {
+                return Exit::Disk(e);
+            }
             // Answers first: events must never delay a packet.
             if let Err(reason) = self.write_queue() {
                 return Exit::Closed(reason);
@@ -318,6 +328,29 @@ impl<T: Transport> Shell<T> {
                 self.node.log().last_index(),
                 self.node.commit_index()
             ));
+        }
+    }
+
+    /// Queues the core's outputs, with durability on only after what they
+    /// promise is on disk; the core hears that it is, which may answer
+    /// clients (a leader's own entries count once durable), so it flushes
+    /// again until nothing is left to persist.
+    fn flush(&mut self, now: Micros) -> Result<(), String> {
+        loop {
+            let out = self.node.flush(now);
+            let Some(batch) = self.node.take_persist() else {
+                self.enqueue(out);
+                return Ok(());
+            };
+            let storage = self
+                .storage
+                .as_mut()
+                .ok_or("the core persists, but no data dir was opened")?;
+            storage
+                .persist(&batch)
+                .map_err(|e| format!("cannot write the data dir: {e}"))?;
+            self.enqueue(out);
+            self.node.handle(now, batch.done());
         }
     }
 

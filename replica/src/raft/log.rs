@@ -1,6 +1,8 @@
 //! The replicated log, 1-indexed; index 0 is a sentinel of term 0.
 //! Each entry's serialized size is kept beside it so that batches can be cut
-//! to the packet budget without serializing twice.
+//! to the packet budget without serializing twice. The log also knows
+//! what of it changed since the shell last took it for the disk, and how
+//! much of it the shell said is durable (`durability.rs`).
 
 use shared::Entry;
 
@@ -8,6 +10,10 @@ use shared::Entry;
 pub struct RaftLog {
     entries: Vec<Entry>,
     sizes: Vec<usize>,
+    /// The first index changed (appended or cut) since `take_unsaved`.
+    unsaved_from: Option<u64>,
+    /// Entries through this index are on disk.
+    durable: u64,
 }
 
 impl RaftLog {
@@ -37,14 +43,52 @@ impl RaftLog {
     pub fn append(&mut self, entry: Entry) -> u64 {
         self.sizes.push(entry_wire_size(&entry));
         self.entries.push(entry);
-        self.last_index()
+        let index = self.last_index();
+        self.changed_from(index);
+        index
     }
 
     /// Removes every entry at `index` and after.
     pub fn truncate_from(&mut self, index: u64) {
-        let keep = index.saturating_sub(1) as usize;
+        let index = index.max(1);
+        if index > self.last_index() {
+            return;
+        }
+        let keep = index as usize - 1;
         self.entries.truncate(keep);
         self.sizes.truncate(keep);
+        self.durable = self.durable.min(keep as u64);
+        self.changed_from(index);
+    }
+
+    fn changed_from(&mut self, index: u64) {
+        self.unsaved_from = Some(self.unsaved_from.map_or(index, |f| f.min(index)));
+    }
+
+    /// The entries from the first index changed since the last call on
+    /// (none when the change was a cut), and that index.
+    pub fn take_unsaved(&mut self) -> Option<(u64, Vec<Entry>)> {
+        let from = self.unsaved_from.take()?;
+        let start = (from as usize - 1).min(self.entries.len());
+        Some((from, self.entries[start..].to_vec()))
+    }
+
+    /// The shell wrote the log through (`index`, `term`): durable, unless
+    /// that entry was cut since.
+    pub fn mark_durable(&mut self, index: u64, term: u64) {
+        if index > self.durable && self.term(index) == Some(term) {
+            self.durable = index;
+        }
+    }
+
+    /// The log as it is came from the disk.
+    pub fn mark_all_durable(&mut self) {
+        self.durable = self.last_index();
+        self.unsaved_from = None;
+    }
+
+    pub fn durable_index(&self) -> u64 {
+        self.durable
     }
 
     /// Entries from `from` on, as many as fit in `budget` bytes (at least
@@ -185,6 +229,40 @@ mod tests {
         let mut log = log_of_terms(&[1, 1, 2, 2]);
         log.truncate_from(3);
         assert_eq!((log.last_index(), log.last_term()), (2, 1));
+    }
+
+    #[test]
+    fn changes_are_taken_once_from_the_lowest_index_touched() {
+        let mut log = log_of_terms(&[1, 1, 1]);
+        assert_eq!(log.take_unsaved().map(|(f, e)| (f, e.len())), Some((1, 3)));
+        assert_eq!(log.take_unsaved(), None);
+        log.append(Entry { term: 2, put: None });
+        log.truncate_from(2);
+        log.append(Entry { term: 3, put: None });
+        let (from, entries) = log.take_unsaved().unwrap();
+        assert_eq!((from, entries.len(), entries[0].term), (2, 1, 3));
+        log.truncate_from(9);
+        assert_eq!(
+            log.take_unsaved(),
+            None,
+            "cutting past the end changes nothing"
+        );
+        log.truncate_from(2);
+        assert_eq!(log.take_unsaved(), Some((2, Vec::new())));
+    }
+
+    #[test]
+    fn a_cut_takes_back_durability_and_a_stale_confirmation_is_ignored() {
+        let mut log = log_of_terms(&[1, 1, 1]);
+        log.mark_durable(3, 1);
+        assert_eq!(log.durable_index(), 3);
+        log.truncate_from(2);
+        log.append(Entry { term: 2, put: None });
+        assert_eq!(log.durable_index(), 1);
+        log.mark_durable(3, 1);
+        assert_eq!(log.durable_index(), 1, "index 3 of term 1 is gone");
+        log.mark_durable(2, 2);
+        assert_eq!(log.durable_index(), 2);
     }
 
     #[test]

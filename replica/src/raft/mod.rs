@@ -6,11 +6,14 @@
 //!   ─────────────                      ──────────────────────────────
 //!   packet ─ parse ─> Input::Message ─>  Node::handle(now, input)   node.rs
 //!   timer  ─────────> Input::Tick    ─>    election.rs     votes, pre-votes, timeouts
+//!   fsync  ─────────> Input::Durable ─>    durability.rs   what is on disk (if on)
 //!                                          follower.rs     AppendEntries as a follower
 //!                                          replication.rs  AppendEntries as the leader, commit
 //!                                          requests.rs     gets, puts, held requests
 //!                                          inheriting.rs   puts an earlier leader appended
 //!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
+//!   Node::take_persist(): write it,    (durability on: nothing is sent
+//!   fsync, then Input::Durable           before what it promises is on disk)
 //!   send each Outgoing, stamped with   (AppendEntries are built here, so
 //!   Node::leader_hint()                 everything queued goes in one batch)
 //!   sleep until Node::next_deadline()
@@ -37,6 +40,7 @@
 mod campaign;
 mod clients;
 mod config;
+mod durability;
 mod election;
 mod follower;
 mod inherited;
@@ -51,6 +55,7 @@ mod requests;
 mod testkit;
 
 pub use config::{changed_tune, describe, parse_tune, render_tune, Config, TuneError, KNOBS};
+pub use durability::{HardState, Persist, Recovered};
 pub use log::{entry_wire_size, RaftLog};
 pub use node::{Counters, Node, Role, MAX_TERM};
 
@@ -66,6 +71,8 @@ pub enum Input {
     Message(Message),
     /// Time passed; the core checks its timers.
     Tick,
+    /// The shell made a [`Persist`] batch durable ([`Persist::done`]).
+    Durable { last_index: u64, last_term: u64 },
 }
 
 /// A packet the core wants sent: a Raft message to a peer or an answer to a

@@ -10,6 +10,7 @@ use shared::{Addr, Body, Message};
 
 use super::campaign::Campaign;
 use super::clients::{Clients, Request};
+use super::durability::Durability;
 use super::inherited::Inheritance;
 use super::leader::tracker::Estimates;
 use super::leader::Leader;
@@ -95,14 +96,15 @@ pub struct Node {
     pub(super) cfg: Config,
     pub(super) rng: Rng,
 
-    // Raft state (§5). Nothing is persisted: the simulator never restarts a
-    // killed replica, so a replica's life is one process.
+    // Raft state (§5). Term, vote and log are persisted only with
+    // durability on (`durability.rs`).
     pub(super) term: u64,
     pub(super) voted_for: Option<Addr>,
     pub(super) log: RaftLog,
     pub(super) commit: u64,
     pub(super) applied: u64,
     pub(super) kv: KvStore,
+    pub(super) durability: Durability,
 
     /// Our role. Its state goes with it: `campaign` is `Some` exactly while
     /// we are a pre-candidate or candidate, `leading` exactly while we lead.
@@ -159,6 +161,7 @@ impl Node {
             commit: 0,
             applied: 0,
             kv: KvStore::default(),
+            durability: Durability::default(),
             role: Role::Follower,
             campaign: None,
             leading: None,
@@ -191,6 +194,10 @@ impl Node {
         match input {
             Input::Tick => self.handle_tick(now),
             Input::Message(msg) => self.handle_message(now, msg),
+            Input::Durable {
+                last_index,
+                last_term,
+            } => self.handle_durable(now, last_index, last_term),
         }
     }
 

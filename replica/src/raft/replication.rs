@@ -60,11 +60,12 @@ impl Node {
     }
 
     /// Commit the highest index a quorum holds, if it is from this term.
-    fn advance_commit(&mut self, now: Micros) {
+    pub(super) fn advance_commit(&mut self, now: Micros) {
+        let own = self.own_durable_index();
         let Some(lead) = &self.leading else {
             return;
         };
-        let n = lead.tracker.quorum_match(self.log.last_index());
+        let n = lead.tracker.quorum_match(own);
         if n > self.commit && self.log.term(n) == Some(self.term) {
             self.commit = n;
             self.apply_committed(now);

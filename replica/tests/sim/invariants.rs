@@ -12,7 +12,9 @@
 //!   with it; no replica changes an entry at or below its commit index.
 //! - State machine safety: a replica's store equals its applied prefix
 //!   replayed, and applied prefixes are prefixes of the committed log.
-//! - Terms, commit and applied indices never go backwards.
+//! - Terms, commit and applied indices never go backwards (but for commit
+//!   and applied, which a restart forgets).
+//! - One vote per replica per term, across restarts.
 //! - Reads: a leader answers a get only if no leader of a newer term had
 //!   been elected when the get reached it (what the read lease and
 //!   read-index promise; see [`Invariants::check_read`]).
@@ -40,6 +42,8 @@ pub struct Invariants {
     pub committed: Vec<Entry>,
     shadows: Vec<Shadow>,
     keys: Vec<String>,
+    /// (voter, term) -> the candidate it granted its vote to.
+    votes: BTreeMap<(Addr, u64), Addr>,
 }
 
 impl Invariants {
@@ -51,12 +55,45 @@ impl Invariants {
             committed: Vec::new(),
             shadows: (0..replicas).map(|_| Shadow::default()).collect(),
             keys,
+            votes: BTreeMap::new(),
         }
     }
 
     /// How many distinct terms had a leader.
     pub fn terms_with_leader(&self) -> usize {
         self.leaders.len()
+    }
+
+    /// `node` restarted from its disk: what it forgot (commit, applied,
+    /// store) starts again from nothing; its term and log are what it
+    /// persisted, which the checks go on from.
+    pub fn restarted(&mut self, node: &Node) {
+        let log = node.log();
+        self.shadows[node.id().0 as usize] = Shadow {
+            term: node.term(),
+            terms: (1..=log.last_index()).filter_map(|i| log.term(i)).collect(),
+            ..Shadow::default()
+        };
+    }
+
+    /// Votes `from` grants in `out`: never two candidates in one term.
+    pub fn check_votes(&mut self, from: Addr, out: &[shared::Message]) -> Result<(), String> {
+        for m in out {
+            let shared::Body::VoteReply(r) = &m.body else {
+                continue;
+            };
+            if !r.granted || r.pre {
+                continue;
+            }
+            let first = *self.votes.entry((from, r.term)).or_insert(m.dst);
+            if first != m.dst {
+                return Err(format!(
+                    "{from} voted for {first} and for {} in term {}",
+                    m.dst, r.term
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks replica `node` after it handled one input at `now`.

@@ -46,6 +46,8 @@ pub struct Scenario {
     /// course simulator makes them forget), so a deposed leader keeps
     /// getting requests.
     pub sticky_clients: bool,
+    /// Replicas persist and killed ones may restart (`World::new_durable`).
+    pub durable: bool,
 }
 
 /// Standard timings in units of the minimum election timeout, and a fast
@@ -85,6 +87,7 @@ pub struct Report {
     pub sent: u64,
     pub dropped: u64,
     pub kills: u64,
+    pub restarts: u64,
     /// Of the requests liveness counts: (answered ok, total).
     pub live: (usize, usize),
 }
@@ -102,6 +105,7 @@ impl Report {
         self.sent += r.sent;
         self.dropped += r.dropped;
         self.kills += r.kills;
+        self.restarts += r.restarts;
         self.live.0 += r.live.0;
         self.live.1 += r.live.1;
     }
@@ -116,15 +120,19 @@ struct Run {
     /// When each get reached the replica it was sent to (looked up, never
     /// iterated, so a hash map keeps the run deterministic).
     get_arrivals: HashMap<String, Micros>,
-    /// Which replica handled each request.
-    handled_by: HashMap<String, usize>,
+    /// Which replica handled each request, and in which of its lives.
+    handled_by: HashMap<String, (usize, u32)>,
     sticky_clients: bool,
 }
 
 /// Plays `sc` out with `seed`. With `trace`, a failure message ends with
 /// the last events before it.
 pub fn run(sc: &Scenario, seed: u64, trace: bool) -> Result<Report, String> {
-    let mut world = World::new(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed);
+    let mut world = if sc.durable {
+        World::new_durable(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
+    } else {
+        World::new(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
+    };
     world.allow_lose_majority = sc.allow_lose_majority;
     for (at, f) in &sc.faults {
         world.schedule(*at, Event::Fault(f.clone()));
@@ -189,7 +197,7 @@ impl Run {
                     if is_get {
                         self.get_arrivals.insert(mid.clone(), now);
                     }
-                    self.handled_by.insert(mid, i);
+                    self.handled_by.insert(mid, (i, self.world.lives(i)));
                 }
                 self.after_wake(i, woken.sent)?;
             }
@@ -197,7 +205,15 @@ impl Run {
             Event::Fault(f) => {
                 let leader = self.world.known_leader();
                 let killed = self.world.apply_fault(&f);
-                let lost_leader = f == Fault::KillLeader && killed.is_some();
+                for i in self.world.take_restarted() {
+                    let node = self.world.nodes[i].as_ref().expect("just restarted");
+                    self.inv.restarted(node);
+                }
+                let lost_leader = match f {
+                    Fault::KillLeader => killed.is_some(),
+                    Fault::Crash(_) => killed.is_some() && killed == leader,
+                    _ => false,
+                };
                 if lost_leader || (f == Fault::PartHard && !self.sticky_clients) {
                     self.clients.forget_leader();
                 }
@@ -214,6 +230,7 @@ impl Run {
         let Some(node) = self.world.nodes[i].as_ref() else {
             return Ok(());
         };
+        self.inv.check_votes(node.id(), &out)?;
         for m in &out {
             if let Body::Ok {
                 mid,
@@ -284,6 +301,7 @@ impl Run {
             sent: self.world.stats.sent,
             dropped: self.world.stats.dropped,
             kills: self.world.stats.kills,
+            restarts: self.world.stats.restarts,
             live: (0, 0),
         };
         if let Some(l) = &sc.liveness {
@@ -306,7 +324,8 @@ impl Run {
     }
 
     /// After a calm period every request is answered, one way or another,
-    /// by the replica that got it, unless that replica was killed: a put
+    /// by the replica that got it, unless that replica was killed since
+    /// (even if it restarted: it forgot the request): a put
     /// commits or is replaced (and its owner says so), a get is served or
     /// redirected, a held request times out into a redirect.
     fn nothing_dropped(&self, sc: &Scenario) -> Result<(), String> {
@@ -314,10 +333,10 @@ impl Run {
             if op.outcome != Outcome::Pending || op.invoked >= sc.work.until {
                 continue;
             }
-            let Some(&i) = self.handled_by.get(&op.mid) else {
+            let Some(&(i, life)) = self.handled_by.get(&op.mid) else {
                 continue;
             };
-            if self.world.is_alive(i) {
+            if self.world.is_alive(i) && self.world.lives(i) == life {
                 return Err(format!(
                     "{} never answered {:?} {} (sent at {}µs)",
                     self.world.ids[i], op.kind, op.mid, op.invoked

@@ -55,7 +55,7 @@ pub fn sweep_with(
     }
     eprintln!(
         "{test}: {} seeds, {} failed; {} steps, {} requests ({} puts and {} gets ok, \
-         {} duplicate oks, {} committed puts never answered, {} gets reading their own unacknowledged put), {} leader terms, {}/{} replica packets cut or dropped, {} kills, \
+         {} duplicate oks, {} committed puts never answered, {} gets reading their own unacknowledged put), {} leader terms, {}/{} replica packets cut or dropped, {} kills, {} restarts, \
          liveness {}/{} ok",
         seeds.len(),
         failures.len(),
@@ -70,6 +70,7 @@ pub fn sweep_with(
         total.dropped,
         total.sent,
         total.kills,
+        total.restarts,
         total.live.0,
         total.live.1,
     );
@@ -77,10 +78,11 @@ pub fn sweep_with(
         let all: Vec<String> = failures.iter().map(|(s, _)| s.to_string()).collect();
         panic!(
             "{test}: {} of {} seeds failed: {}\n\nseed {seed}: {first}\n\
-             replay: SEED={seed} cargo test -p replica --test cluster_sim -- --exact {test}\n",
+             replay: SEED={seed} cargo test -p replica --test {} -- --exact {test}\n",
             failures.len(),
             seeds.len(),
             all.join(" "),
+            env!("CARGO_CRATE_NAME"),
         );
     }
 }

@@ -2,7 +2,9 @@
 //! network that delays, reorders, drops and partitions replica traffic.
 //!
 //! Like the course simulator, client traffic is never dropped and ignores
-//! partitions, and a killed replica never comes back. Replicas are driven
+//! partitions. A killed replica comes back only in a durable world (the
+//! 6.824-style labs' crash and restart): it restarts from exactly what its
+//! core asked to persist, as a real disk would hold it. Replicas are driven
 //! the way the shell (`io/shell.rs`) drives the core: a replica wakes when
 //! packets arrive (a little later, so that packets arriving close together
 //! are handled as one burst) or when its deadline comes; it handles every
@@ -11,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use replica::raft::{Config, Input, Micros, Node, Role};
+use replica::raft::{Config, Input, Micros, Node, Persist, Recovered, Role};
 use replica::rng::Rng;
 use shared::{Addr, Body, Message};
 
@@ -38,6 +40,14 @@ pub enum Fault {
     PartHard,
     PartEnd,
     SetDrops(f64),
+    /// Kill this replica (any role).
+    Crash(usize),
+    /// Restart this replica from its disk, if it is dead.
+    Restart(usize),
+    /// Restart the replica killed most recently that is still dead.
+    RestartLatest,
+    /// Restart every dead replica.
+    RestartAll,
 }
 
 #[derive(Debug)]
@@ -72,6 +82,9 @@ pub struct NetStats {
     pub sent: u64,
     pub dropped: u64,
     pub kills: u64,
+    pub restarts: u64,
+    /// Persist batches written, and the largest.
+    pub persists: u64,
 }
 
 pub struct World {
@@ -85,6 +98,14 @@ pub struct World {
     pub stats: NetStats,
     /// Kills may leave fewer than a quorum alive.
     pub allow_lose_majority: bool,
+    /// Replicas persist, and killed ones may restart (`Some` disks).
+    disks: Option<Vec<Recovered>>,
+    /// Dead replicas, most recently killed last.
+    dead: Vec<usize>,
+    /// Restarted since the last `take_restarted`.
+    restarted: Vec<usize>,
+    /// Each replica's restarts so far.
+    lives: Vec<u32>,
     rng: Rng,
     queue: BTreeMap<(Micros, u64), Event>,
     seq: u64,
@@ -112,6 +133,10 @@ impl World {
             partition: None,
             stats: NetStats::default(),
             allow_lose_majority: false,
+            disks: None,
+            dead: Vec::new(),
+            restarted: Vec::new(),
+            lives: vec![0; n],
             rng,
             queue: BTreeMap::new(),
             seq: 0,
@@ -121,6 +146,27 @@ impl World {
         for i in 0..n {
             world.schedule_wake(i);
         }
+        world
+    }
+
+    /// A world whose replicas persist what their cores ask to and can
+    /// restart from it.
+    pub fn new_durable(n: usize, cfg: Config, net: Net, seed: u64) -> World {
+        let mut world = World::new(n, cfg, net, seed);
+        let disks = vec![Recovered::default(); n];
+        for (i, disk) in disks.iter().enumerate() {
+            let node = world.nodes[i].take().expect("just made");
+            let seed = world.rng.next_u64();
+            world.nodes[i] = Some(Node::recover(
+                node.id(),
+                world.ids.clone(),
+                world.cfg.clone(),
+                seed,
+                0,
+                disk.clone(),
+            ));
+        }
+        world.disks = Some(disks);
         world
     }
 
@@ -216,7 +262,20 @@ impl World {
         }
         node.handle(now, Input::Tick);
         check(node)?;
-        let out = node.flush(now);
+        // As the shell does: each flush's packets go once its batch is on
+        // disk, and the core hears that it is.
+        let mut out = Vec::new();
+        loop {
+            out.extend(node.flush(now));
+            let Some(batch) = node.take_persist() else {
+                break;
+            };
+            let disks = self.disks.as_mut().ok_or("a memory-only core persisted")?;
+            write_batch(&mut disks[i], &batch)?;
+            self.stats.persists += 1;
+            node.handle(now, batch.done());
+            check(node)?;
+        }
         // The shell passes these to telemetry; here they only must not pile up.
         node.take_events();
         let (src, leader) = (node.id(), node.leader_hint());
@@ -321,6 +380,8 @@ impl World {
     pub fn kill(&mut self, i: usize) {
         if self.nodes[i].take().is_some() {
             self.stats.kills += 1;
+            self.dead.retain(|&d| d != i);
+            self.dead.push(i);
         }
         if let Some((_, key)) = self.wakes[i].take() {
             self.queue.remove(&key);
@@ -328,7 +389,45 @@ impl World {
         self.inbox[i].clear();
     }
 
-    /// Applies a fault; returns the replica killed, if any.
+    /// Restarts dead replica `i` from its disk; false if it is alive or
+    /// the world is memory-only.
+    pub fn restart(&mut self, i: usize) -> bool {
+        let Some(disks) = &self.disks else {
+            return false;
+        };
+        if self.nodes[i].is_some() {
+            return false;
+        }
+        let disk = disks[i].clone();
+        let seed = self.rng.next_u64();
+        let node = Node::recover(
+            self.ids[i],
+            self.ids.clone(),
+            self.cfg.clone(),
+            seed,
+            self.now,
+            disk,
+        );
+        self.nodes[i] = Some(node);
+        self.dead.retain(|&d| d != i);
+        self.restarted.push(i);
+        self.lives[i] += 1;
+        self.stats.restarts += 1;
+        self.schedule_wake(i);
+        true
+    }
+
+    /// How many times replica `i` restarted.
+    pub fn lives(&self, i: usize) -> u32 {
+        self.lives[i]
+    }
+
+    /// The replicas restarted since the last call.
+    pub fn take_restarted(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.restarted)
+    }
+
+    /// Applies a fault; returns the replica killed or restarted, if any.
     pub fn apply_fault(&mut self, f: &Fault) -> Option<usize> {
         let n = self.n();
         match f {
@@ -371,6 +470,26 @@ impl World {
             }
             Fault::PartEnd => self.partition = None,
             Fault::SetDrops(p) => self.net.drops = *p,
+            Fault::Crash(i) => {
+                if self.is_alive(*i) && self.may_kill() {
+                    self.kill(*i);
+                    return Some(*i);
+                }
+            }
+            Fault::Restart(i) => return self.restart(*i).then_some(*i),
+            Fault::RestartLatest => {
+                let i = *self.dead.last()?;
+                return self.restart(i).then_some(i);
+            }
+            Fault::RestartAll => {
+                let mut last = None;
+                for i in self.dead.clone() {
+                    if self.restart(i) {
+                        last = Some(i);
+                    }
+                }
+                return last;
+            }
         }
         None
     }
@@ -381,4 +500,38 @@ impl World {
             v.swap(i, j);
         }
     }
+}
+
+/// Applies a batch to a simulated disk exactly as `io/storage.rs` replays
+/// one: the hard state replaced, the log cut at `log_from` and extended.
+fn write_batch(disk: &mut Recovered, batch: &Persist) -> Result<(), String> {
+    if let Some(h) = batch.hard_state {
+        if h.term < disk.hard_state.term {
+            return Err(format!(
+                "persisted term {} after {}",
+                h.term, disk.hard_state.term
+            ));
+        }
+        disk.hard_state = h;
+    }
+    if let Some(from) = batch.log_from {
+        let len = disk.entries.len() as u64;
+        if from == 0 || from > len + 1 {
+            return Err(format!(
+                "persisted the log from {from} with {len} entries on disk"
+            ));
+        }
+        disk.entries.truncate(from as usize - 1);
+        disk.entries.extend(batch.entries.iter().cloned());
+    }
+    let last_term = disk.entries.last().map_or(0, |e| e.term);
+    if (disk.entries.len() as u64, last_term) != (batch.last_index, batch.last_term) {
+        return Err(format!(
+            "after a batch the disk ends at ({}, {last_term}), the core says ({}, {})",
+            disk.entries.len(),
+            batch.last_index,
+            batch.last_term
+        ));
+    }
+    Ok(())
 }
