@@ -9,6 +9,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from .config import CLASSIC, TRANSPORTS, load_config, load_standard_scenarios
+from .datadirs import DATA_DIR_ENV, DATA_ROOT_PREFIX
 from .errors import SimulatorError
 from .events import EVENT_SOCKET_ENV, UNIX_PATH_MAX
 from .pace import COURSE_HOP_US, NATIVE, parse_pace
@@ -83,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the replicas' timing and size knobs, e.g. heartbeat=200ms,election=800ms-1600ms, "
                         "passed to them as $%s; checked first with `REPLICA --tune KNOBS --print-config`, "
                         "which also lists every knob" % TUNE_ENV)
+    p.add_argument("--durable", action="store_true",
+                   help="give every replica a data dir of its own, passed as $%s, under a fresh "
+                        "%sXXXXXXXX folder in the working directory (a config with restart or "
+                        "kill_restart events always does; without either, replicas get none and "
+                        "keep everything in memory)" % (DATA_DIR_ENV, DATA_ROOT_PREFIX))
+    p.add_argument("--keep-data", action="store_true",
+                   help="keep the replicas' data dirs after the run (the report says where); by "
+                        "default they are removed when the run ends, also on Ctrl-C or an error. "
+                        "Nothing to keep in runs without data dirs")
     return p
 
 
@@ -140,6 +150,10 @@ def _main(args: argparse.Namespace, color: bool) -> int:
         _error("--pause must not be negative")
         return EXIT_USAGE
     sim_kwargs: Dict[str, Any] = {"pace": pace}
+    if args.durable:
+        sim_kwargs["durable"] = True
+    if args.keep_data:
+        sim_kwargs["keep_data"] = True
     if args.tune:
         try:
             check_tune(replica, args.tune)

@@ -18,7 +18,18 @@ CLASSIC = "classic"
 UDP = "udp"
 TRANSPORTS = (CLASSIC, UDP)
 
-EVENT_TYPES = ("kill_leader", "kill_non_leader", "part_easy", "part_hard", "part_end")
+# The course's event types, then our own (docs/simulator.md, "Restarts"):
+# a restart brings a killed replica back with the same id, socket and data.
+COURSE_EVENT_TYPES = ("kill_leader", "kill_non_leader", "part_easy", "part_hard", "part_end")
+RESTART = "restart"
+KILL_RESTART = "kill_restart"
+RESTART_EVENT_TYPES = (RESTART, KILL_RESTART)
+EVENT_TYPES = COURSE_EVENT_TYPES + RESTART_EVENT_TYPES
+# kill_restart: whom it kills (as kill_leader / kill_non_leader) and how
+# many seconds the replica stays down.
+KILL_RESTART_WHO = ("leader", "non_leader")
+DEFAULT_KILL_RESTART_WHO = "leader"
+DEFAULT_KILL_RESTART_DOWN = 0.5
 METRICS = ("total_msgs", "failures", "duplicates", "median_latency")
 FRACTIONS = {
     "maximum_get_fail_fraction": 0.5,
@@ -47,6 +58,16 @@ ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Event:
     type: str
     time: float
+    # kill_restart only: "leader" or "non_leader", and the seconds down.
+    who: str = ""
+    down: float = 0.0
+
+    def to_json(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"type": self.type, "time": self.time}
+        if self.type == KILL_RESTART:
+            out["who"] = self.who
+            out["down"] = self.down
+        return out
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,11 @@ class Config:
         return self.lifetime
 
     @property
+    def has_restarts(self) -> bool:
+        """Whether an event restarts a replica (which then needs its data dir)."""
+        return any(e.type in RESTART_EVENT_TYPES for e in self.events)
+
+    @property
     def request_window(self) -> Tuple[float, float]:
         return (self.start_wait, self.run_lifetime - self.end_wait)
 
@@ -99,7 +125,7 @@ class Config:
             "start_wait": self.start_wait,
             "end_wait": self.end_wait,
             "max_packets": self.max_packets,
-            "events": [{"type": e.type, "time": e.time} for e in self.events],
+            "events": [e.to_json() for e in self.events],
             "benchmarks": {k: list(v) for k, v in self.benchmarks.items()},
             "fractions": dict(self.fractions),
         }
@@ -199,8 +225,25 @@ def _events(raw: Dict[str, Any], lifetime: float) -> Tuple[Event, ...]:
             raise ConfigError(f"event #{i + 1} ({etype}) needs a numeric 'time' (got {etime!r})")
         if not 0 <= etime <= lifetime:
             raise ConfigError(f"event #{i + 1} ({etype}) time must be between 0 and lifetime {lifetime} (got {etime})")
-        events.append(Event(etype, etime))
+        if etype == KILL_RESTART:
+            events.append(_kill_restart(ev, i, etime))
+        else:
+            events.append(Event(etype, etime))
     return tuple(events)
+
+
+def _kill_restart(ev: Dict[str, Any], i: int, etime: float) -> Event:
+    """A kill_restart event's ``who`` and ``down``.  A ``down`` that reaches
+    past the end of the run is allowed: that restart never comes."""
+    who = ev.get("who", DEFAULT_KILL_RESTART_WHO)
+    if who not in KILL_RESTART_WHO:
+        raise ConfigError(f"event #{i + 1} (kill_restart) has unknown 'who' {who!r} "
+                          f"(expected one of {', '.join(KILL_RESTART_WHO)})")
+    down = ev.get("down", DEFAULT_KILL_RESTART_DOWN)
+    if not is_number(down) or down < 0:
+        raise ConfigError(f"event #{i + 1} (kill_restart) 'down' must be a non-negative number "
+                          f"of seconds (got {down!r})")
+    return Event(KILL_RESTART, etime, who, down)
 
 
 def _tests(raw: Dict[str, Any]) -> Dict[str, Any]:

@@ -9,7 +9,8 @@ One ``Counters`` per run, shared by reference; each field has one writer:
   (``duplicates``, ``redirects``, ``failed_*``, incorrect answers), and at
   the end ``unanswered_*`` and ``keys_put``;
 * the replica processes (``processes.ReplicaSet``): ``died``, ``killed``,
-  ``blocked`` and ``send_stalls``.
+  ``restarted``, ``blocked`` and ``send_stalls``;
+* the fault events (``faults.Faults``): ``restart_skipped`` and its reasons.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Counters:
     incorrect: int = 0
     died: int = 0
     killed: int = 0
+    restarted: int = 0         # replicas started again by a restart or kill_restart event
+    restart_skipped: int = 0   # restarts that did not happen (nobody to restart, ...)
     duplicates: int = 0
     redirects: int = 0
     failed_get: int = 0
@@ -40,6 +43,8 @@ class Counters:
     # Reason (network.decode, network.malformation, ...) -> packets; their sum
     # is the part of ``incorrect`` that the network rejected.
     invalid_packets: Dict[str, int] = field(default_factory=dict)
+    # Reason -> restarts skipped for it; their sum is ``restart_skipped``.
+    restart_skip_reasons: Dict[str, int] = field(default_factory=dict)
 
     @property
     def failures(self) -> int:

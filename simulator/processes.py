@@ -3,7 +3,9 @@ replicas" and "The UDP generation").
 
 ``ReplicaSet`` owns every replica's process and socket: it starts them,
 hands packets to them, reads packets from them, and kills or reaps them.
-It counts ``died``, ``killed``, ``blocked`` and ``send_stalls``.
+It counts ``died``, ``killed``, ``restarted``, ``blocked`` and
+``send_stalls``.  A restart (docs/simulator.md, "Restarts") starts a killed
+replica again as it was started first, on the same socket path or port.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 from .clock import Clock
 from .config import CLASSIC, UDP
 from .counters import Counters
+from .datadirs import DATA_DIR_ENV
 from .errors import ReplicaError
 from .ids import is_address, replica_ids
 from .watchdog import Watchdog
@@ -32,6 +35,8 @@ CLASSIC_RECV_SIZE = 16384
 UDP_RECV_SIZE = 65535
 UDP_SEND_WAIT = 0.010
 TERM_GRACE = 1.0
+# A restart waits this long at most for the previous process to be gone.
+RESTART_REAP_WAIT = 1.0
 # Set in the replicas' environment: ask the kernel for SIGTERM when we die
 # (the replica's --help and docs/simulator.md say more).
 PARENT_DEATH_ENV = "KV_PARENT_DEATH_SIGNAL"
@@ -142,7 +147,8 @@ class ReplicaProcess:
     """One replica: its process, its sockets and whether it lives."""
 
     __slots__ = ("index", "id", "path", "proc", "listener", "conn", "sock", "addr",
-                 "alive", "killed", "died", "threads")
+                 "alive", "killed", "died", "threads", "data_dir", "port", "restarts",
+                 "killed_seq", "old_procs")
 
     def __init__(self, index: int, rid: str) -> None:
         self.index = index
@@ -157,6 +163,11 @@ class ReplicaProcess:
         self.killed = False
         self.died = False
         self.threads: List[threading.Thread] = []
+        self.data_dir: Optional[str] = None            # $KV_DATA_DIR, when the run has data dirs
+        self.port: Optional[int] = None                # UDP: the port its socket was bound to
+        self.restarts = 0                              # how many times it was restarted
+        self.killed_seq = 0                            # orders the kills: the last one is restarted
+        self.old_procs: List[subprocess.Popen] = []    # the processes it ran before its restarts
 
 
 _OUTPUT_LOCK = threading.Lock()
@@ -208,6 +219,7 @@ class ReplicaSet:
         self.replicas = [ReplicaProcess(i, rid) for i, rid in enumerate(self.ids)]
         self.by_id = {r.id: r for r in self.replicas}
         self.n_alive = n
+        self.kills = 0                                  # kills so far (ReplicaProcess.killed_seq)
         self.sockets: List[socket.socket] = []          # what the main loop waits on
         self._owner: Dict[socket.socket, ReplicaProcess] = {}
 
@@ -221,7 +233,9 @@ class ReplicaSet:
         return [r for r in self.replicas if r.alive]
 
     def pids(self) -> List[int]:
-        return [r.proc.pid for r in self.replicas if r.proc is not None]
+        """Every process the replicas ran, those replaced by a restart included."""
+        return ([p.pid for r in self.replicas for p in r.old_procs]
+                + [r.proc.pid for r in self.replicas if r.proc is not None])
 
     def peers(self, rep: ReplicaProcess) -> List[str]:
         return [o for o in self.ids if o != rep.id]
@@ -242,41 +256,54 @@ class ReplicaSet:
             paths = [os.path.join(self.workdir, rep.id) for rep in self.replicas]
             claim_socket_paths(paths)
             for rep, path in zip(self.replicas, paths):
-                lst = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-                rep.listener = lst
-                self._listen(rep, lst)
-                try:
-                    lst.bind(path)
-                except OSError as exc:
-                    raise ReplicaError(f"cannot make the replica socket {path}: "
-                                       f"{exc.strerror or exc}") from None
-                rep.path = path
-                if self.watchdog is not None:
-                    self.watchdog.socket(path)
-                lst.listen(1)
+                self._bind_classic(rep, path)
             for rep in self.replicas:
                 self._spawn(rep, [rep.id] + self.peers(rep))
         else:
             for rep in self.replicas:
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind(("localhost", 0))
-                s.setblocking(False)
-                rep.sock = s
-                self._listen(rep, s)
+                self._bind_udp(rep, 0)
             for rep in self.replicas:
-                port = rep.sock.getsockname()[1]  # type: ignore[union-attr]
-                self._spawn(rep, [str(port), rep.id] + self.peers(rep))
+                self._spawn(rep, [str(rep.port), rep.id] + self.peers(rep))
+
+    def _bind_classic(self, rep: ReplicaProcess, path: str) -> None:
+        lst = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        rep.listener = lst
+        self._listen(rep, lst)
+        try:
+            lst.bind(path)
+        except OSError as exc:
+            raise ReplicaError(f"cannot make the replica socket {path}: "
+                               f"{exc.strerror or exc}") from None
+        rep.path = path
+        if self.watchdog is not None:
+            self.watchdog.socket(path)
+        lst.listen(1)
+
+    def _bind_udp(self, rep: ReplicaProcess, port: int) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("localhost", port))
+        except OSError:
+            s.close()
+            raise
+        s.setblocking(False)
+        rep.sock = s
+        rep.port = s.getsockname()[1]
+        self._listen(rep, s)
 
     def _spawn(self, rep: ReplicaProcess, args: List[str]) -> None:
         if self.silence:
             out = err = subprocess.DEVNULL
         else:
             out = err = subprocess.PIPE
+        env = self.env
+        if rep.data_dir is not None:
+            env = dict(env, **{DATA_DIR_ENV: rep.data_dir})
         try:
             rep.proc = subprocess.Popen(
                 [self.program] + args, cwd=self.workdir, stdin=subprocess.DEVNULL,
                 stdout=out, stderr=err, start_new_session=True, close_fds=True,
-                env=self.env)
+                env=env)
         except OSError as exc:
             raise ReplicaError(f"cannot start replica {self.program}: {exc.strerror or exc}") from None
         if self.watchdog is not None:
@@ -287,6 +314,67 @@ class ReplicaSet:
                                      daemon=True, name=f"relay-{rep.id}")
                 t.start()
                 rep.threads.append(t)
+
+    # ---- restarting -----------------------------------------------------------
+
+    def last_killed(self) -> Optional[ReplicaProcess]:
+        """The replica killed last that is not running again, if any."""
+        waiting = [r for r in self.replicas if r.killed and not r.alive]
+        return max(waiting, key=lambda r: r.killed_seq) if waiting else None
+
+    def restart(self, rep: ReplicaProcess) -> None:
+        """Start a killed replica again, as ``start`` started it: the same
+        id and peers, the same socket path (classic) or port (UDP, a fresh
+        one only if that port was taken meanwhile), the same environment
+        and data dir.  Its previous process is SIGKILLed first if it is
+        still there, so that two never share the data dir.  Raises
+        ReplicaError when it cannot start (the replica stays down)."""
+        if rep.alive or not rep.killed:
+            raise ReplicaError(f"replica {rep.id} is not a killed replica")
+        self._reap_previous(rep)
+        if self.transport == CLASSIC:
+            path = os.path.join(self.workdir, rep.id)
+            try:
+                claim_socket_paths([path])
+                self._bind_classic(rep, path)
+            except ReplicaError:
+                self._close_sockets(rep)
+                raise
+            args = [rep.id] + self.peers(rep)
+        else:
+            try:
+                self._bind_udp(rep, rep.port or 0)
+            except OSError:
+                try:
+                    self._bind_udp(rep, 0)
+                except OSError as exc:
+                    raise ReplicaError(f"cannot make a UDP socket for replica {rep.id}: "
+                                       f"{exc.strerror or exc}") from None
+            rep.addr = None                  # learned again from its hello
+            args = [str(rep.port), rep.id] + self.peers(rep)
+        if rep.proc is not None:
+            rep.old_procs.append(rep.proc)
+            rep.proc = None
+        try:
+            self._spawn(rep, args)
+        except ReplicaError:
+            self._close_sockets(rep)
+            raise
+        rep.alive = True
+        rep.killed = False
+        rep.restarts += 1
+        self.n_alive += 1
+        self.counters.restarted += 1
+
+    def _reap_previous(self, rep: ReplicaProcess) -> None:
+        """Make sure the killed process is gone (SIGTERMed at the kill)."""
+        proc = rep.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            _signal_group(rep, signal.SIGKILL)
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=RESTART_REAP_WAIT)
 
     # ---- ending ---------------------------------------------------------------
 
@@ -313,6 +401,8 @@ class ReplicaSet:
             return False
         rep.alive = False
         rep.killed = True
+        self.kills += 1
+        rep.killed_seq = self.kills
         self.n_alive -= 1
         self.counters.killed += 1
         _signal_group(rep, signal.SIGTERM)
@@ -346,6 +436,13 @@ class ReplicaSet:
             self._close_sockets(rep)
             if rep.proc is not None and rep.proc.poll() is None:
                 _signal_group(rep, signal.SIGTERM)
+            for old in rep.old_procs:
+                # A process replaced by a restart was made sure of then;
+                # its group may still hold children.
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(old.pid, signal.SIGKILL)
+                with suppress(subprocess.TimeoutExpired):
+                    old.wait(timeout=0.1)
         deadline = time.monotonic() + TERM_GRACE
         for rep in self.replicas:
             if rep.proc is None:
@@ -416,6 +513,10 @@ class ReplicaSet:
 
     def _send_udp(self, rep: ReplicaProcess, data: bytes) -> bool:
         if rep.addr is None:
+            if rep.restarts:
+                # Restarted and not yet said hello: the packet vanishes, as
+                # one for a classic replica that has not connected yet.
+                return False
             # Sending to a replica that never said hello: it is dead.
             self.mark_died(rep)
             return False

@@ -112,6 +112,21 @@ def format_reasons(reasons: Dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def format_restarts(result: RunResult) -> List[str]:
+    """The restarts line, beside the died/killed one: only in runs that can
+    restart a replica (restart events, --durable), so that every other
+    report reads exactly as the course's."""
+    c = result.counters
+    if not (result.durable or result.config.has_restarts or c.restarted or c.restart_skipped):
+        return []
+    line = f"Replicas restarted: {c.restarted}"
+    if c.restart_skipped:
+        line += f" (skipped: {format_reasons(c.restart_skip_reasons)})"
+    lines = [line]
+    lines += [f"Restart failed: {e}" for e in result.restart_errors[:5]]
+    return lines
+
+
 def format_report(result: RunResult, color: bool = False) -> str:
     """The report text of the contract, plus the seed and the extra sections."""
     c = result.counters
@@ -127,6 +142,7 @@ def format_report(result: RunResult, color: bool = False) -> str:
         h("## Useful Information and Statistics"),
         "Leaders: " + " ".join(result.leaders),
         f"Replicas that died/were killed: {c.died}/{c.killed}",
+        *format_restarts(result),
         f"Total messages sent: {c.total_msgs}",
         f"Total messages dropped: {c.total_drops}",
     ]
@@ -174,6 +190,10 @@ def format_report(result: RunResult, color: bool = False) -> str:
     ]
     if result.tune:
         lines.append(f"        Replica knobs (--tune): {result.tune}")
+    if result.durable:
+        where = (f"kept in {result.data_dir}" if result.data_dir
+                 else "removed at the end (--keep-data keeps them)")
+        lines.append(f"        Replica data dirs ($KV_DATA_DIR): {where}")
     ev = result.events
     if ev:
         parts = [f"{ev['emitted']} emitted"]
@@ -207,7 +227,8 @@ def format_summary_line(result: RunResult, color: bool = False) -> str:
 def result_counters(result: RunResult) -> Dict[str, int]:
     """The ``counters`` of the JSON results (also ``run_end``'s stats)."""
     c = result.counters
-    counters = {k: getattr(c, k) for k in c.__dataclass_fields__ if k != "invalid_packets"}
+    counters = {k: getattr(c, k) for k in c.__dataclass_fields__
+                if k not in ("invalid_packets", "restart_skip_reasons")}
     counters["failures"] = c.failures
     counters["events_dropped"] = int(result.events.get("dropped", 0))
     return counters
@@ -227,6 +248,10 @@ def result_to_json(result: RunResult) -> Dict[str, Any]:
         "packet_storm": result.packet_storm,
         "counters": counters,
         "invalid_packets": dict(sorted(result.counters.invalid_packets.items())),
+        "restart_skip_reasons": dict(sorted(result.counters.restart_skip_reasons.items())),
+        "restart_errors": list(result.restart_errors),
+        "durable": result.durable,
+        "data_dir": result.data_dir,
         "leaders": result.leaders,
         "latency": {
             "count": len(result.latencies),

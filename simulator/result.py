@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .clients import RequestRecord
 from .config import Config
@@ -53,6 +53,9 @@ class RunResult:
     course_checks: bool = False     # graded with --course-checks: linearizability not a check
     pace: str = "native"            # --pace, as Pace.label names it
     tune: str = ""                  # --tune: the replicas' $KV_TUNE ("" = their defaults)
+    durable: bool = False           # the replicas had data dirs (restarts, --durable)
+    data_dir: Optional[str] = None  # where they are, when kept (--keep-data)
+    restart_errors: List[str] = field(default_factory=list)   # restarts that could not start
 
     @property
     def correct(self) -> bool:

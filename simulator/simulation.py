@@ -6,7 +6,8 @@ belongs to the parts:
 * ``replicas`` (``processes.ReplicaSet``): the processes and their sockets;
 * ``pool`` (``clients.ClientPool``): the clients and every request;
 * ``network`` (``network.Network``): routing, the partition, drops, the leader view;
-* ``faults`` (``faults.Faults``): the kill and partition events;
+* ``faults`` (``faults.Faults``): the kill, partition and restart events;
+* ``data`` (``datadirs.DataDirs``): the replicas' data dirs, None without;
 * ``counters`` (``counters.Counters``): the tallies they all add to;
 * ``sink`` and ``traffic``: the state events, None when off.
 """
@@ -23,11 +24,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .clients import ClientPool
 from .clock import Clock
-from .config import CLASSIC, TRANSPORTS, Config
+from .config import CLASSIC, KILL_RESTART, RESTART, TRANSPORTS, Config
 from .counters import Counters
+from .datadirs import DataDirs
 from .errors import SimulatorError
 from .events import EVENT_SOCKET_ENV, EVENT_TIER_NAMES, EventSink
-from .faults import Faults
+from .faults import RESTART_AFTER_KILL, Faults
 from .grading import grade
 from .network import Network
 from .numeric import is_number
@@ -48,16 +50,30 @@ RECORD_DRAIN_INTERVAL = 0.01
 REQUEST = "request"      # the scheduled item that sends the next request
 
 
-def schedule(config: Config) -> List[Tuple[float, int, str]]:
-    """(time, sequence, type) of every config event and every request, in
-    time order; at the same time, config events come first."""
-    items: List[Tuple[float, int, str]] = []
+# A scheduled item: (time, sequence, type, index), the index being a
+# kill_restart's place in the config's events (-1 for every other item).
+Item = Tuple[float, int, str, int]
+
+
+def schedule(config: Config) -> List[Item]:
+    """(time, sequence, type, index) of every config event and every
+    request, in time order; at the same time, config events come first.
+
+    A ``kill_restart`` adds its restart, ``down`` seconds later (after the
+    config events of that time, before its requests); one due after the
+    end of the run never fires.
+    """
+    items: List[Item] = []
     seq = 0
-    for ev in config.events:
-        items.append((ev.time, seq, ev.type))
+    for i, ev in enumerate(config.events):
+        items.append((ev.time, seq, ev.type, i if ev.type == KILL_RESTART else -1))
         seq += 1
+    for i, ev in enumerate(config.events):
+        if ev.type == KILL_RESTART:
+            items.append((ev.time + ev.down, seq, RESTART_AFTER_KILL, i))
+            seq += 1
     for t in config.request_times():
-        items.append((t, seq, REQUEST))
+        items.append((t, seq, REQUEST, -1))
         seq += 1
     items.sort()
     return items
@@ -76,9 +92,10 @@ class Simulation:
                  out: Any = None, err: Any = None,
                  events: Optional[str] = None, record: Optional[str] = None,
                  sink: Optional[EventSink] = None, course_checks: bool = False,
-                 pace: Optional[Pace] = None, tune: str = "") -> None:
-        """``events``/``record``/``course_checks``/``pace``/``tune``: see ``run_simulation``;
-        ``sink``: an event sink to use instead (never opened: for tests)."""
+                 pace: Optional[Pace] = None, tune: str = "", durable: bool = False,
+                 keep_data: bool = False) -> None:
+        """``events``/``record``/``course_checks``/``pace``/``tune``/``durable``/``keep_data``:
+        see ``run_simulation``; ``sink``: an event sink to use instead (never opened: for tests)."""
         if transport not in TRANSPORTS:
             raise SimulatorError(f"unknown transport {transport!r}")
         if config.transport != transport:
@@ -107,10 +124,16 @@ class Simulation:
         self.pool = ClientPool(config.replicas, config.mix, seed, self.counters)
         self.network = Network(config, self.replicas, self.pool, self.counters, self.clock, seed,
                                sink, self.traffic, self.pace)
-        self.faults = Faults(self.replicas, self.network, self.pool, seed, sink)
+        self.faults = Faults(self.replicas, self.network, self.pool, seed, sink, config.events)
+        # The replicas' data dirs: only when a replica restarts or --durable
+        # asks, so that other runs cost what they always did.
+        self.data: Optional[DataDirs] = None
+        if durable or config.has_restarts:
+            self.data = DataDirs(self.workdir, keep_data)
         self.hop_ns: List[int] = []       # the simulator's time per routed packet
         self.packet_storm = False
         self._started = False             # every replica was started
+        self._finished = False            # the loop ran to its end (no exception)
 
     # ---- the run ----------------------------------------------------------------
 
@@ -151,7 +174,10 @@ class Simulation:
                 replica=self.replica_path, counters=self.counters, leaders=list(self.network.leaders),
                 latencies=self.pool.latencies, records=self.pool.records, hop_ns=self.hop_ns,
                 duration=time.monotonic() - wall0, packet_storm=self.packet_storm,
-                replica_pids=self.replicas.pids(), pace=self.pace.label, tune=self.tune)
+                replica_pids=self.replicas.pids(), pace=self.pace.label, tune=self.tune,
+                durable=self.data is not None,
+                data_dir=self.data.root if self.data is not None and self.data.keep else None,
+                restart_errors=list(self.faults.restart_errors))
             grade(result, course_checks=self.course_checks)
             self.emit_run_end(result)
         finally:
@@ -176,6 +202,13 @@ class Simulation:
                 self.replicas.watch(sink.rec_sock)     # wakes the loop; drained in quiet passes
             self._emit_run_start()
             sink.flush(force=True)
+        if self.data is not None:
+            dirs = self.data.create(self.replicas.ids)
+            for rep in self.replicas:
+                rep.data_dir = dirs[rep.id]
+            watchdog = self.replicas.watchdog
+            if watchdog is not None and not self.data.keep and self.data.root is not None:
+                watchdog.tree(self.data.root)
         self.replicas.start()
         self.clock.start(self.config.run_lifetime)
         self._started = True
@@ -185,6 +218,11 @@ class Simulation:
         n_items = len(items)
         ei = 0
         lifetime = self.clock.end
+        # With every replica down the run ends, unless a restart is still
+        # to come (the index of the last one due within the run, else -1).
+        last_restart = max((i for i, it in enumerate(items)
+                            if it[2] in (RESTART, RESTART_AFTER_KILL) and it[0] < self.config.run_lifetime),
+                           default=-1)
         max_packets = self.config.max_packets
         c = self.counters
         replicas = self.replicas
@@ -208,7 +246,7 @@ class Simulation:
             if c.total_msgs >= max_packets:
                 self.packet_storm = True
                 break
-            if replicas.n_alive <= 0:
+            if replicas.n_alive <= 0 and ei > last_restart:
                 break
             next_t = items[ei][0] if ei < n_items and wake_for_schedule else lifetime
             timeout = min(SELECT_TIMEOUT, max(0.0, next_t - now), lifetime - now)
@@ -227,7 +265,11 @@ class Simulation:
             quiet = not readable or (len(readable) == 1 and readable[0] is rec_sock)
             now = mono() - t0
             while ei < n_items and items[ei][0] <= now:
-                self._fire(items[ei][2])
+                item = items[ei]
+                if item[3] < 0:
+                    self._fire(item[2])
+                else:
+                    self._fire(item[2], item[3])
                 ei += 1
                 quiet = False
             if now >= next_poll:
@@ -249,6 +291,7 @@ class Simulation:
                 elif rec_sock is not None and now >= drain_due and rec_sock in readable:
                     sink.drain()
                     drain_due = now + RECORD_DRAIN_INTERVAL
+        self._finished = True
 
     def _read_one(self, s: Any) -> None:
         got = self.replicas.receive(s)
@@ -265,12 +308,12 @@ class Simulation:
         self.hop_ns.append(own)
         pace.learn_own_cost(own)
 
-    def _fire(self, etype: str) -> None:
+    def _fire(self, etype: str, index: int = -1) -> None:
         if etype == REQUEST:
             client, planned = self.pool.next_request()
             self.network.send_request(client, planned.type, planned.key, planned.value, planned.mid)
         else:
-            self.faults.fire(etype)
+            self.faults.fire(etype, index)
 
     def _teardown(self) -> None:
         # A second Ctrl-C must not interrupt the clean-up half way.
@@ -280,10 +323,25 @@ class Simulation:
                 self.traffic.close_window(self.clock.now(), self.network.leader, final=True)
                 sink.flush(force=True)
             self.replicas.stop_all()
+            self._remove_data()
             if sink is not None:
                 # The replicas' last words (their `stop` events).
                 sink.drain(None)
                 sink.flush(force=True)
+
+    def _remove_data(self) -> None:
+        """Remove the data dirs (every replica is stopped), or say where they are kept."""
+        data = self.data
+        if data is None or data.root is None:
+            return
+        if data.keep:
+            if not self._finished:
+                self.err.write(f"run.py: the replicas' data dirs are kept in {data.root}\n")
+            return
+        data.remove()
+        if data.remove_error:
+            self.err.write(f"run.py: warning: could not remove the replicas' data dirs: "
+                           f"{data.remove_error}\n")
 
     # ---- state events -----------------------------------------------------------
 
@@ -334,7 +392,7 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
                    out: Any = None, err: Any = None,
                    events: Optional[str] = None, record: Optional[str] = None,
                    course_checks: bool = False, pace: Optional[Pace] = None,
-                   tune: str = "") -> RunResult:
+                   tune: str = "", durable: bool = False, keep_data: bool = False) -> RunResult:
     """Run one config and return the graded result.
 
     ``workdir`` is where the socket files are made and where the replicas
@@ -346,12 +404,16 @@ def run_simulation(config: Config, replica_path: str = "./3700kvstore", seed: Op
     linearizability verdict is reported but is not a check).  ``pace``
     sets the least time each hop takes (default: as fast as run.py goes).
     ``tune`` is passed to the replicas as ``$KV_TUNE`` (their knobs; see
-    ``3700kvstore --print-config``); it is not checked here.
+    ``3700kvstore --print-config``); it is not checked here.  ``durable``
+    gives every replica a data dir (``$KV_DATA_DIR``) even when no event
+    restarts one (a config that restarts replicas always does);
+    ``keep_data`` keeps them after the run (``RunResult.data_dir``).
     """
     if seed is None:
         seed = new_seed()
     sim = Simulation(config, replica_path, seed, transport or config.transport, silence, workdir, out, err,
-                     events=events, record=record, course_checks=course_checks, pace=pace, tune=tune)
+                     events=events, record=record, course_checks=course_checks, pace=pace, tune=tune,
+                     durable=durable, keep_data=keep_data)
     return sim.run()
 
 

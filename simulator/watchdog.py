@@ -13,19 +13,22 @@ still the very sockets run.py made, removes the folders if empty, and
 SIGKILLs the groups still there after ``KILL_AFTER`` seconds.
 
 The lines: ``group PID``, ``socket DEV INO HEXPATH``, ``dir HEXPATH``,
+``tree DEV INO HEXPATH`` (the replicas' data folder, removed with its
+contents once the groups are gone, if it is still that very folder),
 ``done`` (paths as the hex of their bytes: any byte may be in a path).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
 import time
 from contextlib import suppress
-from typing import IO, List, Optional, Tuple
+from typing import IO, List, Optional, Sequence, Tuple
 
 KILL_AFTER = 1.0
 POLL = 0.02
@@ -82,6 +85,15 @@ class Watchdog:
         """A temporary folder run.py made: removed if empty once its sockets are."""
         self._send(b"dir %s" % os.fsencode(path).hex().encode())
 
+    def tree(self, path: str) -> None:
+        """A folder run.py made whose contents are all its own (the replicas'
+        data dirs): removed whole, but only if it is still that folder."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        self._send(b"tree %d %d %s" % (st.st_dev, st.st_ino, os.fsencode(path).hex().encode()))
+
     def release(self) -> None:
         """The run cleaned up after itself: the watchdog exits without acting."""
         self._send(b"done")
@@ -100,8 +112,9 @@ class Watchdog:
 Orders = Tuple[List[int], List[Tuple[int, int, bytes]], List[bytes], bool]
 
 
-def read_orders(stream: IO[bytes]) -> Orders:
-    """Read until end of file or ``done``; malformed lines are skipped."""
+def read_orders(stream: IO[bytes], trees: Optional[List[Tuple[int, int, bytes]]] = None) -> Orders:
+    """Read until end of file or ``done``; malformed lines are skipped.
+    ``tree`` orders are appended to ``trees`` when given, else skipped."""
     groups: List[int] = []
     sockets: List[Tuple[int, int, bytes]] = []
     dirs: List[bytes] = []
@@ -118,6 +131,8 @@ def read_orders(stream: IO[bytes]) -> Orders:
                 sockets.append((int(parts[1]), int(parts[2]), bytes.fromhex(parts[3].decode("ascii"))))
             elif len(parts) == 2 and parts[0] == b"dir":
                 dirs.append(bytes.fromhex(parts[1].decode("ascii")))
+            elif len(parts) == 4 and parts[0] == b"tree" and trees is not None:
+                trees.append((int(parts[1]), int(parts[2]), bytes.fromhex(parts[3].decode("ascii"))))
         except (ValueError, UnicodeDecodeError):
             continue
     return groups, sockets, dirs, False
@@ -135,7 +150,8 @@ def _signal_groups(groups: List[int], sig: int) -> List[int]:
     return alive
 
 
-def clean_up(groups: List[int], sockets: List[Tuple[int, int, bytes]], dirs: List[bytes]) -> None:
+def clean_up(groups: List[int], sockets: List[Tuple[int, int, bytes]], dirs: List[bytes],
+             trees: Sequence[Tuple[int, int, bytes]] = ()) -> None:
     alive = _signal_groups(groups, signal.SIGTERM)
     for dev, ino, path in sockets:
         with suppress(OSError):
@@ -151,15 +167,26 @@ def clean_up(groups: List[int], sockets: List[Tuple[int, int, bytes]], dirs: Lis
         time.sleep(POLL)
         alive = _signal_groups(alive, 0)
     _signal_groups(alive, signal.SIGKILL)
+    if trees:
+        # The replicas may write to their data dirs until they are gone.
+        deadline = time.monotonic() + KILL_AFTER
+        while _signal_groups(alive, 0) and time.monotonic() < deadline:
+            time.sleep(POLL)
+    for dev, ino, path in trees:
+        with suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) == (dev, ino):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def main() -> int:
     # Terminal signals may reach us; the end of the pipe is what counts.
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    groups, sockets, dirs, done = read_orders(sys.stdin.buffer)
+    trees: List[Tuple[int, int, bytes]] = []
+    groups, sockets, dirs, done = read_orders(sys.stdin.buffer, trees)
     if not done:
-        clean_up(groups, sockets, dirs)
+        clean_up(groups, sockets, dirs, trees)
     return 0
 
 

@@ -26,6 +26,24 @@ impl KvStore {
         self.map.get(key).map(String::as_str).unwrap_or("")
     }
 
+    /// Every key and value, sorted by key (a snapshot's image).
+    pub fn sorted_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = self
+            .map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    }
+
+    /// The store a snapshot's pairs describe.
+    pub fn from_pairs(pairs: &[(String, String)]) -> KvStore {
+        KvStore {
+            map: pairs.iter().cloned().collect(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -47,5 +65,12 @@ mod tests {
         kv.apply_put("k", "v2");
         assert_eq!(kv.get("k"), "v2");
         assert_eq!(kv.len(), 1);
+        kv.apply_put("a", "");
+        let pairs = kv.sorted_pairs();
+        assert_eq!(
+            pairs,
+            vec![("a".into(), "".into()), ("k".into(), "v2".into())]
+        );
+        assert_eq!(KvStore::from_pairs(&pairs).get("k"), "v2");
     }
 }

@@ -383,3 +383,43 @@ fn crashes_and_restarts_keep_safety_and_recover() {
         sc.calm_then_live(0.9)
     });
 }
+
+#[test]
+fn compaction_and_snapshots_keep_safety_with_and_without_disks() {
+    // Raft §7: with a tiny compaction threshold, followers that fall
+    // behind (killed and restarted, cut off, or losing packets) catch up
+    // through InstallSnapshot chunks; restarts recover from the snapshot
+    // plus the log kept after it. Memory-only clusters compact too.
+    sweep(
+        "compaction_and_snapshots_keep_safety_with_and_without_disks",
+        80,
+        |rng| {
+            let n = small_cluster(rng);
+            let drops = percent(rng, 0, 15);
+            let mut sc = base(rng, n).drops(drops);
+            sc.cfg.compact_entries = rng.range(2, 40) as usize;
+            sc.work.keys = rng.range(2, 40) as usize;
+            sc.work.mean_gap = sc.et() / 8;
+            sc.durable = rng.chance(0.7);
+            let et = sc.et();
+            let (from, until) = sc.fault_window;
+            let mut t = from;
+            while t < until {
+                let victim = rng.range(0, n as u64 - 1) as usize;
+                let down = rng.range(et / 2, 3 * et);
+                if sc.durable {
+                    sc.faults.push((t, Fault::Crash(victim)));
+                    sc.faults.push((t + down, Fault::Restart(victim)));
+                } else {
+                    sc.faults.push((t, Fault::Disconnect(victim)));
+                    sc.faults.push((t + down, Fault::Reconnect(victim)));
+                }
+                t += down + rng.range(0, et);
+            }
+            let calm = sc.fault_window.1;
+            sc.faults.push((calm, Fault::RestartAll));
+            sc.faults.push((calm, Fault::ReconnectAll));
+            sc.calm_then_live(0.9)
+        },
+    );
+}

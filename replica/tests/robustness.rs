@@ -727,14 +727,20 @@ mod pathological {
                 format!(r#"{{{HEAD},"type":"vote","t":1e999,"li":0,"lt":0}}"#),
                 false,
             ),
-            text(format!(r#"{{{HEAD},"type":"hello","n":{big_int}}}"#), true),
-            text(format!(r#"{{{HEAD},"type":"hello","n":1e999}}"#), true),
             text(
-                format!(r#"{{{HEAD},"type":"hello","n":-{big_int}.5e-99999}}"#),
+                format!(r#"{{{HEAD},"type":"hello","extra":{big_int}}}"#),
                 true,
             ),
-            text(format!(r#"{{{HEAD},"type":"hello","n":NaN}}"#), false),
-            text(format!(r#"{{{HEAD},"type":"hello","n":Infinity}}"#), false),
+            text(format!(r#"{{{HEAD},"type":"hello","extra":1e999}}"#), true),
+            text(
+                format!(r#"{{{HEAD},"type":"hello","extra":-{big_int}.5e-99999}}"#),
+                true,
+            ),
+            text(format!(r#"{{{HEAD},"type":"hello","extra":NaN}}"#), false),
+            text(
+                format!(r#"{{{HEAD},"type":"hello","extra":Infinity}}"#),
+                false,
+            ),
             // NUL: raw in a string is not JSON; escaped, it is a character.
             text(format!("{{{HEAD},\"type\":\"hel\0lo\"}}"), false),
             text("\0".repeat(64), false),

@@ -9,6 +9,6 @@ pub mod wire;
 pub use events::{DashEvent, Event, EventError, SCHEMA_VERSION};
 
 pub use wire::{
-    Addr, AddrError, AppendEntries, AppendReply, Body, Entry, Message, Ping, PutCmd, RelayAck,
-    Relayed, RequestVote, VoteReply,
+    Addr, AddrError, AppendEntries, AppendReply, Body, Entry, InstallSnapshot, Message, Ping,
+    PutCmd, RelayAck, Relayed, RequestVote, SnapshotAck, VoteReply,
 };

@@ -4,7 +4,10 @@
 //! length and CRC-32 (little-endian u32s), then the payload, a JSON
 //! record. The first frame names the replica; each later one is one
 //! [`Persist`] batch, written with one `write` and made durable with one
-//! `fdatasync`. At start the frames are replayed in order.
+//! `fdatasync`. At start the frames are replayed in order. A batch with a
+//! snapshot writes the `snapshot` file (one frame: the store as of an
+//! index) and replaces the wal by one holding only the log kept after
+//! compaction, so both files stay bounded.
 //!
 //! A crash can leave only the last frame incomplete: cut short, or longer
 //! than the file, or (on some file systems) zeros. Such a tail is dropped
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use shared::{Addr, Entry};
 
-use crate::raft::{HardState, Persist, Recovered};
+use crate::raft::{HardState, Persist, Recovered, Snapshot};
 
 const MAGIC: &[u8; 4] = b"KVW1";
 const FRAME_HEADER: usize = 12;
@@ -71,11 +74,24 @@ enum Record {
         term: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         vote: Option<Option<Addr>>,
+        /// The log starts after this (index, term) from here on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<(u64, u64)>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         log_from: Option<u64>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         entries: Vec<Entry>,
     },
+}
+
+/// The `snapshot` file's one frame.
+#[derive(Serialize, Deserialize)]
+struct SnapshotRecord {
+    index: u64,
+    term: u64,
+    pairs: Vec<(String, String)>,
+    #[serde(default)]
+    terms: Vec<(u64, u64)>,
 }
 
 /// What opening a data dir found besides the state.
@@ -86,96 +102,206 @@ pub struct OpenReport {
     /// Frames replayed (the header included).
     pub frames: u64,
     pub wal_bytes: u64,
+    pub snapshot_bytes: u64,
 }
 
 pub struct Storage {
+    dir: PathBuf,
+    id: Addr,
     wal: File,
-    wal_path: PathBuf,
     _lock: File,
     buf: Vec<u8>,
-    pub written_bytes: u64,
+    /// The term and vote on disk, for rewriting the wal.
+    hard: HardState,
+    /// Bytes in the wal, and in the snapshot file.
+    pub wal_bytes: u64,
+    pub snapshot_bytes: u64,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError {
+    let path = path.to_path_buf();
+    move |source| StorageError::Io { path, source }
 }
 
 impl Storage {
     /// Opens (creating it if needed) replica `id`'s data dir and reads
     /// back what it holds.
     pub fn open(dir: &Path, id: Addr) -> Result<(Storage, Recovered, OpenReport), StorageError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StorageError::Io { path, source }
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let lock = lock_exclusive(&dir.join("lock"))?;
+        let snapshot_path = dir.join("snapshot");
+        let snapshot = match std::fs::read(&snapshot_path) {
+            Ok(bytes) => Some((read_snapshot(&bytes, &snapshot_path)?, bytes.len() as u64)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error(&snapshot_path)(e)),
         };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let lock_path = dir.join("lock");
-        let lock = lock_exclusive(&lock_path)?;
         let wal_path = dir.join("wal");
         let mut wal = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(&wal_path)
-            .map_err(io(&wal_path))?;
+            .map_err(io_error(&wal_path))?;
         let mut bytes = Vec::new();
-        wal.read_to_end(&mut bytes).map_err(io(&wal_path))?;
-        let (recovered, report, valid_len, header) = replay(&bytes, &wal_path)?;
-        match header {
-            Some(found) if found != id => {
-                return Err(StorageError::WrongReplica {
-                    path: dir.to_path_buf(),
-                    found: found.to_string(),
-                    ours: id,
-                })
-            }
-            _ => {}
+        wal.read_to_end(&mut bytes).map_err(io_error(&wal_path))?;
+        let (mut recovered, mut report, valid_len, header) = replay(&bytes, &wal_path)?;
+        if let Some(found) = header.filter(|&found| found != id) {
+            return Err(StorageError::WrongReplica {
+                path: dir.to_path_buf(),
+                found: found.to_string(),
+                ours: id,
+            });
         }
         if valid_len < bytes.len() as u64 {
-            wal.set_len(valid_len).map_err(io(&wal_path))?;
-            wal.sync_all().map_err(io(&wal_path))?;
+            wal.set_len(valid_len).map_err(io_error(&wal_path))?;
+            wal.sync_all().map_err(io_error(&wal_path))?;
+        }
+        if let Some((snap, size)) = snapshot {
+            report.snapshot_bytes = size;
+            adopt_snapshot(&mut recovered, snap);
         }
         let mut storage = Storage {
+            dir: dir.to_path_buf(),
+            id,
             wal,
-            wal_path,
             _lock: lock,
             buf: Vec::new(),
-            written_bytes: valid_len,
+            hard: recovered.hard_state,
+            wal_bytes: valid_len,
+            snapshot_bytes: report.snapshot_bytes,
         };
         if header.is_none() {
             // A new (or emptied by a torn first write) data dir.
             storage.append(&Record::Header { replica: id })?;
-            sync_dir(dir).map_err(io(dir))?;
+            sync_dir(dir).map_err(io_error(dir))?;
         }
         Ok((storage, recovered, report))
     }
 
-    /// Writes one batch and waits until it is durable.
+    /// Writes one batch and waits until it is durable. A batch with a
+    /// snapshot replaces the snapshot file, then the wal with one that
+    /// holds only the log the node still has (so the disk stays bounded);
+    /// each replacement is a new file renamed over the old one, so a
+    /// crash leaves either.
     pub fn persist(&mut self, batch: &Persist) -> Result<(), StorageError> {
-        let record = Record::Batch {
-            term: batch.hard_state.map(|h| h.term),
-            vote: batch.hard_state.map(|h| h.voted_for),
+        if let Some(h) = batch.hard_state {
+            self.hard = h;
+        }
+        let Some(snap) = &batch.snapshot else {
+            let record = Record::Batch {
+                term: batch.hard_state.map(|h| h.term),
+                vote: batch.hard_state.map(|h| h.voted_for),
+                base: batch.log_base,
+                log_from: batch.log_from,
+                entries: batch.entries.clone(),
+            };
+            return self.append(&record);
+        };
+        let image = SnapshotRecord {
+            index: snap.index,
+            term: snap.term,
+            pairs: snap.pairs.clone(),
+            terms: snap.terms.clone(),
+        };
+        let bytes = frame(&serde_json::to_vec(&image).expect("snapshots serialize"));
+        self.replace("snapshot", &bytes)?;
+        self.snapshot_bytes = bytes.len() as u64;
+        let full = Record::Batch {
+            term: Some(self.hard.term),
+            vote: Some(self.hard.voted_for),
+            base: batch.log_base,
             log_from: batch.log_from,
             entries: batch.entries.clone(),
         };
-        self.append(&record)
+        let header = Record::Header { replica: self.id };
+        let mut wal = frame(&serde_json::to_vec(&header).expect("records serialize"));
+        wal.extend(frame(
+            &serde_json::to_vec(&full).expect("records serialize"),
+        ));
+        self.replace("wal", &wal)?;
+        let path = self.dir.join("wal");
+        self.wal = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
+        self.wal_bytes = wal.len() as u64;
+        Ok(())
+    }
+
+    /// Replaces file `name` with `bytes`, durably and atomically.
+    fn replace(&self, name: &str, bytes: &[u8]) -> Result<(), StorageError> {
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let path = self.dir.join(name);
+        let mut f = File::create(&tmp).map_err(io_error(&tmp))?;
+        f.write_all(bytes).map_err(io_error(&tmp))?;
+        f.sync_all().map_err(io_error(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
+        sync_dir(&self.dir).map_err(io_error(&self.dir))
     }
 
     fn append(&mut self, record: &Record) -> Result<(), StorageError> {
         self.buf.clear();
-        self.buf.extend_from_slice(&[0; FRAME_HEADER]);
         serde_json::to_writer(&mut self.buf, record).expect("records always serialize");
-        let len = (self.buf.len() - FRAME_HEADER) as u32;
-        let crc = crc32fast::hash(&self.buf[FRAME_HEADER..]);
-        self.buf[..4].copy_from_slice(MAGIC);
-        self.buf[4..8].copy_from_slice(&len.to_le_bytes());
-        self.buf[8..12].copy_from_slice(&crc.to_le_bytes());
-        let path = &self.wal_path;
-        let io = |source| StorageError::Io {
-            path: path.clone(),
-            source,
-        };
-        self.wal.write_all(&self.buf).map_err(io)?;
-        self.wal.sync_data().map_err(io)?;
-        self.written_bytes += self.buf.len() as u64;
+        let bytes = frame(&self.buf);
+        let path = self.dir.join("wal");
+        self.wal.write_all(&bytes).map_err(io_error(&path))?;
+        self.wal.sync_data().map_err(io_error(&path))?;
+        self.wal_bytes += bytes.len() as u64;
         Ok(())
     }
+}
+
+/// `payload` with its frame header.
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The snapshot file: one whole frame. It is only ever replaced by a
+/// rename, so anything else is corruption.
+fn read_snapshot(bytes: &[u8], path: &Path) -> Result<Snapshot, StorageError> {
+    let corrupt = |why: String| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        offset: 0,
+        why,
+    };
+    let (payload, end) = read_frame(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if end != bytes.len() {
+        return Err(corrupt(format!(
+            "{} bytes after the snapshot",
+            bytes.len() - end
+        )));
+    }
+    let r: SnapshotRecord =
+        serde_json::from_slice(payload).map_err(|e| corrupt(format!("unreadable: {e}")))?;
+    Ok(Snapshot {
+        index: r.index,
+        term: r.term,
+        pairs: r.pairs,
+        terms: r.terms,
+    })
+}
+
+/// The snapshot covers the log up to its index. A crash between writing
+/// it and rewriting the wal leaves the older wal: its entries stay if the
+/// log holds the snapshot's own entry, as when a leader's snapshot is
+/// installed (Raft §7); otherwise the log starts after the snapshot.
+fn adopt_snapshot(state: &mut Recovered, snap: Snapshot) {
+    let (base, _) = state.log_base;
+    let last = base + state.entries.len() as u64;
+    let holds = snap.index == base && snap.term == state.log_base.1
+        || (snap.index > base
+            && snap.index <= last
+            && state.entries[(snap.index - base - 1) as usize].term == snap.term);
+    if !holds && snap.index >= base {
+        state.log_base = (snap.index, snap.term);
+        state.entries.clear();
+    }
+    state.snapshot = Some(snap);
 }
 
 /// Replays the frames of `bytes`: the state, what was found, the length
@@ -226,9 +352,10 @@ fn replay(
             Record::Batch {
                 term,
                 vote,
+                base,
                 log_from,
                 entries,
-            } => apply_batch(&mut state, term, vote, log_from, entries),
+            } => apply_batch(&mut state, term, vote, base, log_from, entries),
         };
         if let Err(why) = applied {
             return Err(StorageError::Corrupt {
@@ -247,6 +374,7 @@ fn apply_batch(
     state: &mut Recovered,
     term: Option<u64>,
     vote: Option<Option<Addr>>,
+    base: Option<(u64, u64)>,
     log_from: Option<u64>,
     entries: Vec<Entry>,
 ) -> Result<(), String> {
@@ -259,12 +387,20 @@ fn apply_batch(
             voted_for: vote.flatten(),
         };
     }
+    if let Some(base) = base {
+        state.log_base = base;
+        state.entries.clear();
+    }
     if let Some(from) = log_from {
-        let len = state.entries.len() as u64;
-        if from == 0 || from > len + 1 {
-            return Err(format!("log from {from} with only {len} entries"));
+        let (base, _) = state.log_base;
+        let last = base + state.entries.len() as u64;
+        if from <= base || from > last + 1 {
+            return Err(format!(
+                "log from {from} with entries {}..={last} held",
+                base + 1
+            ));
         }
-        state.entries.truncate(from as usize - 1);
+        state.entries.truncate((from - base - 1) as usize);
         state.entries.extend(entries);
     } else if !entries.is_empty() {
         return Err("entries without a position".into());
@@ -384,6 +520,8 @@ mod tests {
     fn batch(hard: Option<(u64, Option<Addr>)>, from: Option<u64>, entries: Vec<Entry>) -> Persist {
         Persist {
             hard_state: hard.map(|(term, voted_for)| HardState { term, voted_for }),
+            snapshot: None,
+            log_base: None,
             log_from: from,
             entries,
             last_index: 0,
@@ -403,7 +541,8 @@ mod tests {
             .err()
             .expect("a gap is corrupt");
         assert!(
-            err.to_string().contains("log from 9 with only 3 entries"),
+            err.to_string()
+                .contains("log from 9 with entries 1..=3 held"),
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
@@ -437,6 +576,7 @@ mod tests {
                 voted_for: None,
             },
             entries: vec![put(1, "a"), put(1, "b"), put(2, "d")],
+            ..Recovered::default()
         }
     }
 
@@ -461,6 +601,128 @@ mod tests {
         let err = Storage::open(&dir, Addr(1)).err().unwrap();
         assert!(matches!(err, StorageError::Locked { .. }), "{err}");
         assert!(started.elapsed() >= LOCK_WAIT);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn snapshot_batch(index: u64, term: u64, keys: &[&str], log: Vec<Entry>) -> Persist {
+        let base = (index, term);
+        Persist {
+            hard_state: None,
+            snapshot: Some(std::rc::Rc::new(Snapshot {
+                index,
+                term,
+                pairs: keys
+                    .iter()
+                    .map(|k| (k.to_string(), format!("v{k}")))
+                    .collect(),
+                terms: vec![(1, 1), (3, 2)],
+            })),
+            log_base: Some(base),
+            log_from: Some(index + 1),
+            last_index: index + log.len() as u64,
+            last_term: log.last().map_or(term, |e| e.term),
+            entries: log,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_replaces_the_wal_with_the_log_kept_after_it() {
+        let dir = tempdir("snap");
+        clean_history(&dir);
+        let (mut s, _, _) = Storage::open(&dir, Addr(1)).unwrap();
+        s.persist(&snapshot_batch(2, 1, &["a", "b"], vec![put(2, "d")]))
+            .unwrap();
+        s.persist(&batch(None, Some(4), vec![put(2, "e")])).unwrap();
+        drop(s);
+        let (_, rec, report) = Storage::open(&dir, Addr(1)).unwrap();
+        assert_eq!(report.frames, 3, "header, the rewritten state, one batch");
+        assert_eq!(rec.hard_state.term, 2, "the term survives the rewrite");
+        assert_eq!(rec.log_base, (2, 1));
+        assert_eq!(rec.entries, vec![put(2, "d"), put(2, "e")]);
+        let snap = rec.snapshot.unwrap();
+        assert_eq!((snap.index, snap.pairs.len(), snap.terms.len()), (2, 2, 2));
+        assert!(!dir.join("wal.tmp").exists() && !dir.join("snapshot.tmp").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A crash after the snapshot file was replaced but before the wal
+    /// was: the old wal's log stays where it holds the snapshot's entry,
+    /// and is replaced by the snapshot where it does not.
+    #[test]
+    fn a_crash_between_snapshot_and_wal_rewrite_recovers_either_way() {
+        for (index, term, base, len) in [(2, 1, 0, 3), (3, 2, 0, 3), (3, 9, 3, 0), (7, 4, 7, 0)] {
+            let dir = tempdir("between");
+            clean_history(&dir);
+            let (s, _, _) = Storage::open(&dir, Addr(1)).unwrap();
+            let full = snapshot_batch(index, term, &["a"], vec![]);
+            let image = SnapshotRecord {
+                index,
+                term,
+                pairs: full.snapshot.as_ref().unwrap().pairs.clone(),
+                terms: vec![],
+            };
+            s.replace("snapshot", &frame(&serde_json::to_vec(&image).unwrap()))
+                .unwrap();
+            drop(s);
+            let (_, rec, _) = Storage::open(&dir, Addr(1)).unwrap();
+            assert_eq!(
+                (rec.log_base.0, rec.entries.len()),
+                (base, len),
+                "snapshot ({index}, {term})"
+            );
+            assert_eq!(rec.snapshot.unwrap().index, index);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_file_is_refused() {
+        let dir = tempdir("badsnap");
+        clean_history(&dir);
+        let (mut s, _, _) = Storage::open(&dir, Addr(1)).unwrap();
+        s.persist(&snapshot_batch(2, 1, &["a"], vec![])).unwrap();
+        drop(s);
+        let mut bytes = std::fs::read(dir.join("snapshot")).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 1;
+        std::fs::write(dir.join("snapshot"), &bytes).unwrap();
+        let err = Storage::open(&dir, Addr(1)).err().unwrap();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        std::fs::write(dir.join("snapshot"), &bytes[..last]).unwrap();
+        assert!(Storage::open(&dir, Addr(1)).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Many batches with a snapshot every 50: the files stay the size of
+    /// the kept log, not of the history.
+    #[test]
+    fn with_snapshots_the_data_dir_stays_bounded() {
+        let dir = tempdir("bounded");
+        let (mut s, _, _) = Storage::open(&dir, Addr(1)).unwrap();
+        s.persist(&batch(Some((1, None)), None, vec![])).unwrap();
+        let mut sizes = Vec::new();
+        for i in 1..=1000u64 {
+            if i % 50 == 0 {
+                let kept: Vec<Entry> = (i - 24..=i).map(|k| put(1, &format!("k{k}"))).collect();
+                s.persist(&snapshot_batch(i - 25, 1, &["a", "b", "c"], kept))
+                    .unwrap();
+                sizes.push(s.wal_bytes + s.snapshot_bytes);
+            } else {
+                s.persist(&batch(None, Some(i), vec![put(1, &format!("k{i}"))]))
+                    .unwrap();
+            }
+        }
+        let on_disk: u64 = ["wal", "snapshot"]
+            .iter()
+            .map(|f| std::fs::metadata(dir.join(f)).unwrap().len())
+            .sum();
+        assert_eq!(on_disk, s.wal_bytes + s.snapshot_bytes);
+        let (first, last) = (sizes[1], *sizes.last().unwrap());
+        // (keys grow by a digit from k99 to k999)
+        assert!(last <= first + first / 10, "{sizes:?}");
+        drop(s);
+        let (_, rec, _) = Storage::open(&dir, Addr(1)).unwrap();
+        assert_eq!(rec.log_base.0 + rec.entries.len() as u64, 1000);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -248,6 +248,17 @@ impl Clients {
         released
     }
 
+    /// The indices up to `index` at which puts are owed.
+    pub(super) fn owed_indices_through(&self, index: u64) -> Vec<u64> {
+        let mut indices: Vec<u64> = self
+            .owed
+            .range(..=(index, u64::MAX))
+            .map(|(&(i, _), _)| i)
+            .collect();
+        indices.dedup();
+        indices
+    }
+
     /// The puts owed at `index`, whatever their term, taken out.
     pub(super) fn take_owed_at(&mut self, index: u64) -> Vec<Owed> {
         let keys: Vec<(u64, u64)> = self

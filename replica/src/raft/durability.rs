@@ -11,10 +11,14 @@
 //! The leader's own entries count toward a quorum only once durable
 //! ([`Node::own_durable_index`]).
 
+use std::rc::Rc;
+
 use shared::{Addr, Entry};
 
 use super::node::Node;
+use super::snapshot::{Snapshot, TermRuns};
 use super::Input;
+use crate::kv::KvStore;
 
 /// Raft's persistent scalars (§5, Figure 2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,6 +32,11 @@ pub struct HardState {
 pub struct Persist {
     /// The term and vote, when they changed since the last batch.
     pub hard_state: Option<HardState>,
+    /// A new snapshot (compacted, or installed from the leader). With it,
+    /// the batch carries the whole log the node holds: it starts after
+    /// `log_base` (index, term), and `entries` follow from `log_from`.
+    pub snapshot: Option<Rc<Snapshot>>,
+    pub log_base: Option<(u64, u64)>,
     /// When the log changed: it now is, from this index on, exactly
     /// `entries` (whatever the disk held from there on is replaced).
     pub log_from: Option<u64>,
@@ -51,7 +60,11 @@ impl Persist {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovered {
     pub hard_state: HardState,
-    /// The log, from index 1.
+    /// The newest snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// The log starts after this (index, term): (0, 0) unless compacted.
+    pub log_base: (u64, u64),
+    /// The log, from `log_base.0 + 1`.
     pub entries: Vec<Entry>,
 }
 
@@ -61,6 +74,8 @@ pub struct Recovered {
 pub(super) struct Durability {
     pub on: bool,
     pub taken: HardState,
+    /// A snapshot not yet taken for the disk.
+    pub snapshot: Option<Rc<Snapshot>>,
 }
 
 impl Node {
@@ -79,16 +94,27 @@ impl Node {
         disk: Recovered,
     ) -> Node {
         let mut node = Node::new(id, peers, cfg, seed, now);
-        let restarted = disk.hard_state != HardState::default() || !disk.entries.is_empty();
+        let restarted = disk != Recovered::default();
         node.term = disk.hard_state.term;
         node.voted_for = disk.hard_state.voted_for;
+        let (base, base_term) = disk.log_base;
+        if base > 0 {
+            node.log.reset_to_snapshot(base, base_term);
+        }
         for entry in disk.entries {
             node.log.append(entry);
         }
         node.log.mark_all_durable();
+        if let Some(snap) = disk.snapshot {
+            node.kv = KvStore::from_pairs(&snap.pairs);
+            node.applied_terms = TermRuns::from_runs(&snap.terms);
+            node.commit = snap.index;
+            node.applied = snap.index;
+        }
         node.durability = Durability {
             on: true,
             taken: disk.hard_state,
+            snapshot: None,
         };
         if restarted {
             node.last_leader_contact = Some(now);
@@ -112,7 +138,14 @@ impl Node {
             voted_for: self.voted_for,
         };
         let hard_state = (hard != self.durability.taken).then_some(hard);
-        let changed = self.log.take_unsaved();
+        let snapshot = self.durability.snapshot.take();
+        let (log_base, changed) = match &snapshot {
+            Some(_) => {
+                let base = (self.log.snapshot_index(), self.log.snapshot_term());
+                (Some(base), Some((base.0 + 1, self.log.take_all())))
+            }
+            None => (None, self.log.take_unsaved()),
+        };
         if hard_state.is_none() && changed.is_none() {
             return None;
         }
@@ -123,6 +156,8 @@ impl Node {
         };
         Some(Persist {
             hard_state,
+            snapshot,
+            log_base,
             log_from,
             entries,
             last_index: self.log.last_index(),
@@ -296,6 +331,7 @@ mod tests {
                 voted_for: Some(C),
             },
             entries: vec![put_entry(3, "k", "v")],
+            ..Recovered::default()
         };
         let cfg = Config::default();
         let lease = cfg.election_timeout_min;

@@ -246,6 +246,7 @@ impl Node {
             ledger: Ledger::new(self.peers.len() + 1),
             since: now,
             term_start,
+            snapshot: None,
         });
         self.report_role(now, RoleReason::WonElection);
         self.adopt_held(now);

@@ -1,4 +1,6 @@
-//! The replicated log, 1-indexed; index 0 is a sentinel of term 0.
+//! The replicated log, 1-indexed; index 0 is a sentinel of term 0. Once
+//! compacted, the log starts after a snapshot: entries up to its index are
+//! gone, and that index keeps only its term (the new sentinel).
 //! Each entry's serialized size is kept beside it so that batches can be cut
 //! to the packet budget without serializing twice. The log also knows
 //! what of it changed since the shell last took it for the disk, and how
@@ -8,8 +10,12 @@ use shared::Entry;
 
 #[derive(Debug, Default, Clone)]
 pub struct RaftLog {
+    /// Entry `base + 1 + i` is `entries[i]`.
     entries: Vec<Entry>,
     sizes: Vec<usize>,
+    /// The last index the snapshot covers (0 without one), and its term.
+    base: u64,
+    base_term: u64,
     /// The first index changed (appended or cut) since `take_unsaved`.
     unsaved_from: Option<u64>,
     /// Entries through this index are on disk.
@@ -18,26 +24,49 @@ pub struct RaftLog {
 
 impl RaftLog {
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.base + self.entries.len() as u64
     }
 
     pub fn last_term(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.base_term, |e| e.term)
     }
 
-    /// The term of the entry at `index`, 0 for the sentinel, `None` past the end.
+    /// The last index compacted into the snapshot (0: none), and its term.
+    pub fn snapshot_index(&self) -> u64 {
+        self.base
+    }
+
+    pub fn snapshot_term(&self) -> u64 {
+        self.base_term
+    }
+
+    /// Entries held in memory (after the snapshot).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, index: u64) -> Option<usize> {
+        (index > self.base).then(|| (index - self.base - 1) as usize)
+    }
+
+    /// The term of the entry at `index`: the sentinel's (0, or the
+    /// snapshot's) at the snapshot index, `None` before it (compacted) or
+    /// past the end.
     pub fn term(&self, index: u64) -> Option<u64> {
-        if index == 0 {
-            return Some(0);
+        if index == self.base {
+            return Some(self.base_term);
         }
-        self.entries.get(index as usize - 1).map(|e| e.term)
+        self.get(index).map(|e| e.term)
     }
 
+    /// The entry at `index`; `None` for the sentinel, compacted entries
+    /// and past the end.
     pub fn get(&self, index: u64) -> Option<&Entry> {
-        if index == 0 {
-            return None;
-        }
-        self.entries.get(index as usize - 1)
+        self.entries.get(self.position(index)?)
     }
 
     pub fn append(&mut self, entry: Entry) -> u64 {
@@ -48,17 +77,47 @@ impl RaftLog {
         index
     }
 
-    /// Removes every entry at `index` and after.
+    /// Removes every entry at `index` and after (never the snapshot's:
+    /// those are committed).
     pub fn truncate_from(&mut self, index: u64) {
-        let index = index.max(1);
+        let index = index.max(self.base + 1);
         if index > self.last_index() {
             return;
         }
-        let keep = index as usize - 1;
+        let keep = (index - self.base - 1) as usize;
         self.entries.truncate(keep);
         self.sizes.truncate(keep);
-        self.durable = self.durable.min(keep as u64);
+        self.durable = self.durable.min(index - 1);
         self.changed_from(index);
+    }
+
+    /// Drops the entries through `index` (applied, and now in a snapshot),
+    /// keeping its term as the sentinel's.
+    pub fn compact_through(&mut self, index: u64) {
+        let Some(term) = self.term(index).filter(|_| index > self.base) else {
+            return;
+        };
+        let drop = (index - self.base) as usize;
+        self.entries.drain(..drop);
+        self.sizes.drain(..drop);
+        self.base = index;
+        self.base_term = term;
+    }
+
+    /// A leader's snapshot through (`index`, `term`) replaces what the log
+    /// holds up to there: the entries after it stay if the log holds that
+    /// very entry (Raft §7), otherwise the log is emptied.
+    pub fn reset_to_snapshot(&mut self, index: u64, term: u64) {
+        if index <= self.last_index() && self.term(index) == Some(term) {
+            self.compact_through(index);
+            return;
+        }
+        self.entries.clear();
+        self.sizes.clear();
+        self.base = index;
+        self.base_term = term;
+        self.durable = self.durable.min(index);
+        self.unsaved_from = None;
     }
 
     fn changed_from(&mut self, index: u64) {
@@ -68,9 +127,16 @@ impl RaftLog {
     /// The entries from the first index changed since the last call on
     /// (none when the change was a cut), and that index.
     pub fn take_unsaved(&mut self) -> Option<(u64, Vec<Entry>)> {
-        let from = self.unsaved_from.take()?;
-        let start = (from as usize - 1).min(self.entries.len());
+        let from = self.unsaved_from.take()?.max(self.base + 1);
+        let start = self.position(from).unwrap_or(0).min(self.entries.len());
         Some((from, self.entries[start..].to_vec()))
+    }
+
+    /// Every entry held, for a snapshot's rewrite of the disk (which
+    /// covers whatever was unsaved).
+    pub fn take_all(&mut self) -> Vec<Entry> {
+        self.unsaved_from = None;
+        self.entries.clone()
     }
 
     /// The shell wrote the log through (`index`, `term`): durable, unless
@@ -92,9 +158,12 @@ impl RaftLog {
     }
 
     /// Entries from `from` on, as many as fit in `budget` bytes (at least
-    /// one when there is one, so that progress is always possible).
+    /// one when there is one, so that progress is always possible); none
+    /// from before the snapshot (the follower needs the snapshot).
     pub fn batch(&self, from: u64, budget: usize) -> Vec<Entry> {
-        let start = from.max(1) as usize - 1;
+        let Some(start) = self.position(from.max(1)) else {
+            return Vec::new();
+        };
         let mut used = 0;
         let mut end = start;
         while end < self.entries.len() {
@@ -108,24 +177,25 @@ impl RaftLog {
         self.entries[start.min(end)..end].to_vec()
     }
 
-    /// The first index of the run of `term` that contains `index`.
+    /// The first index of the run of `term` that contains `index` (not
+    /// before the first entry held).
     pub fn first_index_of_term_at(&self, index: u64) -> u64 {
         let Some(term) = self.term(index) else {
             return index;
         };
         let mut i = index;
-        while i > 1 && self.term(i - 1) == Some(term) {
+        while i > self.base + 1 && self.term(i - 1) == Some(term) {
             i -= 1;
         }
         i
     }
 
-    /// The last index holding `term`, if any entry does.
+    /// The last index holding `term`, if any entry held does.
     pub fn last_index_of_term(&self, term: u64) -> Option<u64> {
         self.entries
             .iter()
             .rposition(|e| e.term == term)
-            .map(|p| p as u64 + 1)
+            .map(|p| self.base + p as u64 + 1)
     }
 
     /// Is a log ending at (`last_index`, `last_term`) at least as up to date
@@ -263,6 +333,49 @@ mod tests {
         assert_eq!(log.durable_index(), 1, "index 3 of term 1 is gone");
         log.mark_durable(2, 2);
         assert_eq!(log.durable_index(), 2);
+    }
+
+    #[test]
+    fn a_compacted_log_keeps_indices_and_the_snapshot_term() {
+        let mut log = log_of_terms(&[1, 1, 2, 2, 3]);
+        log.compact_through(3);
+        assert_eq!(
+            (log.snapshot_index(), log.snapshot_term(), log.len()),
+            (3, 2, 2)
+        );
+        assert_eq!((log.last_index(), log.last_term()), (5, 3));
+        assert_eq!(
+            (log.term(2), log.term(3), log.term(4)),
+            (None, Some(2), Some(2))
+        );
+        assert!(log.get(3).is_none() && log.get(4).is_some());
+        assert!(
+            log.batch(3, 1000).is_empty(),
+            "the follower needs the snapshot"
+        );
+        assert_eq!(log.batch(4, 1000).len(), 2);
+        assert_eq!(log.first_index_of_term_at(4), 4);
+        assert_eq!(log.last_index_of_term(3), Some(5));
+        log.truncate_from(2);
+        assert_eq!(log.last_index(), 3, "a cut never reaches into the snapshot");
+        log.compact_through(3);
+        assert_eq!(log.last_term(), 2);
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_suffix_only_when_the_log_holds_its_entry() {
+        let mut log = log_of_terms(&[1, 1, 2, 2]);
+        log.reset_to_snapshot(2, 1);
+        assert_eq!((log.snapshot_index(), log.last_index()), (2, 4));
+        log.reset_to_snapshot(3, 5);
+        assert_eq!(
+            (log.snapshot_index(), log.last_index(), log.last_term()),
+            (3, 3, 5)
+        );
+        log.reset_to_snapshot(9, 6);
+        assert_eq!((log.last_index(), log.len()), (9, 0));
+        log.append(Entry { term: 6, put: None });
+        assert_eq!(log.take_unsaved().map(|(f, e)| (f, e.len())), Some((10, 1)));
     }
 
     #[test]

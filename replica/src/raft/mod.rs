@@ -11,6 +11,7 @@
 //!                                          replication.rs  AppendEntries as the leader, commit
 //!                                          requests.rs     gets, puts, held requests
 //!                                          inheriting.rs   puts an earlier leader appended
+//!                                          snapshot.rs     compaction, InstallSnapshot
 //!   after each batch of inputs:        Node::flush(now) -> Vec<Outgoing>
 //!   Node::take_persist(): write it,    (durability on: nothing is sent
 //!   fsync, then Input::Durable           before what it promises is on disk)
@@ -51,6 +52,7 @@ mod node;
 mod replication;
 mod report;
 mod requests;
+mod snapshot;
 #[cfg(test)]
 mod testkit;
 
@@ -58,6 +60,7 @@ pub use config::{changed_tune, describe, parse_tune, render_tune, Config, TuneEr
 pub use durability::{HardState, Persist, Recovered};
 pub use log::{entry_wire_size, RaftLog};
 pub use node::{Counters, Node, Role, MAX_TERM};
+pub use snapshot::Snapshot;
 
 use shared::{Addr, Body, Message};
 

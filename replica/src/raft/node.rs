@@ -15,6 +15,7 @@ use super::inherited::Inheritance;
 use super::leader::tracker::Estimates;
 use super::leader::Leader;
 use super::report::Reporter;
+use super::snapshot::{Incoming, TermRuns};
 use super::{Config, Input, Micros, Outgoing, RaftLog};
 use crate::kv::KvStore;
 use crate::rng::Rng;
@@ -72,6 +73,12 @@ pub struct Counters {
     /// Inherited puts not answered before their client's get, since their
     /// owner had most likely answered them (`PutTiming`).
     pub inherited_left_unanswered: u64,
+    /// Snapshot chunks sent as leader, and snapshots installed as follower.
+    pub snapshot_chunks_sent: u64,
+    pub snapshots_installed: u64,
+    /// Puts owed an answer whose entries an installed snapshot replaced,
+    /// not shown applied by it, so left unanswered.
+    pub owed_dropped_by_snapshot: u64,
 }
 
 /// Raft messages with a higher term are ignored (see `handle_message`);
@@ -86,6 +93,8 @@ fn raft_term(body: &Body) -> Option<u64> {
         Body::AppendEntries(ae) => Some(ae.term),
         Body::AppendReply(r) => Some(r.term),
         Body::Ping(p) => Some(p.term),
+        Body::InstallSnapshot(s) => Some(s.term),
+        Body::SnapshotAck(a) => Some(a.term),
         _ => None,
     }
 }
@@ -128,6 +137,10 @@ pub struct Node {
     /// When we last asked our leader for a word (`Body::Ping`), holding
     /// client requests: at most one a heartbeat interval.
     pub(super) last_ping: Option<Micros>,
+    /// A leader's snapshot we are receiving (`snapshot.rs`).
+    pub(super) incoming_snapshot: Option<Incoming>,
+    /// The terms of the applied log, for snapshots (`snapshot.rs`).
+    pub(super) applied_terms: TermRuns,
 
     /// While we do not lead: the estimates of our last term as leader, for
     /// the next (see `Estimates`).
@@ -171,6 +184,8 @@ impl Node {
             last_leader_contact: None,
             leader_interval: heartbeat,
             last_ping: None,
+            incoming_snapshot: None,
+            applied_terms: TermRuns::default(),
             kept_estimates: Estimates::default(),
             clients,
             inheritance: Inheritance::default(),
@@ -206,6 +221,9 @@ impl Node {
         if self.leading.is_some() {
             self.send_due_appends(now);
         }
+        // Once a batch, after the sends: what was just applied is seen
+        // (and checked, in the simulation) before it can be compacted.
+        self.maybe_compact();
         self.report_progress(now);
         std::mem::take(&mut self.outbox)
     }
@@ -424,11 +442,17 @@ impl Node {
             }
             Body::AppendReply(r) if self.is_peer(from) => self.handle_append_reply(now, from, r),
             Body::Ping(p) if self.is_peer(from) => self.handle_ping(now, from, p.term),
+            Body::InstallSnapshot(s) if self.is_peer(from) => {
+                self.handle_install_snapshot(now, from, s)
+            }
+            Body::SnapshotAck(a) if self.is_peer(from) => self.handle_snapshot_ack(now, from, a),
             Body::RequestVote(_)
             | Body::VoteReply(_)
             | Body::AppendEntries(_)
             | Body::AppendReply(_)
-            | Body::Ping(_) => self.counters.not_from_peer += 1,
+            | Body::Ping(_)
+            | Body::InstallSnapshot(_)
+            | Body::SnapshotAck(_) => self.counters.not_from_peer += 1,
             Body::Hello | Body::Ok { .. } | Body::Fail { .. } | Body::Redirect { .. } => {
                 self.counters.unexpected += 1
             }
@@ -486,6 +510,7 @@ impl Node {
                 break;
             };
             let term = entry.term;
+            self.applied_terms.record(index, term);
             // A put from an earlier term that we commit as leader but did
             // not append ourselves: its owner may never answer it.
             let inherited = self.leading.is_some()

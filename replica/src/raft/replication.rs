@@ -221,6 +221,12 @@ impl Node {
             })
             .min()
             .expect("at least the peer");
+        if next <= self.log.snapshot_index() {
+            // Compacted away: the follower needs our store instead (its
+            // relay partner, if any, gets its own send when due).
+            self.send_snapshot_chunk(now, peer);
+            return;
+        }
         let entries = self.log.batch(next, budget);
         let prev_index = next - 1;
         let ae = AppendEntries {

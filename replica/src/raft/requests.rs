@@ -307,6 +307,23 @@ impl Node {
         }
     }
 
+    /// A snapshot through `index` replaced the entries of puts we owed:
+    /// its term runs say which term each index committed in, so each is
+    /// settled as if applied (`ok` if the entry was ours, else a
+    /// redirect). One older than the runs kept is dropped unanswered:
+    /// either answer could be wrong.
+    pub(super) fn settle_owed_through_snapshot(&mut self, now: Micros, index: u64) {
+        for i in self.clients.owed_indices_through(index) {
+            match self.applied_terms.term_at(i) {
+                Some(term) => self.settle_put(now, i, term),
+                None => {
+                    let dropped = self.clients.take_owed_at(i).len() as u64;
+                    self.counters.owed_dropped_by_snapshot += dropped;
+                }
+            }
+        }
+    }
+
     /// Sends a client its answer and reports it, with the time the
     /// request has spent here since it `arrived`.
     fn answer(

@@ -69,9 +69,16 @@ impl Invariants {
     /// persisted, which the checks go on from.
     pub fn restarted(&mut self, node: &Node) {
         let log = node.log();
+        let first = log.snapshot_index() + 1;
+        let compacted = self
+            .committed
+            .iter()
+            .take(first as usize - 1)
+            .map(|e| e.term);
+        let held = (first..=log.last_index()).filter_map(|i| log.term(i));
         self.shadows[node.id().0 as usize] = Shadow {
             term: node.term(),
-            terms: (1..=log.last_index()).filter_map(|i| log.term(i)).collect(),
+            terms: compacted.chain(held).collect(),
             ..Shadow::default()
         };
     }
@@ -151,7 +158,17 @@ impl Invariants {
         let last = log.last_index();
         let s = &mut self.shadows[id.0 as usize];
         let old_len = s.terms.len() as u64;
-        let mut d = 1;
+        // Compacted entries were committed and checked when they came.
+        let first = log.snapshot_index() + 1;
+        if first > old_len + 1 {
+            // Installed from a leader's snapshot past what we saw: the
+            // terms in between are the committed log's.
+            let known = self.committed.iter().skip(old_len as usize);
+            s.terms
+                .extend(known.take((first - 1 - old_len) as usize).map(|e| e.term));
+        }
+        let old_len = s.terms.len() as u64;
+        let mut d = first.min(old_len + 1);
         while d <= old_len.min(last) && log.term(d) == Some(s.terms[d as usize - 1]) {
             d += 1;
         }
@@ -201,7 +218,16 @@ impl Invariants {
             ));
         }
         for i in s.commit + 1..=commit {
-            let entry = log.get(i).expect("committed entries are in the log");
+            let Some(entry) = log.get(i) else {
+                // Installed from a snapshot: committed by the leader that
+                // sent it, so already in the committed log.
+                if i as usize > self.committed.len() {
+                    return Err(format!(
+                        "{id}: commit index {commit} past any committed log"
+                    ));
+                }
+                continue;
+            };
             match self.committed.get(i as usize - 1) {
                 Some(c) if c.term == entry.term => {}
                 Some(c) => {
@@ -258,7 +284,7 @@ impl Invariants {
     pub fn final_check<'a>(&self, nodes: impl Iterator<Item = &'a Node>) -> Result<(), String> {
         for node in nodes {
             let log = node.log();
-            for i in 1..=log.last_index() {
+            for i in log.snapshot_index() + 1..=log.last_index() {
                 let entry = log.get(i).expect("index within the log");
                 let known = self.registry.get(&(i, entry.term)).map(|(_, e)| e);
                 if known != Some(entry) {

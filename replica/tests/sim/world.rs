@@ -48,6 +48,11 @@ pub enum Fault {
     RestartLatest,
     /// Restart every dead replica.
     RestartAll,
+    /// Cut this replica off from every other replica (the 6.824-style
+    /// labs' disconnect); clients still reach it.
+    Disconnect(usize),
+    Reconnect(usize),
+    ReconnectAll,
 }
 
 #[derive(Debug)]
@@ -102,6 +107,8 @@ pub struct World {
     disks: Option<Vec<Recovered>>,
     /// Dead replicas, most recently killed last.
     dead: Vec<usize>,
+    /// Replicas cut off from every other (`Fault::Disconnect`).
+    pub disconnected: Vec<bool>,
     /// Restarted since the last `take_restarted`.
     restarted: Vec<usize>,
     /// Each replica's restarts so far.
@@ -136,6 +143,7 @@ impl World {
             disks: None,
             dead: Vec::new(),
             restarted: Vec::new(),
+            disconnected: vec![false; n],
             lives: vec![0; n],
             rng,
             queue: BTreeMap::new(),
@@ -216,15 +224,19 @@ impl World {
 
     /// Can packets pass between replicas `a` and `b` right now?
     pub fn connected(&self, a: usize, b: usize) -> bool {
+        if self.disconnected[a] || self.disconnected[b] {
+            return false;
+        }
         match &self.partition {
             None => true,
             Some(p) => p.majority[a] == p.majority[b],
         }
     }
 
-    /// Is replica `i` cut off on the minority side of a partition?
+    /// Is replica `i` cut off: on the minority side of a partition, or
+    /// disconnected?
     pub fn on_minority_side(&self, i: usize) -> bool {
-        self.partition.as_ref().is_some_and(|p| !p.majority[i])
+        self.disconnected[i] || self.partition.as_ref().is_some_and(|p| !p.majority[i])
     }
 
     /// A packet reached replica `i`: it waits for the replica to wake.
@@ -477,6 +489,9 @@ impl World {
                 }
             }
             Fault::Restart(i) => return self.restart(*i).then_some(*i),
+            Fault::Disconnect(i) => self.disconnected[*i] = true,
+            Fault::Reconnect(i) => self.disconnected[*i] = false,
+            Fault::ReconnectAll => self.disconnected.fill(false),
             Fault::RestartLatest => {
                 let i = *self.dead.last()?;
                 return self.restart(i).then_some(i);
@@ -503,7 +518,8 @@ impl World {
 }
 
 /// Applies a batch to a simulated disk exactly as `io/storage.rs` replays
-/// one: the hard state replaced, the log cut at `log_from` and extended.
+/// one: the hard state replaced, the snapshot replaced (and with it where
+/// the log starts), the log cut at `log_from` and extended.
 fn write_batch(disk: &mut Recovered, batch: &Persist) -> Result<(), String> {
     if let Some(h) = batch.hard_state {
         if h.term < disk.hard_state.term {
@@ -514,23 +530,31 @@ fn write_batch(disk: &mut Recovered, batch: &Persist) -> Result<(), String> {
         }
         disk.hard_state = h;
     }
+    if let Some(snap) = &batch.snapshot {
+        disk.snapshot = Some((**snap).clone());
+    }
+    if let Some(base) = batch.log_base {
+        disk.log_base = base;
+        disk.entries.clear();
+    }
+    let (base, base_term) = disk.log_base;
     if let Some(from) = batch.log_from {
-        let len = disk.entries.len() as u64;
-        if from == 0 || from > len + 1 {
+        let last = base + disk.entries.len() as u64;
+        if from <= base || from > last + 1 {
             return Err(format!(
-                "persisted the log from {from} with {len} entries on disk"
+                "persisted the log from {from} with {}..={last} on disk",
+                base + 1
             ));
         }
-        disk.entries.truncate(from as usize - 1);
+        disk.entries.truncate((from - base - 1) as usize);
         disk.entries.extend(batch.entries.iter().cloned());
     }
-    let last_term = disk.entries.last().map_or(0, |e| e.term);
-    if (disk.entries.len() as u64, last_term) != (batch.last_index, batch.last_term) {
+    let last_term = disk.entries.last().map_or(base_term, |e| e.term);
+    let last = base + disk.entries.len() as u64;
+    if (last, last_term) != (batch.last_index, batch.last_term) {
         return Err(format!(
-            "after a batch the disk ends at ({}, {last_term}), the core says ({}, {})",
-            disk.entries.len(),
-            batch.last_index,
-            batch.last_term
+            "after a batch the disk ends at ({last}, {last_term}), the core says ({}, {})",
+            batch.last_index, batch.last_term
         ));
     }
     Ok(())

@@ -15,8 +15,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    Addr, AppendEntries, AppendReply, Body, Entry, Message, Ping, RelayAck, Relayed, RequestVote,
-    VoteReply,
+    Addr, AppendEntries, AppendReply, Body, Entry, InstallSnapshot, Message, Ping, RelayAck,
+    Relayed, RequestVote, SnapshotAck, VoteReply,
 };
 
 #[derive(Deserialize)]
@@ -47,6 +47,10 @@ struct Flat<'a> {
     i: Option<u64>,
     ct: Option<u64>,
     ra: Option<RelayAck>,
+    n: Option<u64>,
+    of: Option<u64>,
+    kv: Option<Vec<(String, String)>>,
+    tr: Option<Vec<(u64, u64)>>,
 }
 
 fn need<T, E: serde::de::Error>(v: Option<T>, name: &'static str) -> Result<T, E> {
@@ -110,12 +114,39 @@ impl<'a> Flat<'a> {
             "ping" => Body::Ping(Ping {
                 term: need(self.t, "t")?,
             }),
+            "snapshot" => Body::InstallSnapshot(InstallSnapshot {
+                term: need(self.t, "t")?,
+                index: need(self.i, "i")?,
+                last_term: need(self.lt, "lt")?,
+                chunk: need(self.n, "n")?,
+                chunks: need(self.of, "of")?,
+                pairs: self.kv.unwrap_or_default(),
+                terms: self.tr.unwrap_or_default(),
+                ts: need(self.ts, "ts")?,
+            }),
+            "snapshot_ack" => Body::SnapshotAck(SnapshotAck {
+                term: need(self.t, "t")?,
+                index: need(self.i, "i")?,
+                next: need(self.n, "n")?,
+                ts: need(self.ts, "ts")?,
+            }),
             other => {
                 return Err(E::unknown_variant(
                     other,
                     &[
-                        "hello", "get", "put", "ok", "fail", "redirect", "vote", "voted", "append",
-                        "appended", "ping",
+                        "hello",
+                        "get",
+                        "put",
+                        "ok",
+                        "fail",
+                        "redirect",
+                        "vote",
+                        "voted",
+                        "append",
+                        "appended",
+                        "ping",
+                        "snapshot",
+                        "snapshot_ack",
                     ],
                 ))
             }

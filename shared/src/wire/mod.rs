@@ -148,6 +148,10 @@ pub enum Body {
     AppendReply(AppendReply),
     #[serde(rename = "ping")]
     Ping(Ping),
+    #[serde(rename = "snapshot")]
+    InstallSnapshot(InstallSnapshot),
+    #[serde(rename = "snapshot_ack")]
+    SnapshotAck(SnapshotAck),
 }
 
 impl Body {
@@ -165,6 +169,8 @@ impl Body {
             Body::AppendEntries(_) => "append",
             Body::AppendReply(_) => "appended",
             Body::Ping(_) => "ping",
+            Body::InstallSnapshot(_) => "snapshot",
+            Body::SnapshotAck(_) => "snapshot_ack",
         }
     }
 }
@@ -177,6 +183,47 @@ impl Body {
 pub struct Ping {
     #[serde(rename = "t")]
     pub term: u64,
+}
+
+/// InstallSnapshot (Raft §7), in chunks: a follower that needs entries
+/// the leader has compacted away gets the store as of (`index`,
+/// `last_term`) instead, `chunks` packets of key-value pairs, each under the
+/// packet cap. The follower acknowledges each with the next chunk it wants,
+/// so a lost one is simply sent again.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct InstallSnapshot {
+    #[serde(rename = "t")]
+    pub term: u64,
+    /// The last log index the snapshot covers, and that entry's term.
+    #[serde(rename = "i")]
+    pub index: u64,
+    #[serde(rename = "lt")]
+    pub last_term: u64,
+    /// This chunk's number, from 0, of `chunks`.
+    #[serde(rename = "n")]
+    pub chunk: u64,
+    #[serde(rename = "of")]
+    pub chunks: u64,
+    #[serde(rename = "kv", default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<(String, String)>,
+    /// The terms of the log the snapshot covers, as (first index, term)
+    /// runs, the newest at least (after all the pairs).
+    #[serde(rename = "tr", default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<(u64, u64)>,
+    pub ts: u64,
+}
+
+/// The answer to a snapshot chunk: the next chunk the follower wants
+/// (`chunks` once it has installed the snapshot).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotAck {
+    #[serde(rename = "t")]
+    pub term: u64,
+    #[serde(rename = "i")]
+    pub index: u64,
+    #[serde(rename = "n")]
+    pub next: u64,
+    pub ts: u64,
 }
 
 /// RequestVote (Raft §5.2), also used for the pre-vote round (thesis §9.6):
@@ -438,6 +485,33 @@ mod tests {
                     from: Addr(2),
                     index: 5,
                 }),
+            }),
+            Body::Ping(Ping { term: 4 }),
+            Body::InstallSnapshot(InstallSnapshot {
+                term: 4,
+                index: 900,
+                last_term: 3,
+                chunk: 1,
+                chunks: 3,
+                pairs: vec![("k".into(), "v\"\u{1}".into()), ("".into(), "".into())],
+                terms: vec![(1, 1), (40, 3)],
+                ts: 5,
+            }),
+            Body::InstallSnapshot(InstallSnapshot {
+                term: 4,
+                index: 900,
+                last_term: 3,
+                chunk: 0,
+                chunks: 1,
+                pairs: vec![],
+                terms: vec![],
+                ts: 5,
+            }),
+            Body::SnapshotAck(SnapshotAck {
+                term: 4,
+                index: 900,
+                next: 2,
+                ts: 5,
             }),
         ];
         for body in bodies {

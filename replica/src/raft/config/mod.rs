@@ -70,6 +70,9 @@ pub struct Config {
     /// From this round-trip loss estimate on, new entries are relayed
     /// through pairs of followers (see `leader/fanout.rs`); infinity never relays.
     pub relay_loss: f64,
+    /// Once this many applied entries are in the log, the store is
+    /// snapshotted and the older half of them dropped (`snapshot.rs`).
+    pub compact_entries: usize,
 }
 
 impl Default for Config {
@@ -103,6 +106,10 @@ impl Default for Config {
             // nothing counts a loss or two before the follower is passed
             // over (0.02-0.04).
             relay_loss: 0.12,
+            // About 2.5 MB of log at the course's ~300 bytes a put, and
+            // more puts than any course scenario makes, so that those never
+            // compact.
+            compact_entries: 8192,
         }
     }
 }
@@ -183,6 +190,12 @@ impl Config {
             if v == 0 {
                 return bad(knob, "must be above 0".into());
             }
+        }
+        if self.compact_entries < 2 {
+            return bad(
+                "compact",
+                "must be at least 2 (half the entries stay after compacting)".into(),
+            );
         }
         if self.relay_loss.is_nan() || self.relay_loss < 0.0 {
             return bad("relay-loss", "must be a loss rate or off".into());

@@ -135,6 +135,8 @@ pub const KNOBS: &[Knob] = &[
         "the same bound in bytes"),
     knob!("mid", Bytes, max_mid_bytes,
         "requests with a longer MID are dropped (every answer echoes it)"),
+    knob!("compact", Count, compact_entries,
+        "once this many applied entries are in the log, snapshot the store and drop the older half; lower bounds memory and disk tighter, snapshots more often"),
 ];
 
 fn known_names() -> String {

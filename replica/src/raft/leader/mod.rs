@@ -25,6 +25,8 @@ pub(super) struct Leader {
     pub since: Micros,
     /// Index of this leader's no-op: reads wait until it is applied.
     pub term_start: u64,
+    /// The snapshot being sent to followers that need it, if any.
+    pub snapshot: Option<super::snapshot::Outbound>,
 }
 
 impl Leader {
