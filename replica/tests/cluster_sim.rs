@@ -355,10 +355,10 @@ fn crashes_and_restarts_keep_safety_and_recover() {
         let mut t = from;
         while t < until {
             let victim = rng.range(0, n as u64 - 1) as usize;
-            let kind = if rng.chance(0.4) {
-                Fault::KillLeader
-            } else {
-                Fault::Crash(victim)
+            let kind = match rng.range(0, 9) {
+                0..=3 => Fault::KillLeader,
+                4..=6 => Fault::CrashMidFlush(victim),
+                _ => Fault::Crash(victim),
             };
             sc.faults.push((t, kind));
             let down = rng.range(et / 10, 2 * et);

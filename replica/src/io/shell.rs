@@ -331,10 +331,11 @@ impl<T: Transport> Shell<T> {
         }
     }
 
-    /// Queues the core's outputs, with durability on only after what they
-    /// promise is on disk; the core hears that it is, which may answer
-    /// clients (a leader's own entries count once durable), so it flushes
-    /// again until nothing is left to persist.
+    /// Queues the core's outputs. With durability on, the packets that
+    /// promise nothing go first, those that do only once the batch is on
+    /// disk (`raft/durability.rs`); the core hears that it is, which may
+    /// answer clients (a leader's own entries count once durable), so it
+    /// flushes again until nothing is left to persist.
     fn flush(&mut self, now: Micros) -> Result<(), String> {
         loop {
             let out = self.node.flush(now);
@@ -342,6 +343,11 @@ impl<T: Transport> Shell<T> {
                 self.enqueue(out);
                 return Ok(());
             };
+            let (late, early): (Vec<Outgoing>, Vec<Outgoing>) =
+                out.into_iter().partition(Outgoing::promises);
+            self.enqueue(early);
+            // A closed socket is found, and reported, by the loop's next write.
+            let _ = self.write_queue();
             let storage = self
                 .storage
                 .as_mut()
@@ -349,7 +355,7 @@ impl<T: Transport> Shell<T> {
             storage
                 .persist(&batch)
                 .map_err(|e| format!("cannot write the data dir: {e}"))?;
-            self.enqueue(out);
+            self.enqueue(late);
             self.node.handle(now, batch.done());
         }
     }

@@ -3,21 +3,23 @@
 //! Off by default: a replica of the course simulator lives one process, so
 //! it persists nothing and nothing waits for a disk. With durability on
 //! ([`Node::recover`]), after each [`Node::flush`] the shell takes a
-//! [`Persist`] batch with [`Node::take_persist`], makes it durable (one
-//! write, one fsync), and only then sends that flush's packets; then it
-//! feeds [`Persist::done`] back as an input. Sending after the write is
-//! what makes every promise durable before anyone hears it: a vote, an
-//! acknowledged entry, a relayed AppendEntries, a candidate's own vote.
-//! The leader's own entries count toward a quorum only once durable
-//! ([`Node::own_durable_index`]).
+//! [`Persist`] batch with [`Node::take_persist`], sends the packets that
+//! promise nothing ([`Outgoing::promises`]), makes the batch durable (one
+//! write, one fsync), sends the rest, and feeds [`Persist::done`] back as
+//! an input. So every promise is on disk before anyone hears it (a vote,
+//! an acknowledged entry or snapshot, a relayed AppendEntries), while the
+//! leader's AppendEntries travel during its own fsync (thesis §10.2.1):
+//! its own entries count toward a quorum only once durable
+//! ([`Node::own_durable_index`]). A candidate's vote for itself needs no
+//! such care: the shell finishes the write before it reads any answer.
 
 use std::rc::Rc;
 
-use shared::{Addr, Entry};
+use shared::{Addr, Body, Entry};
 
 use super::node::Node;
 use super::snapshot::{Snapshot, TermRuns};
-use super::Input;
+use super::{Input, Outgoing};
 use crate::kv::KvStore;
 
 /// Raft's persistent scalars (§5, Figure 2).
@@ -52,6 +54,21 @@ impl Persist {
         Input::Durable {
             last_index: self.last_index,
             last_term: self.last_term,
+        }
+    }
+}
+
+impl Outgoing {
+    /// Whether this packet promises something our disk must hold first:
+    /// a granted vote, an acknowledgement of entries or of a snapshot,
+    /// or an AppendEntries we relay (its answer acknowledges us too).
+    pub fn promises(&self) -> bool {
+        match &self.body {
+            Body::VoteReply(r) => r.granted && !r.pre,
+            Body::AppendReply(r) => r.success,
+            Body::SnapshotAck(_) => true,
+            Body::AppendEntries(ae) => ae.relayed.is_some(),
+            _ => false,
         }
     }
 }
@@ -237,6 +254,67 @@ mod tests {
         assert_eq!((batch.log_from, batch.entries.len()), (Some(1), 1));
         a.handle(2_000_000, batch.done());
         a
+    }
+
+    #[test]
+    fn only_votes_acknowledgements_and_relays_wait_for_the_disk() {
+        use shared::{AppendEntries, AppendReply, Relayed, SnapshotAck};
+        let out = |body| Outgoing { to: A, body };
+        let vote = |granted, pre| {
+            Body::VoteReply(VoteReply {
+                term: 2,
+                granted,
+                pre,
+            })
+        };
+        let reply = |success| {
+            Body::AppendReply(AppendReply {
+                term: 2,
+                success,
+                index: 3,
+                conflict_term: None,
+                ts: 1,
+                commit: 0,
+                relay_ack: None,
+            })
+        };
+        let append = |relayed| {
+            Body::AppendEntries(AppendEntries {
+                term: 2,
+                prev_index: 0,
+                prev_term: 0,
+                commit: 0,
+                ts: 1,
+                heartbeat: 0,
+                entries: vec![],
+                relay_to: None,
+                relayed,
+            })
+        };
+        let relayed = Some(Relayed {
+            leader: B,
+            index: 3,
+        });
+        let ack = Body::SnapshotAck(SnapshotAck {
+            term: 2,
+            index: 9,
+            next: 1,
+            ts: 1,
+        });
+        for (body, waits) in [
+            (vote(true, false), true),
+            (vote(true, true), false),
+            (vote(false, false), false),
+            (reply(true), true),
+            (reply(false), false),
+            (append(relayed), true),
+            (append(None), false),
+            (ack, true),
+            (vote_request(3, false), false),
+            (put("m", "k", "v"), false),
+        ] {
+            assert_eq!(out(body.clone()).promises(), waits, "{body:?}");
+        }
     }
 
     #[test]

@@ -150,6 +150,32 @@ impl Clients {
         world.schedule(world.now + gap, Event::ClientWake(c));
     }
 
+    /// Client `c` sends one request now, outside the workload's own timing
+    /// (for tests that script their requests): to replica `target` if
+    /// given, else as [`Clients::wake`] would (its believed leader, or a
+    /// random living replica). Without `retry`, a redirect or fail ends the
+    /// chain. Returns the chain.
+    #[allow(dead_code)] // only the lab tests use it
+    pub fn request(
+        &mut self,
+        world: &mut World,
+        c: usize,
+        target: Option<usize>,
+        kind: Kind,
+        key: String,
+        retry: bool,
+    ) -> usize {
+        let chain = self.chains;
+        self.chains += 1;
+        let used = if retry { 0 } else { self.work.max_attempts };
+        self.attempts.push(used.saturating_sub(1));
+        if let Some(t) = target {
+            self.belief[c] = Some(t);
+        }
+        self.send(world, c, chain, kind, key);
+        chain
+    }
+
     /// Every client forgets who leads (the simulator does this when it
     /// kills the leader or starts a hard partition).
     pub fn forget_leader(&mut self) {

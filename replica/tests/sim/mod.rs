@@ -18,6 +18,9 @@
 
 pub mod clients;
 pub mod invariants;
+// Only the lab tests use it.
+#[allow(dead_code)]
+pub mod lab;
 pub mod linearizability;
 pub mod scenario;
 pub mod seeds;

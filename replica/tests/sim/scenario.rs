@@ -8,7 +8,7 @@ use replica::raft::{Config, Micros};
 use replica::rng::Rng;
 use shared::{Body, Entry};
 
-use super::clients::{Clients, Outcome, Workload};
+use super::clients::{Clients, Kind, Outcome, Workload};
 use super::invariants::Invariants;
 use super::linearizability;
 use super::world::{Event, Fault, Net, World};
@@ -128,49 +128,172 @@ struct Run {
 /// Plays `sc` out with `seed`. With `trace`, a failure message ends with
 /// the last events before it.
 pub fn run(sc: &Scenario, seed: u64, trace: bool) -> Result<Report, String> {
-    let mut world = if sc.durable {
-        World::new_durable(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
-    } else {
-        World::new(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
-    };
-    world.allow_lose_majority = sc.allow_lose_majority;
-    for (at, f) in &sc.faults {
-        world.schedule(*at, Event::Fault(f.clone()));
-    }
-    if let Some(at) = sc.calm_from {
-        world.schedule(at, Event::Fault(Fault::PartEnd));
-        world.schedule(at, Event::Fault(Fault::SetDrops(sc.calm_drops)));
-    }
-    let mut clients = Clients::new(sc.work.clone(), sc.replicas);
-    clients.start(&mut world);
-    let inv = Invariants::new(sc.replicas, clients.keys());
-    let trace = trace.then(VecDeque::new);
-    let mut run = Run {
-        world,
-        clients,
-        inv,
-        trace,
-        steps: 0,
-        get_arrivals: HashMap::new(),
-        handled_by: HashMap::new(),
-        sticky_clients: sc.sticky_clients,
-    };
+    let mut run = Run::new(sc, seed, trace);
     match run.play(sc) {
         Ok(report) => Ok(report),
         Err(e) => Err(run.explain(e)),
     }
 }
 
+/// A run driven from outside, step by step (the lab tests): the world is
+/// set up as [`run`] sets it up, every event goes through the same checks,
+/// and [`Driver::finish`] applies the same end checks. The driver decides
+/// how far to play, and may inject faults and requests between events.
+#[allow(dead_code)] // only the lab tests use it
+pub struct Driver {
+    run: Run,
+    sc: Scenario,
+}
+
+#[allow(dead_code)]
+impl Driver {
+    pub fn new(sc: &Scenario, seed: u64, trace: bool) -> Driver {
+        Driver {
+            run: Run::new(sc, seed, trace),
+            sc: sc.clone(),
+        }
+    }
+
+    pub fn now(&self) -> Micros {
+        self.run.world.now
+    }
+
+    pub fn world(&self) -> &World {
+        &self.run.world
+    }
+
+    /// For changes no [`Fault`] makes (e.g. the network's delays).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.run.world
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.run.clients
+    }
+
+    pub fn invariants(&self) -> &Invariants {
+        &self.run.inv
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.sc
+    }
+
+    /// Plays the next event, if there is one at or before `until`; false
+    /// when there is none.
+    pub fn step_until(&mut self, until: Micros) -> Result<bool, String> {
+        if self.run.world.peek_time().is_none_or(|t| t > until) {
+            return Ok(false);
+        }
+        self.run.next()?;
+        Ok(true)
+    }
+
+    /// Plays every event up to `until`, then moves the clock there.
+    pub fn run_until(&mut self, until: Micros) -> Result<(), String> {
+        while self.step_until(until)? {}
+        self.run.world.now = self.run.world.now.max(until);
+        Ok(())
+    }
+
+    /// Plays events until `done` holds (checked before the first and after
+    /// each) or the clock would pass `until`; whether `done` held.
+    pub fn run_until_or(
+        &mut self,
+        until: Micros,
+        mut done: impl FnMut(&Driver) -> bool,
+    ) -> Result<bool, String> {
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            if !self.step_until(until)? {
+                self.run.world.now = self.run.world.now.max(until);
+                return Ok(done(self));
+            }
+        }
+    }
+
+    /// Applies a fault now, as a scheduled one would be.
+    pub fn fault(&mut self, f: Fault) -> Result<(), String> {
+        self.run.step(Event::Fault(f))
+    }
+
+    /// Client `c` sends one request now (see [`Clients::request`]); its chain.
+    pub fn request(
+        &mut self,
+        c: usize,
+        target: Option<usize>,
+        kind: Kind,
+        key: String,
+        retry: bool,
+    ) -> usize {
+        let run = &mut self.run;
+        run.clients
+            .request(&mut run.world, c, target, kind, key, retry)
+    }
+
+    /// The end checks of [`run`]: logs against the registry, the history's
+    /// linearizability, and the scenario's liveness if it has one.
+    pub fn finish(&mut self) -> Result<Report, String> {
+        let sc = self.sc.clone();
+        self.run.finish(&sc)
+    }
+
+    /// The failure, with the state of every replica (and the last events,
+    /// when tracing).
+    pub fn explain(&self, e: String) -> String {
+        self.run.explain(e)
+    }
+}
+
+impl Run {
+    fn new(sc: &Scenario, seed: u64, trace: bool) -> Run {
+        let mut world = if sc.durable {
+            World::new_durable(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
+        } else {
+            World::new(sc.replicas, sc.cfg.clone(), sc.net.clone(), seed)
+        };
+        world.allow_lose_majority = sc.allow_lose_majority;
+        for (at, f) in &sc.faults {
+            world.schedule(*at, Event::Fault(f.clone()));
+        }
+        if let Some(at) = sc.calm_from {
+            world.schedule(at, Event::Fault(Fault::PartEnd));
+            world.schedule(at, Event::Fault(Fault::SetDrops(sc.calm_drops)));
+        }
+        let mut clients = Clients::new(sc.work.clone(), sc.replicas);
+        clients.start(&mut world);
+        let inv = Invariants::new(sc.replicas, clients.keys());
+        let trace = trace.then(VecDeque::new);
+        Run {
+            world,
+            clients,
+            inv,
+            trace,
+            steps: 0,
+            get_arrivals: HashMap::new(),
+            handled_by: HashMap::new(),
+            sticky_clients: sc.sticky_clients,
+        }
+    }
+
+    /// Plays the next event.
+    fn next(&mut self) -> Result<(), String> {
+        let ev = self.world.pop().expect("an event is due");
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(format!("runaway: more than {MAX_STEPS} steps"));
+        }
+        self.note(&ev);
+        self.step(ev)
+    }
+}
+
 impl Run {
     fn play(&mut self, sc: &Scenario) -> Result<Report, String> {
         while self.world.peek_time().is_some_and(|t| t <= sc.end) {
-            let ev = self.world.pop().expect("peeked");
-            self.steps += 1;
-            if self.steps > MAX_STEPS {
-                return Err(format!("runaway: more than {MAX_STEPS} steps"));
-            }
-            self.note(&ev);
-            self.step(ev)?;
+            self.next()?;
         }
         self.finish(sc)
     }

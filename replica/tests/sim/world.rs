@@ -42,6 +42,10 @@ pub enum Fault {
     SetDrops(f64),
     /// Kill this replica (any role).
     Crash(usize),
+    /// Kill this replica at its next wake that persists, between sending
+    /// the packets that promise nothing and writing the batch (the
+    /// shell's order): the rest of that wake never happened.
+    CrashMidFlush(usize),
     /// Restart this replica from its disk, if it is dead.
     Restart(usize),
     /// Restart the replica killed most recently that is still dead.
@@ -82,6 +86,11 @@ pub struct Partition {
     pub since: Micros,
 }
 
+/// The key under which [`NetStats::sent_by_kind`] counts AppendEntries
+/// answers that refuse (the log did not match).
+#[allow(dead_code)] // only the lab tests read it
+pub const REJECTED_APPEND: &str = "appended (refused)";
+
 #[derive(Debug, Default, Clone)]
 pub struct NetStats {
     pub sent: u64,
@@ -90,6 +99,11 @@ pub struct NetStats {
     pub restarts: u64,
     /// Persist batches written, and the largest.
     pub persists: u64,
+    /// Replica-to-replica packets sent (dropped or not), by `type`; the
+    /// AppendEntries answers that refuse are also counted under
+    /// [`REJECTED_APPEND`].
+    #[allow(dead_code)] // only the lab tests read it
+    pub sent_by_kind: BTreeMap<&'static str, u64>,
 }
 
 pub struct World {
@@ -111,6 +125,8 @@ pub struct World {
     pub disconnected: Vec<bool>,
     /// Restarted since the last `take_restarted`.
     restarted: Vec<usize>,
+    /// Replicas to kill mid-flush at their next wake that persists.
+    crash_mid_flush: Vec<bool>,
     /// Each replica's restarts so far.
     lives: Vec<u32>,
     rng: Rng,
@@ -143,6 +159,7 @@ impl World {
             disks: None,
             dead: Vec::new(),
             restarted: Vec::new(),
+            crash_mid_flush: vec![false; n],
             disconnected: vec![false; n],
             lives: vec![0; n],
             rng,
@@ -274,14 +291,22 @@ impl World {
         }
         node.handle(now, Input::Tick);
         check(node)?;
-        // As the shell does: each flush's packets go once its batch is on
-        // disk, and the core hears that it is.
+        // As the shell does: the packets that promise nothing go, the
+        // batch is written, the rest go, and the core hears it is durable.
         let mut out = Vec::new();
+        let mut crashed = false;
         loop {
-            out.extend(node.flush(now));
+            let flushed = node.flush(now);
             let Some(batch) = node.take_persist() else {
+                out.extend(flushed);
                 break;
             };
+            if self.crash_mid_flush[i] {
+                out.extend(flushed.into_iter().filter(|o| !o.promises()));
+                crashed = true;
+                break;
+            }
+            out.extend(flushed);
             let disks = self.disks.as_mut().ok_or("a memory-only core persisted")?;
             write_batch(&mut disks[i], &batch)?;
             self.stats.persists += 1;
@@ -300,7 +325,12 @@ impl World {
                 body: o.body,
             })
             .collect();
-        self.schedule_wake(i);
+        if crashed {
+            self.crash_mid_flush[i] = false;
+            self.kill(i);
+        } else {
+            self.schedule_wake(i);
+        }
         Ok(Woken {
             sent: msgs,
             requests,
@@ -328,6 +358,11 @@ impl World {
         let between_replicas = self.index_of(msg.src).zip(self.index_of(msg.dst));
         if let Some((a, b)) = between_replicas {
             self.stats.sent += 1;
+            let by_kind = &mut self.stats.sent_by_kind;
+            *by_kind.entry(msg.body.type_name()).or_default() += 1;
+            if matches!(&msg.body, Body::AppendReply(r) if !r.success) {
+                *by_kind.entry(REJECTED_APPEND).or_default() += 1;
+            }
             if !self.connected(a, b) || self.rng.chance(self.net.drops) {
                 self.stats.dropped += 1;
                 return;
@@ -489,6 +524,11 @@ impl World {
                 }
             }
             Fault::Restart(i) => return self.restart(*i).then_some(*i),
+            Fault::CrashMidFlush(i) => {
+                if self.is_alive(*i) && self.may_kill() {
+                    self.crash_mid_flush[*i] = true;
+                }
+            }
             Fault::Disconnect(i) => self.disconnected[*i] = true,
             Fault::Reconnect(i) => self.disconnected[*i] = false,
             Fault::ReconnectAll => self.disconnected.fill(false),
