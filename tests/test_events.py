@@ -123,6 +123,7 @@ KINDS = {
                           "outcome": one_of({"ok", "redirect", "fail"}), "latency_us": u64,
                           "replica": HEX4}, {}),
     "kill": ({"replica": HEX4, "leader": bool.__instancecheck__}, {}),
+    "restart": ({"replica": HEX4}, {}),
     "partition": ({"majority": list_of(HEX4), "minority": list_of(HEX4), "hard": bool.__instancecheck__}, {}),
     "partition_healed": ({}, {}),
     "traffic": ({"window_us": u64, "leader": HEX4,
@@ -135,8 +136,15 @@ KINDS = {
                                        "thresholds": list_of(f64), "tier": one_of(TIERS)}))},
                 {"linearizable": bool.__instancecheck__}),
 }
-SIM_KINDS = {"run_start", "request_sent", "request_answered", "kill", "partition", "partition_healed",
-             "traffic", "run_end"}
+SIM_KINDS = {"run_start", "request_sent", "request_answered", "kill", "restart", "partition",
+             "partition_healed", "traffic", "run_end"}
+# The statistics every run_end carries (the JSON results' counters, all
+# numbers: restart_skip_reasons, a map, is in the JSON alone), restarts
+# included; mean and median latency come only with answers.
+RUN_END_STATS = {"total_msgs", "total_drops", "incorrect", "died", "killed", "restarted", "restart_skipped",
+                 "duplicates", "redirects", "failed_get", "failed_put", "unanswered_get", "unanswered_put",
+                 "generated_get", "generated_put", "failed_to_generate_get", "blocked", "send_stalls",
+                 "keys_put", "failures", "events_dropped"}
 COMMON = {"v", "ts", "src", "kind"}
 
 
@@ -159,6 +167,8 @@ def schema_problem(ev):
     body = {k: v for k, v in ev.items() if k not in COMMON}
     if not obj(required, optional)(body):
         return f"bad fields for {kind}: {sorted(body)}"
+    if kind == "run_end" and not RUN_END_STATS <= set(body["stats"]):
+        return f"run_end stats without {sorted(RUN_END_STATS - set(body['stats']))}"
     return None
 
 
@@ -302,8 +312,21 @@ def _real_run():
                 "--record", "rec.jsonl"], d), None
 
 
+RESTARTS = [{"type": "kill_restart", "time": 2.5, "who": "non_leader", "down": 0.5},
+            {"type": "restart", "time": 3.5}]
+
+
+def _restart_run():
+    """The event-emitting fake, a replica killed and restarted, then a
+    restart that finds nobody down (skipped), recorded."""
+    d = DIRS["restart"]
+    cfg = support.write_json(d, "restart.json", support.short_config(events=RESTARTS))
+    return cli([cfg, "-r", support.fake("emits_events"), "-s", "--seed", str(SEED), "--json", "out.json",
+                "--record", "rec.jsonl"], d), None
+
+
 JOBS = {"stream": _stream_run, "record": _record_run, "udp": _udp_run, "nobody": _nobody_run,
-        "plain": _plain_run, "interrupted": _interrupted_run}
+        "plain": _plain_run, "interrupted": _interrupted_run, "restart": _restart_run}
 if os.access(REAL_REPLICA, os.X_OK):
     JOBS["real"] = _real_run
 
@@ -895,6 +918,52 @@ class Sink(unittest.TestCase):
             self.assertEqual(len(fh.read().splitlines()), 1)
 
 
+class Restart(RunCase):
+    """run.py's own extension (docs/simulator.md, "Restarts"): the restart
+    event, the replica's fresh start, the new statistics."""
+    name = "restart"
+
+    def test_the_run_passes_and_every_line_is_a_valid_event(self):
+        self.assertPassed()
+        self.assertValidEvents(self.recorded())
+
+    def test_the_restart_follows_the_kill_of_the_same_replica(self):
+        sim = [e for e in self.recorded() if e["src"] == "sim" and e["kind"] in ("kill", "restart")]
+        self.assertEqual([e["kind"] for e in sim], ["kill", "restart"])
+        kill, restart = sim
+        self.assertEqual(restart["replica"], kill["replica"])
+        self.assertFalse(kill["leader"])
+        self.assertAlmostEqual((restart["ts"] - kill["ts"]) / 1e6, 0.5, delta=0.3)
+
+    def test_the_restarted_replica_starts_again_with_a_new_pid(self):
+        events = self.recorded()
+        rid = next(e["replica"] for e in events if e["kind"] == "restart")
+        starts = [e for e in events if e["kind"] == "start" and e["src"] == rid]
+        self.assertEqual(len(starts), 2)
+        self.assertNotEqual(starts[0]["pid"], starts[1]["pid"])
+        self.assertEqual(starts[0]["peers"], starts[1]["peers"])
+        restart_ts = next(e["ts"] for e in events if e["kind"] == "restart")
+        # Stamped by itself once running: about when run.py stamps the restart.
+        self.assertAlmostEqual((starts[1]["ts"] - restart_ts) / 1e6, 0, delta=0.25)
+        others = {e["src"] for e in events if e["kind"] == "start" and e["src"] != rid}
+        self.assertEqual(len(others), 2)
+
+    def test_run_end_stats_and_the_json_count_restarts_alike(self):
+        data = self.results()
+        c = data["counters"]
+        self.assertEqual((c["killed"], c["restarted"], c["restart_skipped"]), (1, 1, 1))
+        self.assertEqual(data["restart_skip_reasons"], {"no killed replica waiting": 1})
+        self.assertTrue(data["durable"])
+        self.assertIsNone(data["data_dir"])
+        run_end = [e for e in self.recorded() if e["kind"] == "run_end"]
+        self.assertEqual(len(run_end), 1)
+        stats = run_end[0]["stats"]
+        self.assertEqual((stats["restarted"], stats["restart_skipped"]), (1, 1))
+        self.assertNotIn("restart_skip_reasons", stats)
+        restarts = sum(1 for e in self.recorded() if e["kind"] == "restart")
+        self.assertEqual(restarts, c["restarted"])
+
+
 # ---------------------------------------------------------------------------
 # The simulator's events, on a Simulation that is never started
 # ---------------------------------------------------------------------------
@@ -1031,6 +1100,28 @@ class SimulatorEvents(unittest.TestCase):
         for e in h.events():
             self.assertIsNone(schema_problem(dict(e, v=1, src="sim")), e)
 
+    def test_a_restart_is_an_event_a_skipped_one_is_not(self):
+        h = Harness()
+        sim = h.sim
+
+        def restart(rep):                     # no process is started here
+            rep.alive, rep.killed = True, False
+            sim.counters.restarted += 1
+        sim.replicas.restart = restart
+        sim.faults.fire("restart")            # nobody down: skipped, no event
+        sim.faults.fire("kill_non_leader")
+        sim.faults.fire("restart")
+        kinds = [(e["kind"], e["replica"]) for e in h.events() if e["kind"] in ("kill", "restart")]
+        self.assertEqual([k for k, _ in kinds], ["kill", "restart"])
+        self.assertEqual(kinds[0][1], kinds[1][1])
+        self.assertEqual((sim.counters.restarted, sim.counters.restart_skipped), (1, 1))
+        for e in h.events():
+            self.assertIsNone(schema_problem(dict(e, v=1, src="sim")), e)
+        self.assertEqual(schema_problem({"v": 1, "ts": 1, "src": "sim", "kind": "restart"}),
+                         "bad fields for restart: []")
+        self.assertEqual(schema_problem({"v": 1, "ts": 1, "src": "0001", "kind": "restart",
+                                         "replica": "0001"}), "restart from 0001")
+
     def test_a_leader_that_is_already_dead_is_not_killed_twice(self):
         h = Harness()
         h.send("0003", packet("0003", "0001", "0003"))
@@ -1044,7 +1135,10 @@ class SimulatorEvents(unittest.TestCase):
         h = Harness()
         sim = h.sim
         result = RunResult(config=sim.config, seed=1, transport="classic", replica="x",
-                           counters=Counters(total_msgs=10, failed_put=3), leaders=["FFFF"],
+                           counters=Counters(total_msgs=10, failed_put=3, killed=2, restarted=1,
+                                             restart_skipped=1,
+                                             restart_skip_reasons={"no killed replica waiting": 1}),
+                           leaders=["FFFF"],
                            latencies=[], records=[], hop_ns=[], duration=1.0)
         grade(result)
         result.linearizability["status"] = "unknown"
@@ -1058,6 +1152,9 @@ class SimulatorEvents(unittest.TestCase):
         self.assertFalse(ev["passed"])
         self.assertEqual(ev["tiers"][0]["tier"], "Partial credit")
         self.assertEqual(ev["stats"]["failures"], 3)
+        self.assertEqual((ev["stats"]["killed"], ev["stats"]["restarted"], ev["stats"]["restart_skipped"]),
+                         (2, 1, 1))
+        self.assertNotIn("restart_skip_reasons", ev["stats"])
         self.assertIn("keys_put", [c["name"] for c in ev["checks"] if not c["passed"]])
         self.assertTrue(all(c["detail"] for c in ev["checks"] if not c["passed"]))
 

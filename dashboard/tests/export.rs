@@ -329,6 +329,96 @@ fn the_kill_partition_run_in_detail() {
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
 }
 
+/// tests/fixtures/restart.jsonl: 0000 (the leader) killed and restarted,
+/// then 0001. A restart is an instant on the simulator's track, and the
+/// replica's `killed` span ends there (or at its new process's `start`,
+/// stamped a moment before); its roles follow.
+#[test]
+fn a_restart_ends_the_killed_span() {
+    let path = fixture("restart.jsonl");
+    let doc = export_path(&path);
+    let origin = u(&doc["otherData"]["start_unix_us"]);
+    let evs = events(&doc);
+    let instants: Vec<(&str, u64)> = evs
+        .iter()
+        .filter(|e| e["ph"] == "i" && (e["cat"] == "kill" || e["cat"] == "restart"))
+        .map(|e| (e["name"].as_str().unwrap(), u(&e["ts"])))
+        .collect();
+    assert_eq!(
+        instants,
+        [
+            ("kill 0000", 3_014_747),
+            ("restart 0000", 4_015_581),
+            ("kill 0001", 4_514_522),
+            ("restart 0001", 5_019_534)
+        ]
+    );
+    let restart = evs.iter().find(|e| e["name"] == "restart 0000").unwrap();
+    assert_eq!(restart["s"], "g");
+    assert_eq!(
+        (restart["pid"].as_u64(), restart["tid"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(restart["args"]["replica"], "0000");
+    assert_eq!(restart["args"]["down_ms"], 1000.834);
+    let rec = recorded(&path);
+    let threads = named(&doc, "thread_name");
+    let spans = spans(&doc);
+    for (id, restart_ts) in [("0000", 4_015_581), ("0001", 5_019_534)] {
+        let tid = threads
+            .iter()
+            .find(|(k, v)| k.0 == 1 && v.as_str() == id)
+            .map(|(k, _)| k.1)
+            .unwrap();
+        // Its new process's start.
+        let started = rec
+            .iter()
+            .filter(|e| e.src == id && matches!(e.event, Event::Start { .. }))
+            .map(|e| e.ts - origin)
+            .max()
+            .unwrap();
+        let v = &spans[&(1, tid)];
+        let killed: Vec<&Span> = v.iter().filter(|s| s.2 == "killed").collect();
+        assert_eq!(killed.len(), 1, "{id}: {v:?}");
+        let end = killed[0].0 + killed[0].1;
+        assert_eq!(end, restart_ts.min(started), "{id}: {v:?}");
+        assert!(
+            restart_ts - end < 1_000,
+            "{id}: ends {end}, restart {restart_ts}"
+        );
+        // It runs again: roles after the killed span, to the end.
+        let after: Vec<&str> = v
+            .iter()
+            .filter(|s| s.0 >= end)
+            .map(|s| s.2.as_str())
+            .collect();
+        assert!(
+            !after.is_empty() && !after.contains(&"killed"),
+            "{id}: {v:?}"
+        );
+        // Until it stops at the run's end.
+        let stop = rec
+            .iter()
+            .filter(|e| e.src == id && matches!(e.event, Event::Stop { .. }))
+            .map(|e| e.ts - origin)
+            .max()
+            .unwrap();
+        assert!(stop > restart_ts);
+        let last = v.last().unwrap();
+        assert_eq!(last.0 + last.1, stop, "{id}");
+    }
+    // 0000 leads again after its restart.
+    let tid0 = threads
+        .iter()
+        .find(|(k, v)| k.0 == 1 && *v == "0000")
+        .unwrap()
+        .0
+         .1;
+    assert!(spans[&(1, tid0)]
+        .iter()
+        .any(|s| s.2 == "leader" && s.0 > 4_015_581));
+}
+
 #[test]
 fn of_two_runs_in_one_recording_the_last_is_exported() {
     let one = std::fs::read_to_string(fixture("hand-made.jsonl")).unwrap();

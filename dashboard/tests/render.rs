@@ -379,3 +379,53 @@ fn replay_playing_with_the_go_to_prompt_at_80x24() {
     let r = app.replay.as_ref().unwrap();
     assert_eq!(r.clock_us(), r.duration_us() - 1_000_000);
 }
+
+/// `fixtures/restart.jsonl` (`run.py configs/ci/restart.json --seed 1
+/// --record`): the leader 0000 killed at 3.0 s and restarted at 4.0 s,
+/// the follower 0001 killed at 4.5 s and restarted at 5.0 s.
+fn restart_state_at(secs: f64) -> State {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/restart.jsonl");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut evs: Vec<DashEvent> = text.lines().map(|l| DashEvent::parse(l).unwrap()).collect();
+    // In time order, as `kvdash replay` plays them.
+    evs.sort_by_key(|e| e.ts);
+    let until = evs[0].ts + (secs * 1e6) as u64;
+    let mut s = State::new();
+    for e in evs.iter().filter(|e| e.ts <= until) {
+        s.apply(e);
+    }
+    s
+}
+
+/// Between the two restarts: 0000 runs again (↻ in its lane where it was
+/// restarted, `alive↻1`), 0001 is down (✕ where it was killed); the
+/// marker row has K and R.
+#[test]
+fn whole_screen_between_two_restarts_at_100x30() {
+    let s = restart_state_at(4.8);
+    let ui = Ui {
+        mode: Mode::Run {
+            config: "restart.json".into(),
+        },
+        ..ui()
+    };
+    let b = screen(100, 30, &s, &ui);
+    let t = text(&b);
+    assert!(t.contains("alive↻1"), "{t}");
+    assert!(t.contains("killed"), "{t}");
+    for sym in ["↻", "✕"] {
+        assert!(
+            t.lines().any(|l| l.contains("0000") && l.contains(sym)),
+            "{sym}: {t}"
+        );
+    }
+    // In the lane, a restart is cyan, a kill red.
+    let cells = b.buffer().content();
+    assert!(cells
+        .iter()
+        .any(|c| c.symbol() == "↻" && c.fg == Color::Cyan));
+    assert!(cells
+        .iter()
+        .any(|c| c.symbol() == "✕" && c.fg == Color::Red));
+    insta::assert_snapshot!(b);
+}

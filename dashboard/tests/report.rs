@@ -216,6 +216,127 @@ fn report_agrees_with_run_py_statistics() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// tests/fixtures/restart.jsonl (`run.py configs/ci/restart.json --seed
+/// 1 --record`): the leader 0000 killed at 3.014747 s and restarted at
+/// 4.015581 s, the follower 0001 killed at 4.514522 s and restarted at
+/// 5.019534 s. Each restart opens a phase and is listed with its down
+/// time; the counts are run.py's own.
+#[test]
+fn restarts_are_faults_counted_as_run_py_counts_them() {
+    let r = report::from_path(&fixture("restart.jsonl")).unwrap();
+    let stats = &r.verdict.as_ref().unwrap().stats;
+    let f = &r.faults;
+    assert_eq!((f.kills, f.restarts, f.partitions, f.heals), (2, 2, 0, 0));
+    assert_eq!(f.restarts as f64, stats["restarted"]);
+    assert_eq!(f.kills as f64, stats["killed"]);
+    assert_eq!(stats["restart_skipped"], 0.0);
+    let phases: Vec<(&str, u64, u64)> = r
+        .phases
+        .iter()
+        .map(|p| (p.name.as_str(), p.from_us, p.to_us))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("before faults", 0, 3_014_747),
+            ("after kill 1 (0000)", 3_014_747, 4_015_581),
+            ("after restart 1 (0000)", 4_015_581, 4_514_522),
+            ("after kill 2 (0001)", 4_514_522, 5_019_534),
+            ("after restart 2 (0001)", 5_019_534, 7_037_262),
+        ]
+    );
+    // Every answer is in one phase.
+    let in_phases: u64 = r.phases.iter().map(|p| p.latency.all.count).sum();
+    assert_eq!(in_phases, r.latency.all.count);
+    let listed: Vec<(u64, &str, Option<&str>, Option<u64>)> = f
+        .list
+        .iter()
+        .map(|x| (x.at_us, x.kind, x.replica.as_deref(), x.down_us))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (3_014_747, "kill", Some("0000"), None),
+            (4_015_581, "restart", Some("0000"), Some(1_000_834)),
+            (4_514_522, "kill", Some("0001"), None),
+            (5_019_534, "restart", Some("0001"), Some(505_012)),
+        ]
+    );
+    assert_eq!(f.list[0].leader, Some(true));
+    let text = report::text::render(&r);
+    for needle in [
+        "## Faults\n  kills 2, restarts 2 (run.py: killed 2, restarted 2), partitions 0, heals 0\n",
+        "       3.015 s  kill 0000 (leader)\n       4.016 s  restart 0000, down 1.001 s\n",
+        "       5.020 s  restart 0001, down 0.505 s\n",
+        "phase after restart 2 (0001) (5.02 s to 7.04 s)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["faults"]["restarts"], 2);
+    assert_eq!(json["faults"]["list"][1]["kind"], "restart");
+    assert_eq!(json["faults"]["list"][1]["down_us"], 1_000_834);
+    // The plots mark restarts apart from kills.
+    let dir = std::env::temp_dir().join(format!("kvdash-restart-plots-{}", std::process::id()));
+    report::plots::write_all(&r, &dir).unwrap();
+    for file in ["latency-over-time.svg", "message-rate.svg"] {
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+        let texts = svg_texts(&svg);
+        for l in ["kill", "restart"] {
+            assert!(
+                texts.iter().any(|t| t == l),
+                "{file}: no {l:?} in {texts:?}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A real run with restarts: the report's count is run.py's.
+#[test]
+fn report_counts_restarts_as_run_py_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    if !root.join("3700kvstore").exists() {
+        eprintln!("skipped: ./3700kvstore is not built (make build)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kvdash-report-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (rec, json) = (dir.join("r.jsonl"), dir.join("r.json"));
+    // In a folder of its own: the replicas' sockets go to the working
+    // folder, which another run (the test above) may be using.
+    let out = Command::new(root.join("run.py"))
+        .current_dir(&dir)
+        .arg(root.join("configs/ci/restart.json"))
+        .arg("-r")
+        .arg(root.join("3700kvstore"))
+        .args(["-s", "--seed", "1", "--record"])
+        .arg(&rec)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run.py runs");
+    assert!(
+        out.status.code().is_some() && json.exists(),
+        "run.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report::from_path(&rec).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let c = &j["counters"];
+    assert_eq!(r.faults.restarts, c["restarted"].as_u64().unwrap());
+    assert_eq!(r.faults.kills, c["killed"].as_u64().unwrap());
+    assert!(r.faults.restarts > 0, "configs/ci/restart.json restarts");
+    let restarts = r
+        .phases
+        .iter()
+        .filter(|p| p.name.starts_with("after restart "))
+        .count();
+    assert_eq!(restarts as u64, r.faults.restarts);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The text of every `<text>` element of an SVG document.
 fn svg_texts(svg: &str) -> Vec<String> {
     svg.split("<text")

@@ -329,6 +329,13 @@ pub enum Event {
         /// Killed as the leader (`kill_leader`) or not.
         leader: bool,
     },
+    /// A killed replica started again (run.py's `restart` and
+    /// `kill_restart` events): the same id, socket and data dir. Its own
+    /// `start` follows, with a new pid. Added within version 1: a reader
+    /// that predates it counts it as an unknown kind and skips it.
+    Restart {
+        replica: String,
+    },
     Partition {
         majority: Vec<String>,
         minority: Vec<String>,
@@ -460,6 +467,9 @@ mod tests {
                 replica: "0001".into(),
                 leader: true,
             },
+            Event::Restart {
+                replica: "0001".into(),
+            },
             Event::Partition {
                 majority: vec!["0000".into()],
                 minority: vec!["0001".into()],
@@ -524,6 +534,32 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_restart_reads_and_writes_as_the_simulator_sends_it() {
+        let line = r#"{"v":1,"ts":1764032404000000,"src":"sim","kind":"restart","replica":"0001"}"#;
+        let ev = DashEvent::parse(line).unwrap();
+        assert_eq!(
+            ev,
+            DashEvent::new(
+                1_764_032_404_000_000,
+                SIM_SOURCE,
+                Event::Restart {
+                    replica: "0001".into()
+                }
+            )
+        );
+        assert_eq!(ev.to_line(), line);
+        // Its version is checked first, as for every kind; without its
+        // replica it is malformed, not unknown.
+        let v2 = line.replace(r#""v":1"#, r#""v":2"#);
+        assert_eq!(DashEvent::parse(&v2), Err(EventError::Version(2)));
+        let bare = r#"{"v":1,"ts":1,"src":"sim","kind":"restart"}"#;
+        assert!(matches!(
+            DashEvent::parse(bare),
+            Err(EventError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -13,8 +13,12 @@
 //!   `candidate`, `leader` (from `role` events, and from `status` when
 //!   it shows a role or term that no `role` event announced), and
 //!   `killed` from the simulator's `kill` (from the replica's `stop`
-//!   just before, if any) to the end. A span ends at the next change, at
-//!   the replica's `stop`, or at the end of the run. Counters (`C`):
+//!   just before, if any) to its `restart` (or to its new process's
+//!   `start`, which is often stamped a moment before the simulator stamps
+//!   the restart), else to the end. A span ends at the next change, at
+//!   the replica's `stop`, or at the end of the run; a restarted
+//!   replica's spans begin again with its first `role` or `status` after
+//!   that. Counters (`C`):
 //!   `commit index ID`, and, for a recording without the simulator's
 //!   traffic, `messages sent per 100 ms ID` from the replicas' `status`
 //!   packet counts (client answers excluded).
@@ -28,7 +32,8 @@
 //!   spans on a thread never overlap. Without simulator events, the
 //!   replicas' `client_answer` events instead (replica-side latency).
 //! - process 3 `simulator`: global instants (`i`, `s: "g"`) on thread
-//!   `run` for `run start`, `kill ID`, `partition`, `partition healed`,
+//!   `run` for `run start`, `kill ID`, `restart ID` (args: the replica,
+//!   `down_ms` since its kill), `partition`, `partition healed`,
 //!   `run end` (the statistics) and `verdict: pass` / `verdict: FAIL`
 //!   (checks and tiers); partitions as spans on thread `partitions`; the
 //!   counter `messages per 100 ms` (series `delivered` and `lost`, the
@@ -261,7 +266,9 @@ fn roles(t: &mut Trace, events: &[&DashEvent], replicas: &BTreeMap<&str, u64>) {
     let mut lanes: BTreeMap<u64, Lane> = BTreeMap::new();
     for ev in events {
         let id = match &ev.event {
-            Event::Kill { replica, .. } if ev.src == SIM_SOURCE => replica.as_str(),
+            Event::Kill { replica, .. } | Event::Restart { replica } if ev.src == SIM_SOURCE => {
+                replica.as_str()
+            }
             _ if ev.src != SIM_SOURCE => ev.src.as_str(),
             _ => continue,
         };
@@ -284,6 +291,14 @@ fn roles(t: &mut Trace, events: &[&DashEvent], replicas: &BTreeMap<&str, u64>) {
                 let args = json!({"term": lane.term, "as_leader": leader});
                 lane.open = Some((from, "killed", (lane.term, String::new()), args));
                 lane.killed = true;
+            }
+            Event::Restart { .. } => {
+                // Its new process reports its role: until then, nothing.
+                if lane.killed {
+                    lane.close(t, ts);
+                    lane.killed = false;
+                }
+                lane.stopped_at = None;
             }
             Event::Start { .. } => {
                 if lane.killed {
@@ -567,6 +582,8 @@ fn requests(t: &mut Trace, events: &[&DashEvent]) {
 /// The simulator's instants and partition spans.
 fn simulator(t: &mut Trace, events: &[&DashEvent]) {
     let mut partition: Option<(u64, Value)> = None;
+    // Each replica's last kill, for its restart's down time.
+    let mut killed_at: HashMap<&str, u64> = HashMap::new();
     for ev in events.iter().filter(|e| e.src == SIM_SOURCE) {
         let ts = t.rel(ev.ts);
         match &ev.event {
@@ -587,6 +604,14 @@ fn simulator(t: &mut Trace, events: &[&DashEvent]) {
             Event::Kill { replica, leader } => {
                 let args = json!({"replica": replica, "leader": leader});
                 t.instant("kill", &format!("kill {replica}"), ts, args);
+                killed_at.insert(replica.as_str(), ts);
+            }
+            Event::Restart { replica } => {
+                let mut args = json!({ "replica": replica });
+                if let Some(k) = killed_at.remove(replica.as_str()) {
+                    args["down_ms"] = json!(ts.saturating_sub(k) as f64 / 1000.0);
+                }
+                t.instant("restart", &format!("restart {replica}"), ts, args);
             }
             Event::Partition {
                 majority,

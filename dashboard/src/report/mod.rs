@@ -13,8 +13,15 @@
 //! - **Phases.** The run starts in phase `before faults`. Each fault event
 //!   closes the current phase and opens the next: a `partition` opens
 //!   `partition N`, a `partition_healed` opens `after heal N`, a `kill`
-//!   opens `after kill N (ID)`. The last phase runs until the end. An
-//!   answer belongs to the phase in force at its event's `ts`.
+//!   opens `after kill N (ID)`, a `restart` opens `after restart N (ID)`.
+//!   The last phase runs until the end. An answer belongs to the phase in
+//!   force at its event's `ts`.
+//! - **Faults**: the simulator's `kill`, `restart`, `partition` and
+//!   `partition_healed` events, counted and listed in order (the first
+//!   [`MAX_FAULTS_LISTED`]); a restart's down time is from the replica's
+//!   last kill. The counts are run.py's `killed` and `restarted` stats
+//!   (kills that found nobody to kill, and restarts skipped, send no
+//!   event and count in neither).
 //! - **Latency** is client-observed (`request_answered.latency_us`).
 //!   `get`/`put`: answers `ok` to that op; `redirected`: answers
 //!   `redirect` or `fail`; `all`: every answer. Percentiles are
@@ -247,6 +254,39 @@ pub struct Series {
     pub faults: Vec<(u64, u64, String)>,
 }
 
+/// One fault of the run, in microseconds since its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    pub at_us: u64,
+    /// `kill`, `restart`, `partition` or `heal`.
+    pub kind: &'static str,
+    /// A kill's or a restart's replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    /// A kill: of the leader (`kill_leader`) or not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<bool>,
+    /// A restart: since the replica's last kill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub down_us: Option<u64>,
+    /// A partition: the minority side.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub minority: Vec<String>,
+}
+
+/// The simulator's faults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Faults {
+    pub kills: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    pub heals: u64,
+    /// In order, the first [`MAX_FAULTS_LISTED`].
+    pub list: Vec<Fault>,
+    /// Faults past those.
+    pub not_listed: u64,
+}
+
 /// One run's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -265,6 +305,7 @@ pub struct Report {
     pub median_us: Option<u64>,
     pub latency: LatencySet,
     pub phases: Vec<Phase>,
+    pub faults: Faults,
     pub messages: Messages,
     pub elections: SimElections,
     pub replica_elections: Option<ReplicaElections>,
@@ -318,9 +359,9 @@ pub struct Builder {
     overall: Hists,
     /// (name, from ts, histograms).
     phases: Vec<(String, u64, Hists)>,
-    partitions: u64,
-    heals: u64,
-    kills: u64,
+    faults: Faults,
+    /// When each replica was last killed (for a restart's down time).
+    killed_at: BTreeMap<String, u64>,
     latencies: Vec<u64>,
     requests: RequestCounts,
     messages: Messages,
@@ -344,6 +385,11 @@ pub struct Builder {
 /// Phases a report keeps apart; a crafted recording of many faults must
 /// not cost half a MiB of histograms each.
 pub const MAX_PHASES: usize = 64;
+/// Faults a report lists (all are counted).
+pub const MAX_FAULTS_LISTED: usize = 256;
+/// Replicas whose last kill is remembered for a restart's down time (the
+/// simulator has 21 at most).
+const MAX_KILLED_TRACKED: usize = 64;
 
 /// Message types counted apart (the protocol has a handful); the rest are
 /// counted as [`OTHER_TRAFFIC`].
@@ -481,6 +527,24 @@ impl Builder {
         }
     }
 
+    /// Lists a fault, while fewer than [`MAX_FAULTS_LISTED`] are.
+    fn list_fault(&mut self, ts: u64, kind: &'static str, fill: impl FnOnce(&mut Fault)) {
+        if self.faults.list.len() >= MAX_FAULTS_LISTED {
+            self.faults.not_listed += 1;
+            return;
+        }
+        let mut f = Fault {
+            at_us: self.rel(ts),
+            kind,
+            replica: None,
+            leader: None,
+            down_us: None,
+            minority: Vec::new(),
+        };
+        fill(&mut f);
+        self.faults.list.push(f);
+    }
+
     fn close_fault(&mut self, ts: u64) {
         if let Some((from, label)) = self.open_fault.take() {
             let (f, t) = (self.rel(from), self.rel(ts));
@@ -522,27 +586,53 @@ impl Builder {
                 let rel = self.rel(ts);
                 self.series.answers.push((rel, *latency_us, class));
             }
-            Event::Kill { replica, .. } => {
-                self.kills += 1;
-                self.new_phase(format!("after kill {} ({replica})", self.kills), ts);
+            Event::Kill { replica, leader } => {
+                self.faults.kills += 1;
+                let n = self.faults.kills;
+                self.new_phase(format!("after kill {n} ({replica})"), ts);
                 let rel = self.rel(ts);
                 self.series
                     .faults
                     .push((rel, rel, format!("kill {replica}")));
+                self.list_fault(ts, "kill", |f| {
+                    f.replica = Some(replica.clone());
+                    f.leader = Some(*leader);
+                });
+                if self.killed_at.contains_key(replica) || self.killed_at.len() < MAX_KILLED_TRACKED
+                {
+                    self.killed_at.insert(replica.clone(), ts);
+                }
                 if self.leader.0 == *replica {
                     self.sim_leader(ts, NO_ID);
                 }
             }
-            Event::Partition { .. } => {
+            Event::Restart { replica } => {
+                self.faults.restarts += 1;
+                let n = self.faults.restarts;
+                self.new_phase(format!("after restart {n} ({replica})"), ts);
+                let rel = self.rel(ts);
+                self.series
+                    .faults
+                    .push((rel, rel, format!("restart {replica}")));
+                let down = self.killed_at.remove(replica).map(|k| ts.saturating_sub(k));
+                self.list_fault(ts, "restart", |f| {
+                    f.replica = Some(replica.clone());
+                    f.down_us = down;
+                });
+            }
+            Event::Partition { minority, .. } => {
                 self.close_fault(ts);
-                self.partitions += 1;
-                self.new_phase(format!("partition {}", self.partitions), ts);
-                self.open_fault = Some((ts, format!("partition {}", self.partitions)));
+                self.faults.partitions += 1;
+                let n = self.faults.partitions;
+                self.new_phase(format!("partition {n}"), ts);
+                self.open_fault = Some((ts, format!("partition {n}")));
+                self.list_fault(ts, "partition", |f| f.minority = minority.clone());
             }
             Event::PartitionHealed {} => {
                 self.close_fault(ts);
-                self.heals += 1;
-                self.new_phase(format!("after heal {}", self.heals), ts);
+                self.faults.heals += 1;
+                self.new_phase(format!("after heal {}", self.faults.heals), ts);
+                self.list_fault(ts, "heal", |_| {});
             }
             Event::Traffic { leader, rows, .. } => {
                 let rel = self.rel(ts.saturating_sub(1));
@@ -694,6 +784,7 @@ impl Builder {
             median_us,
             latency: self.overall.set(),
             phases,
+            faults: self.faults.clone(),
             messages,
             elections: self.elections.clone(),
             replica_elections,

@@ -4,7 +4,7 @@
 //! - `latency-histogram.svg`: answers per logarithmic latency bucket, by
 //!   category (get, put, redirected);
 //! - `latency-over-time.svg`: each answer's latency at its time, by
-//!   category, partitions shaded and kills marked;
+//!   category, partitions shaded, kills (red) and restarts (cyan) marked;
 //! - `message-rate.svg`: messages between replicas per second, by type;
 //! - `leader-timeline.svg`: the simulator's leader over time, one lane per
 //!   replica and one for "no leader", faults shaded.
@@ -37,6 +37,8 @@ pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 const FAULT: RGBColor = RGBColor(255, 200, 200);
+/// A restart's line (a kill's is red).
+const RESTART: RGBColor = RGBColor(23, 190, 207);
 
 pub(crate) fn err(e: impl std::fmt::Debug) -> anyhow::Error {
     anyhow!("cannot draw: {e:?}")
@@ -296,12 +298,14 @@ where
         .iter()
         .filter(|f| f.1 > f.0 && clip(f.1) > clip(f.0))
         .collect();
-    let kills: Vec<_> = r
-        .series
-        .faults
-        .iter()
-        .filter(|f| f.1 == f.0 && x.contains(&secs(f.0)))
-        .collect();
+    let instants = |prefix: &str| -> Vec<_> {
+        r.series
+            .faults
+            .iter()
+            .filter(|f| f.1 == f.0 && f.2.starts_with(prefix) && x.contains(&secs(f.0)))
+            .collect()
+    };
+    let (kills, restarts) = (instants("kill "), instants("restart "));
     if !parts.is_empty() {
         chart
             .draw_series(
@@ -324,6 +328,18 @@ where
             .map_err(err)?
             .label("kill")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], RED.stroke_width(2)));
+    }
+    if !restarts.is_empty() {
+        chart
+            .draw_series(restarts.iter().map(|f| {
+                PathElement::new(
+                    vec![(secs(f.0), y.0), (secs(f.0), y.1)],
+                    RESTART.stroke_width(2),
+                )
+            }))
+            .map_err(err)?
+            .label("restart")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 10, y)], RESTART.stroke_width(2)));
     }
     Ok(())
 }

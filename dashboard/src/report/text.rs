@@ -38,6 +38,7 @@ pub fn render(r: &Report) -> String {
     let mut o = String::new();
     write_header(&mut o, r);
     write_verdict(&mut o, r);
+    write_faults(&mut o, r);
     write_client_latency(&mut o, r);
     write_messages(&mut o, r);
     write_leadership(&mut o, r);
@@ -117,6 +118,60 @@ fn write_verdict(o: &mut String, r: &Report) {
                 let _ = writeln!(o, "  {:<15} {value:>12} {}", t.metric, t.tier);
             }
         }
+    }
+}
+
+/// The simulator's faults: counts (with run.py's own, when it gave its
+/// verdict), then each in order.
+fn write_faults(o: &mut String, r: &Report) {
+    let f = &r.faults;
+    let _ = writeln!(o, "\n## Faults");
+    let stat = |name: &str| {
+        r.verdict
+            .as_ref()
+            .and_then(|v| v.stats.get(name))
+            .map(|x| format!("{x:.0}"))
+    };
+    let run_py = match (stat("killed"), stat("restarted")) {
+        (Some(k), Some(rs)) => {
+            let skipped = match stat("restart_skipped") {
+                Some(n) if n != "0" => format!(", {n} restarts skipped"),
+                _ => String::new(),
+            };
+            format!(" (run.py: killed {k}, restarted {rs}{skipped})")
+        }
+        (Some(k), None) => format!(" (run.py: killed {k})"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "  kills {}, restarts {}{run_py}, partitions {}, heals {}",
+        f.kills, f.restarts, f.partitions, f.heals
+    );
+    for x in &f.list {
+        let what = match x.kind {
+            "kill" => format!(
+                "kill {}{}",
+                x.replica.as_deref().unwrap_or("-"),
+                if x.leader == Some(true) {
+                    " (leader)"
+                } else {
+                    ""
+                }
+            ),
+            "restart" => format!(
+                "restart {}{}",
+                x.replica.as_deref().unwrap_or("-"),
+                x.down_us
+                    .map_or(String::new(), |d| format!(", down {:.3} s", d as f64 / 1e6))
+            ),
+            "partition" => format!("partition, minority {}", x.minority.join(" ")),
+            other => other.to_string(),
+        };
+        let _ = writeln!(o, "    {:>8.3} s  {what}", x.at_us as f64 / 1e6);
+    }
+    if f.not_listed > 0 {
+        let _ = writeln!(o, "    (and {} more)", f.not_listed);
     }
 }
 

@@ -71,6 +71,16 @@ pub struct Replica {
     /// Votes it granted and denied.
     pub votes_granted: u64,
     pub votes_denied: u64,
+    /// Times the simulator restarted it (`restart` events).
+    pub restarts: u64,
+    /// When the simulator last killed it.
+    pub killed_at: Option<u64>,
+    /// After a restart, the time before which its own events are the
+    /// killed process's (arriving late): halfway from the kill to the
+    /// restart. Not the restart itself: the new process often reports
+    /// before the simulator, which stamps the restart once the process
+    /// is started, gets to it.
+    pub incarnation_from: Option<u64>,
 }
 
 /// A sum that stops at the largest count rather than overflowing.
@@ -104,7 +114,35 @@ impl Replica {
             sim_sent: Ring::new(32),
             votes_granted: 0,
             votes_denied: 0,
+            restarts: 0,
+            killed_at: None,
+            incarnation_from: None,
         }
+    }
+
+    /// A new process (a restart): what the replica reported about itself
+    /// starts over (role unknown until it reports again); the simulator's
+    /// view of it (routed messages, partition side) and its kills and
+    /// restarts stay.
+    pub fn new_incarnation(&mut self) {
+        let fresh = Replica::new(&self.id);
+        self.role = None;
+        self.term = 0;
+        self.leader = fresh.leader;
+        self.last_index = 0;
+        self.last_term = 0;
+        self.commit_index = 0;
+        self.applied_index = 0;
+        self.followers.clear();
+        self.pid = None;
+        self.events_dropped = 0;
+        self.malformed = 0;
+        self.sent_total = 0;
+        self.received_total = 0;
+        self.sent_by_type.clear();
+        self.sent_samples = fresh.sent_samples;
+        self.votes_granted = 0;
+        self.votes_denied = 0;
     }
 
     /// Any event of its own: it is alive and reports.

@@ -348,9 +348,23 @@ impl State {
             self.ingest.ignored += 1;
             return;
         };
+        // Sent by the process killed before a restart, received after
+        // it: not about the replica as it now is.
+        let start = matches!(event, Event::Start { .. });
+        if !start && rep.incarnation_from.is_some_and(|from| ts < from) {
+            return;
+        }
+        let was_down = rep.is_down();
         rep.heard(ts);
         match event {
             Event::Start { peers, pid, .. } => {
+                // A new process the simulator's restart has not announced
+                // (yet: its own events may come first): it starts over,
+                // a follower as its first start made it.
+                if was_down || rep.pid.is_some_and(|p| p != *pid) {
+                    rep.new_incarnation();
+                    rep.role = Some(RoleName::Follower);
+                }
                 rep.pid = Some(*pid);
                 rep.life = Life::Alive;
                 let peers = peers.clone();
@@ -450,6 +464,7 @@ impl State {
                 ..
             } => self.sim_request_answered(mid, *op, *outcome, *latency_us),
             Event::Kill { replica, leader } => self.sim_kill(ts, replica, *leader),
+            Event::Restart { replica } => self.sim_restart(ts, replica),
             Event::Partition {
                 majority,
                 minority,
@@ -524,6 +539,7 @@ impl State {
         let term = self.replicas.get(replica).map_or(0, |r| r.term);
         if let Some(r) = self.replica_mut(replica) {
             r.life = Life::Killed;
+            r.killed_at = Some(ts);
         }
         self.timeline.mark(
             ts,
@@ -539,6 +555,39 @@ impl State {
             let old = std::mem::replace(&mut self.sim_leader, NO_ID.to_string());
             self.timeline.sim_leader(ts, &old, NO_ID, false);
         }
+    }
+
+    /// `restart`: a killed replica runs again. Unless its new process
+    /// has already said `start`, what it reported starts over now (its
+    /// role is unknown until it reports again); marked on the timeline,
+    /// where its lane in the simulator's view is a follower again (in
+    /// its own view, its `start` does that).
+    fn sim_restart(&mut self, ts: u64, replica: &str) {
+        let Some(r) = self.replica_mut(replica) else {
+            return;
+        };
+        let term = r.term;
+        if r.is_down() {
+            r.new_incarnation();
+            r.life = if r.reports {
+                Life::Alive
+            } else {
+                Life::Unknown
+            };
+        }
+        r.restarts += 1;
+        if let Some(k) = r.killed_at.filter(|k| *k <= ts) {
+            let from = k + (ts - k) / 2;
+            r.incarnation_from = Some(r.incarnation_from.map_or(from, |f| f.max(from)));
+        }
+        self.timeline.mark(
+            ts,
+            term,
+            MarkerKind::Restart {
+                replica: replica.to_string(),
+            },
+        );
+        self.timeline.sim_restart(ts, replica);
     }
 
     /// `partition`: each replica's side.

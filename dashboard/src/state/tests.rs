@@ -589,3 +589,234 @@ fn a_leader_that_stepped_down_is_not_shown_as_leader_whatever_the_simulator_beli
     ]);
     assert_eq!(sim_only.leader().unwrap().id, "0001");
 }
+
+fn start_pid(id: &str, peers: &[&str], pid: u32) -> Event {
+    match start(id, peers) {
+        Event::Start {
+            id,
+            peers,
+            transport,
+            config,
+            tuned,
+            ..
+        } => Event::Start {
+            id,
+            peers,
+            pid,
+            transport,
+            config,
+            tuned,
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn kill(id: &str, leader: bool) -> Event {
+    Event::Kill {
+        replica: id.into(),
+        leader,
+    }
+}
+
+fn restart(id: &str) -> Event {
+    Event::Restart { replica: id.into() }
+}
+
+/// The leader 0000 runs, is killed at 1 s and restarted at 2 s.
+fn until_the_restart() -> Vec<DashEvent> {
+    vec![
+        at(0, "sim", run_start(3)),
+        at(10, "0000", start_pid("0000", &["0001", "0002"], 100)),
+        at(
+            300,
+            "0000",
+            role(RoleName::Leader, 3, "0000", RoleReason::WonElection),
+        ),
+        at(
+            310,
+            "0000",
+            Event::Vote {
+                candidate: "0000".into(),
+                term: 3,
+                granted: true,
+                pre: false,
+            },
+        ),
+        at(
+            500,
+            "0000",
+            status(RoleName::Leader, 3, "0000", 40, 39, 900),
+        ),
+        at(1_000, "sim", kill("0000", true)),
+        at(
+            1_001,
+            "0000",
+            Event::Stop {
+                reason: "signal".into(),
+            },
+        ),
+        at(2_000, "sim", restart("0000")),
+    ]
+}
+
+#[test]
+fn a_restarted_replica_is_alive_again_and_starts_over() {
+    let mut s = apply_all(&until_the_restart());
+    let r = &s.replicas["0000"];
+    assert_eq!((r.life, r.restarts), (Life::Alive, 1));
+    // Until its new process reports, nothing it said before holds.
+    assert_eq!(
+        (r.role, r.term, r.last_index, r.sent_total),
+        (None, 0, 0, 0)
+    );
+    assert!(s.leader().is_none());
+    assert!(!s.is_out(r));
+    // Received late, from the killed process (sent before the restart's
+    // halfway point, 1.5 s): ignored.
+    s.apply(&at(
+        1_200,
+        "0000",
+        status(RoleName::Leader, 3, "0000", 41, 40, 950),
+    ));
+    s.apply(&at(
+        1_400,
+        "0000",
+        Event::Stop {
+            reason: "signal".into(),
+        },
+    ));
+    assert_eq!(s.replicas["0000"].life, Life::Alive);
+    assert!(s.leader().is_none());
+    // The new process: a new pid, recovered term and log, commit 0.
+    s.apply(&at(
+        2_003,
+        "0000",
+        start_pid("0000", &["0001", "0002"], 200),
+    ));
+    s.apply(&at(
+        2_030,
+        "0000",
+        status(RoleName::Follower, 3, "FFFF", 40, 0, 5),
+    ));
+    let r = &s.replicas["0000"];
+    assert_eq!(r.pid, Some(200));
+    assert_eq!(r.role, Some(RoleName::Follower));
+    assert_eq!((r.term, r.last_index, r.commit_index), (3, 40, 0));
+    assert_eq!((r.sent_total, r.votes_granted), (5, 0));
+    // Its lanes: dead from the kill, a follower again from the restart
+    // (the simulator's view) or from its own start (its view).
+    let lane = &s.timeline.lanes["0000"];
+    assert_eq!(lane.at(T0 + 1_500 * MS).unwrap().role, LaneRole::Dead);
+    assert_eq!(lane.current().unwrap().role, LaneRole::Follower);
+    assert_eq!(lane.at(T0 + 2_003 * MS).unwrap().from, T0 + 2_003 * MS);
+    let sim = &s.timeline.sim_lanes["0000"];
+    assert_eq!(sim.at(T0 + 1_500 * MS).unwrap().role, LaneRole::Dead);
+    assert_eq!(sim.at(T0 + 2_000 * MS).unwrap().role, LaneRole::Follower);
+    // A restart marker, after the kill's.
+    let marks: Vec<_> = s
+        .timeline
+        .markers
+        .iter()
+        .filter(|m| !matches!(m.kind, MarkerKind::Leader { .. }))
+        .map(|m| (m.ts, m.kind.clone()))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            (
+                T0 + 1_000 * MS,
+                MarkerKind::Kill {
+                    replica: "0000".into(),
+                    leader: true
+                }
+            ),
+            (
+                T0 + 2_000 * MS,
+                MarkerKind::Restart {
+                    replica: "0000".into()
+                }
+            ),
+        ]
+    );
+    // Killed again, it is down again.
+    s.apply(&at(3_000, "sim", kill("0000", false)));
+    assert_eq!(s.replicas["0000"].life, Life::Killed);
+}
+
+/// The new process is often stamped before the simulator stamps its
+/// restart, and its `start` may arrive first: the same result.
+#[test]
+fn a_restarted_replica_that_reports_before_the_restart_event() {
+    let mut events = until_the_restart();
+    let restart_ev = events.pop().unwrap();
+    events.push(at(
+        1_999,
+        "0000",
+        role(RoleName::Follower, 0, "FFFF", RoleReason::Start),
+    ));
+    events.push(at(1_999, "0000", start_pid("0000", &["0001", "0002"], 200)));
+    events.push(restart_ev);
+    events.push(at(
+        2_030,
+        "0000",
+        status(RoleName::Follower, 3, "FFFF", 40, 0, 5),
+    ));
+    let s = apply_all(&events);
+    let r = &s.replicas["0000"];
+    assert_eq!((r.life, r.restarts, r.pid), (Life::Alive, 1, Some(200)));
+    assert_eq!(
+        (r.role, r.term, r.sent_total),
+        (Some(RoleName::Follower), 3, 5)
+    );
+    assert_eq!(
+        s.timeline.lanes["0000"].current().unwrap().role,
+        LaneRole::Follower
+    );
+}
+
+/// tests/fixtures/restart.jsonl, `run.py configs/ci/restart.json --seed
+/// 1 --record`: 3 replicas; the leader 0000 killed at 3.0 s and restarted
+/// at 4.0 s, then the follower 0001 killed at 4.5 s and restarted at
+/// 5.0 s; 0000 leads again from 5.66 s.
+#[test]
+fn a_recorded_restart_replayed() {
+    let text = include_str!("../../tests/fixtures/restart.jsonl");
+    let events: Vec<DashEvent> = text.lines().map(|l| DashEvent::parse(l).unwrap()).collect();
+    let t0 = events[0].ts;
+    // In time order, as `kvdash replay` applies them.
+    let mut sorted = events.clone();
+    sorted.sort_by_key(|e| e.ts);
+    let until = |secs: f64| {
+        let mut s = State::new();
+        for e in sorted.iter().filter(|e| e.ts <= t0 + (secs * 1e6) as u64) {
+            s.apply(e);
+        }
+        s
+    };
+    let life = |s: &State, id: &str| (s.replicas[id].life, s.replicas[id].restarts);
+    let s = until(3.5);
+    assert_eq!(life(&s, "0000"), (Life::Killed, 0));
+    let s = until(4.7);
+    assert_eq!(life(&s, "0000"), (Life::Alive, 1));
+    assert_eq!(life(&s, "0001"), (Life::Killed, 0));
+    // Recovered from its data dir: its term, not its commit index.
+    let r = &s.replicas["0000"];
+    assert_eq!(
+        (r.role, r.term, r.commit_index),
+        (Some(RoleName::Follower), 1, 0)
+    );
+    assert!(r.last_index > 0);
+    for s in [until(60.0), apply_all(&events)] {
+        assert_eq!(life(&s, "0000").1, 1);
+        assert_eq!(life(&s, "0001").1, 1);
+        assert_eq!(s.leader().map(|r| r.id.as_str()), Some("0000"));
+        assert_eq!(s.verdict.as_ref().unwrap().stats["restarted"], 2.0);
+        let restarts = s
+            .timeline
+            .markers
+            .iter()
+            .filter(|m| matches!(m.kind, MarkerKind::Restart { .. }))
+            .count();
+        assert_eq!(restarts, 2);
+    }
+}

@@ -1,10 +1,11 @@
 //! The leader timeline: for each replica a lane of role segments over time,
-//! plus cluster-wide markers (elections, leader changes, kills, partitions).
+//! plus cluster-wide markers (elections, leader changes, kills, restarts,
+//! partitions).
 //!
 //! Two sets of lanes are kept: the replicas' own (from their `role`,
 //! `status` and `stop` events) and the simulator's view (from the leader
-//! belief in its `traffic` events and its `kill` events), so that the
-//! timeline works for a replica that emits nothing.
+//! belief in its `traffic` events and its `kill` and `restart` events), so
+//! that the timeline works for a replica that emits nothing.
 
 use std::collections::BTreeMap;
 
@@ -154,6 +155,10 @@ pub enum MarkerKind {
         replica: String,
         leader: bool,
     },
+    /// The simulator started a killed replica again.
+    Restart {
+        replica: String,
+    },
     /// A replica stopped by itself (or was killed by a simulator that does
     /// not report).
     Stop {
@@ -289,6 +294,14 @@ impl Timeline {
             .entry(id.to_string())
             .or_default()
             .set(ts, LaneRole::Dead, 0);
+    }
+
+    /// A restarted replica starts as a follower, in the simulator's view.
+    pub fn sim_restart(&mut self, ts: u64, id: &str) {
+        self.sim_lanes
+            .entry(id.to_string())
+            .or_default()
+            .set(ts, LaneRole::Follower, 0);
     }
 
     pub fn partition(&mut self, ts: u64, majority: &[String], minority: &[String], hard: bool) {

@@ -134,7 +134,16 @@ fn cells(r: &Replica, state: &State, wide: bool) -> Vec<(String, Style)> {
     } else {
         life.0
     };
-    out.push((life_text.to_string(), life.1));
+    // Running again after a restart: ↻ and how many times ("alive↻1";
+    // "live↻1" where narrow).
+    let life_text = match (life.0, r.restarts) {
+        ("alive", n @ 1..) => {
+            let n = if n < 10 { n.to_string() } else { "+".into() };
+            format!("{}↻{n}", if wide { "alive" } else { "live" })
+        }
+        _ => life_text.to_string(),
+    };
+    out.push((life_text, life.1));
     out.push(match r.side {
         Side::Whole => dash(),
         Side::Majority => ("maj".to_string(), Style::new().fg(Color::Cyan)),

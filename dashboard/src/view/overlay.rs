@@ -92,6 +92,7 @@ pub fn help(area: Rect, buf: &mut Buffer, ui: &Ui) {
             ("▒", fg(Color::LightYellow), "pre-vote"),
             ("─", fg(Color::Blue), "follower"),
             ("✕·", fg(Color::Red), "down"),
+            ("↻", timeline::RESTART_STYLE, "restarted"),
         ],
     ));
     lines.push(legend(
@@ -108,6 +109,7 @@ pub fn help(area: Rect, buf: &mut Buffer, ui: &Ui) {
             ("E", fg(Color::Yellow), "election"),
             ("L3", fg(Color::Green), "new leader, term"),
             ("K", fg(Color::Red), "kill"),
+            ("R", timeline::RESTART_STYLE, "restart"),
             ("X", fg(Color::Red), "stop"),
             ("P", fg(Color::Magenta), "partition"),
             ("H", fg(Color::Magenta), "heal"),

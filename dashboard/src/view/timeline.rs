@@ -1,7 +1,9 @@
 //! Panel 2: the leader timeline. One lane per replica over time, coloured
 //! by role; a marker row above for elections (E), new leaders (L + term),
-//! kills (K), stops (X), partitions (P) and heals (H); minority-side lanes
-//! shaded while a partition lasts. The right edge is "now" unless scrolled
+//! kills (K), restarts (R), stops (X), partitions (P) and heals (H);
+//! a killed lane is crossed out (✕) where the kill was and marked ↻ where
+//! the replica was restarted; minority-side lanes shaded while a partition
+//! lasts. The right edge is "now" unless scrolled
 //! back with ←; columns are aligned to the run's start so that they do not
 //! shift as time passes.
 
@@ -19,6 +21,10 @@ use crate::state::State;
 const LABEL_W: u16 = 5;
 /// Background of a lane cut off on the minority side.
 pub const CUT_BG: Color = Color::Indexed(53);
+/// A restart: its marker and its lane symbol.
+pub const RESTART_STYLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+/// A kill: its marker and its lane symbol.
+pub const KILL_STYLE: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 
 fn cell(role: LaneRole) -> (&'static str, Style) {
     match role {
@@ -36,11 +42,8 @@ fn cell(role: LaneRole) -> (&'static str, Style) {
 
 fn marker(kind: &MarkerKind) -> (char, u8, Style) {
     match kind {
-        MarkerKind::Kill { .. } => (
-            'K',
-            6,
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ),
+        MarkerKind::Kill { .. } => ('K', 7, KILL_STYLE),
+        MarkerKind::Restart { .. } => ('R', 6, RESTART_STYLE),
         MarkerKind::Stop { .. } => ('X', 5, Style::new().fg(Color::Red)),
         MarkerKind::Partition => (
             'P',
@@ -80,7 +83,7 @@ fn tick_us(column_us: u64) -> u64 {
 }
 
 pub const LEGEND: &str =
-    "█ leader ▓ candidate ▒ pre-vote ─ follower · down, shaded: cut off │ E election L new leader K kill X stop P partition H heal";
+    "█ leader ▓ candidate ▒ pre-vote ─ follower · down ↻ restarted, shaded: cut off │ E election L new leader K kill R restart X stop P partition H heal";
 
 /// Time columns a timeline panel of this size shows.
 pub fn columns(area: Rect) -> u64 {
@@ -181,11 +184,11 @@ pub fn render(area: Rect, buf: &mut Buffer, state: &State, ui: &Ui) {
         return;
     };
     let w = Window::new(inner, start, state.now(), ui);
-    let (marks, kills) = place_markers(state, &w);
+    let (marks, faults) = place_markers(state, &w);
     draw_markers(buf, inner, &w, &marks);
     draw_leader_terms(buf, inner.y, &w, &marks);
     let shown = &ids[rows.scroll..(rows.scroll + rows.visible).min(ids.len())];
-    draw_lanes(buf, inner, state, &w, shown, sim_view, &kills);
+    draw_lanes(buf, inner, state, &w, shown, sim_view, &faults);
     if rows.axis {
         draw_axis(buf, inner, &w);
     }
@@ -219,7 +222,7 @@ fn with_legend<'a>(block: Block<'a>, width: u16, rows: &Rows) -> Block<'a> {
     if (width as usize) > LEGEND.chars().count() + bottom.len() + 6 {
         bottom.push_str(LEGEND);
     } else if width > 60 {
-        bottom.push_str("E elect L leader K kill P part H heal · ? legend");
+        bottom.push_str("E elect L leader K kill R restart P part H heal · ? legend");
     }
     if bottom.is_empty() {
         return block;
@@ -230,11 +233,22 @@ fn with_legend<'a>(block: Block<'a>, width: u16, rows: &Rows) -> Block<'a> {
     ))
 }
 
-/// The most significant marker per column, and the (replica, column) of
-/// each kill and stop.
-fn place_markers(state: &State, w: &Window) -> (Vec<Option<Mark>>, Vec<(String, u64)>) {
+/// What happened to a replica in one column: killed (or stopped), or
+/// restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LaneFault {
+    Down,
+    Restart,
+}
+
+/// (replica, column, what) of each kill, stop and restart in the window.
+type LaneFaults = Vec<(String, u64, LaneFault)>;
+
+/// The most significant marker per column, and the kills, stops and
+/// restarts that mark the lanes.
+fn place_markers(state: &State, w: &Window) -> (Vec<Option<Mark>>, LaneFaults) {
     let mut marks: Vec<Option<Mark>> = vec![None; w.cols as usize];
-    let mut kills: Vec<(String, u64)> = vec![];
+    let mut faults: LaneFaults = vec![];
     for m in state.timeline.markers.iter() {
         let rel = m.ts as i128 - w.left;
         if rel < 0 || rel >= (w.cols * w.col_us) as i128 {
@@ -245,11 +259,17 @@ fn place_markers(state: &State, w: &Window) -> (Vec<Option<Mark>>, Vec<(String, 
         if marks[c].is_none_or(|(_, p, _, _)| p < prio) {
             marks[c] = Some((ch, prio, style, m.term));
         }
-        if let MarkerKind::Kill { replica, .. } | MarkerKind::Stop { replica } = &m.kind {
-            kills.push((replica.clone(), c as u64));
+        match &m.kind {
+            MarkerKind::Kill { replica, .. } | MarkerKind::Stop { replica } => {
+                faults.push((replica.clone(), c as u64, LaneFault::Down));
+            }
+            MarkerKind::Restart { replica } => {
+                faults.push((replica.clone(), c as u64, LaneFault::Restart));
+            }
+            _ => {}
         }
     }
-    (marks, kills)
+    (marks, faults)
 }
 
 /// The marker row.
@@ -279,7 +299,8 @@ fn draw_leader_terms(buf: &mut Buffer, y: u16, w: &Window, marks: &[Option<Mark>
 }
 
 /// One lane per replica shown: its label, then each column's role, kills
-/// crossed out and the cut-off side shaded.
+/// crossed out, restarts marked (a column holding both shows the restart:
+/// the replica runs again) and the cut-off side shaded.
 fn draw_lanes(
     buf: &mut Buffer,
     inner: Rect,
@@ -287,7 +308,7 @@ fn draw_lanes(
     w: &Window,
     shown: &[&String],
     sim_view: bool,
-    kills: &[(String, u64)],
+    faults: &[(String, u64, LaneFault)],
 ) {
     let empty = Lane::default();
     for (row, id) in shown.iter().enumerate() {
@@ -313,9 +334,16 @@ fn draw_lanes(
             let (sym, mut style) = lane
                 .dominant(a, b)
                 .map_or(cell(LaneRole::Unknown), |s| cell(s.role));
-            let killed_here = kills.iter().any(|(r, kc)| r == *id && *kc == c);
-            let sym = if killed_here {
-                style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+            let here = |f: LaneFault| {
+                faults
+                    .iter()
+                    .any(|(r, fc, k)| r == *id && *fc == c && *k == f)
+            };
+            let sym = if here(LaneFault::Restart) {
+                style = RESTART_STYLE;
+                "↻"
+            } else if here(LaneFault::Down) {
+                style = KILL_STYLE;
                 "✕"
             } else {
                 sym

@@ -133,6 +133,8 @@ impl Node {
             taken: disk.hard_state,
             snapshot: None,
         };
+        // The start event said term 0; say what the disk holds.
+        node.report_role(now, shared::events::RoleReason::Start);
         if restarted {
             node.last_leader_contact = Some(now);
             node.reset_election_deadline(now);
