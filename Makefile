@@ -3,7 +3,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: all build demo test test-rust test-python lint bench bench-dash fuzz fuzz-seeds clean
+.PHONY: all build demo test test-rust test-python lint bench bench-durability bench-dash fuzz fuzz-seeds clean
 
 # `make`: release binaries, with ./3700kvstore at the repo root where the
 # simulators expect it.
@@ -42,6 +42,14 @@ bench: build
 	$(PYTHON) scripts/bench.py
 	$(PYTHON) scripts/bench.py --stress
 	$(PYTHON) scripts/bench.py --stress --pace course
+	$(MAKE) bench-durability
+
+# What a data dir costs a put (durable/memory, tmpfs and disk, 5 seeds of
+# simple-2), and the data dir and memory over the 300-second run that
+# forces snapshots and an InstallSnapshot.
+bench-durability: build
+	$(PYTHON) scripts/bench_durability.py latency --seeds 5
+	$(PYTHON) scripts/bench_durability.py bounded
 
 # kvdash's ingest rate (events/s on one core) and the memory it holds
 # after 10 minutes of a 21-replica run; prints numbers only.
@@ -55,7 +63,7 @@ bench-dash:
 # checks and debug assertions are on (fuzz/Cargo.toml). Seeds are in
 # fuzz/seeds/, the grown corpus in fuzz/corpus/, crashes in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= replica_packet kvdash_ingest kvdash_report kvdash_plots
+FUZZ_TARGETS ?= replica_packet replica_storage kvdash_ingest kvdash_report kvdash_plots
 FUZZ = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 FUZZ_FLAGS = --sanitizer none --debug-assertions
 fuzz:

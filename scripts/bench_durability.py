@@ -148,7 +148,8 @@ def snapshot_traffic(recording: Path) -> Dict[str, Tuple[int, int]]:
 
 def bounded(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="kvbounded-", dir=args.disk_dir))
-    cfg = json.loads(Path(args.config if args.config.endswith(".json") else ROOT / "configs" / f"{args.config}.json").read_text())
+    path = Path(args.config)
+    cfg = json.loads((path if path.suffix == ".json" else ROOT / "configs" / f"{args.config}.json").read_text())
     ids = [f"{i:04X}" for i in range(cfg["replicas"])]
     cmd = [sys.executable, str(ROOT / "run.py"), args.config, "--seed", str(args.first_seed), "-s",
            "--replica", str(args.replica), "--json", str(work / "result.json"), "--durable", "--keep-data",
@@ -190,9 +191,11 @@ def bounded(args: argparse.Namespace) -> int:
         print(f"| {t:.0f} | {wal / 1024:.0f} | {snap / 1024:.0f} | {both / 1024:.0f} | {mem} |")
     if samples:
         half = len(samples) // 2
-        first = max(max(w + s for w, s, _ in r.values()) for _, r in samples[:half] or samples)
-        second = max(max(w + s for w, s, _ in r.values()) for _, r in samples[half:])
-        print(f"\nlargest data dir: first half {first / 1024:.0f} KiB, second half {second / 1024:.0f} KiB")
+        first = max(max(w for w, _, _ in r.values()) for _, r in samples[:half] or samples)
+        second = max(max(w for w, _, _ in r.values()) for _, r in samples[half:])
+        print(f"\nlargest wal (the log kept after compaction): first half {first / 1024:.0f} KiB, "
+              f"second half {second / 1024:.0f} KiB; the snapshot is the store, which grows "
+              "with the distinct keys the workload puts")
     chunks = snapshot_traffic(work / "run.jsonl")
     if chunks:
         print("InstallSnapshot traffic (from the replicas' status events): "
@@ -201,7 +204,8 @@ def bounded(args: argparse.Namespace) -> int:
         print("no InstallSnapshot was needed")
     if result:
         c = result["counters"]
-        print(f"requests {c['generated_get'] + c['generated_put']}, restarted {c['restarted']}, "
+        print(f"requests {c['generated_get'] + c['generated_put']}, distinct keys put {c['keys_put']}, "
+              f"restarted {c['restarted']}, "
               f"verdict {result['verdict']}, linearizability: {result['linearizability'].get('status')}")
     else:
         print(output[-3000:])
@@ -227,6 +231,9 @@ def main() -> int:
     sub.choices["bounded"].add_argument("--rows", type=int, default=15, help="rows in the table")
     sub.choices["bounded"].add_argument("--keep", action="store_true", help="keep the run's folder")
     args = p.parse_args()
+    # run.py runs in a scratch folder: a relative path means the repo's.
+    if not Path(args.config).is_absolute() and (ROOT / args.config).exists():
+        args.config = str(ROOT / args.config)
     if not args.replica.exists():
         p.error(f"no replica at {args.replica} (run make build)")
     os.makedirs(args.disk_dir, exist_ok=True)

@@ -152,6 +152,17 @@ impl Storage {
                 ours: id,
             });
         }
+        // Not one whole frame: a torn first write starts like a frame (or
+        // is zeros); anything else is some other file, never ours to cut.
+        let prefix = &bytes[..bytes.len().min(MAGIC.len())];
+        let torn_start = prefix == &MAGIC[..prefix.len()] || bytes.iter().all(|&b| b == 0);
+        if header.is_none() && !torn_start {
+            return Err(StorageError::Corrupt {
+                path: wal_path,
+                offset: 0,
+                why: "not a replica's wal".into(),
+            });
+        }
         if valid_len < bytes.len() as u64 {
             wal.set_len(valid_len).map_err(io_error(&wal_path))?;
             wal.sync_all().map_err(io_error(&wal_path))?;
@@ -757,6 +768,20 @@ mod tests {
             assert_eq!(again.hard_state.term, 9, "cut at {cut}");
             assert_eq!(report.torn_bytes, 0);
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_wal_that_is_some_other_file_is_left_alone() {
+        let dir = tempdir("other");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("wal"), b"my notes\n").unwrap();
+        let err = Storage::open(&dir, Addr(1)).err().unwrap();
+        assert!(err.to_string().contains("not a replica's wal"), "{err}");
+        assert_eq!(std::fs::read(dir.join("wal")).unwrap(), b"my notes\n");
+        std::fs::write(dir.join("wal"), &MAGIC[..3]).unwrap();
+        let (_, rec, report) = Storage::open(&dir, Addr(1)).unwrap();
+        assert_eq!((rec, report.torn_bytes), (Recovered::default(), 3));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -177,11 +177,12 @@ impl Node {
         if self.applied < base + threshold {
             return;
         }
+        // Applied entries are held (compaction keeps some, and a snapshot
+        // sets the base at the applied index); without one, no image.
+        let Some(term) = self.log.term(self.applied) else {
+            return;
+        };
         if self.durability.on {
-            let term = self
-                .log
-                .term(self.applied)
-                .expect("applied entries are held");
             let image = Snapshot::of(&self.kv, &self.applied_terms, self.applied, term);
             self.durability.snapshot = Some(Rc::new(image));
         }
@@ -193,25 +194,27 @@ impl Node {
     /// what the log still holds).
     pub(super) fn send_snapshot_chunk(&mut self, now: Micros, peer: Addr) {
         let base = self.log.snapshot_index();
-        let applied_term = self
-            .log
-            .term(self.applied)
-            .expect("applied entries are held");
         let term = self.term;
         let heartbeat = self.cfg.heartbeat_interval;
         let Some(lead) = self.leading.as_mut() else {
             return;
         };
-        let stale = lead.snapshot.as_ref().is_none_or(|o| o.image.index < base);
-        if stale {
-            let image = Snapshot::of(&self.kv, &self.applied_terms, self.applied, applied_term);
-            lead.snapshot = Some(Outbound {
-                chunks: chunk_ranges(&image),
-                image: Rc::new(image),
-                next: BTreeMap::new(),
-            });
-        }
-        let out = lead.snapshot.as_mut().expect("made above");
+        let fresh = lead.snapshot.take().filter(|o| o.image.index >= base);
+        let made = match fresh {
+            Some(out) => Some(out),
+            None => self.log.term(self.applied).map(|applied_term| {
+                let image = Snapshot::of(&self.kv, &self.applied_terms, self.applied, applied_term);
+                Outbound {
+                    chunks: chunk_ranges(&image),
+                    image: Rc::new(image),
+                    next: BTreeMap::new(),
+                }
+            }),
+        };
+        lead.snapshot = made;
+        let Some(out) = lead.snapshot.as_mut() else {
+            return;
+        };
         let n = *out.next.entry(peer).or_insert(0);
         let Some(range) = out.chunks.get(n as usize).cloned() else {
             return;
@@ -264,9 +267,11 @@ impl Node {
         let Some(out) = lead.snapshot.as_mut().filter(|o| o.image.index == a.index) else {
             return;
         };
+        // The follower's word, even if it goes back: it may have lost what
+        // it had (restarted, or started on another image).
         let chunks = out.chunks.len() as u64;
         let next = out.next.entry(from).or_insert(0);
-        *next = (*next).max(a.next.min(chunks));
+        *next = a.next.min(chunks);
         if *next < chunks {
             self.send_snapshot_chunk(now, from);
             return;
@@ -366,6 +371,136 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::testkit::{ack, append_reply, deliver, put, A, B, C, CLIENT};
+    use crate::raft::{Config, Input, Outgoing, Role};
+    use shared::{Message, VoteReply};
+
+    /// A leader of {A, B, C} that has applied and compacted 30 puts of
+    /// 1 KB values (about three chunks of store), with C never heard from.
+    fn leader_with_a_compacted_log() -> (Node, Micros) {
+        let cfg = Config {
+            compact_entries: 8,
+            ..Config::default()
+        };
+        let mut a = Node::new(A, vec![B, C], cfg, 1, 0);
+        let mut now = 2_000_000;
+        a.handle(now, Input::Tick);
+        for pre in [true, false] {
+            let body = Body::VoteReply(VoteReply {
+                term: 1,
+                granted: true,
+                pre,
+            });
+            let msg = Message {
+                src: B,
+                dst: A,
+                leader: Addr::UNKNOWN,
+                body,
+            };
+            a.handle(now, Input::Message(msg));
+        }
+        assert_eq!(a.role(), Role::Leader);
+        for i in 0..30 {
+            now += 1_000;
+            deliver(
+                &mut a,
+                now,
+                CLIENT,
+                put(&format!("m{i}"), &format!("k{i}"), &"v".repeat(1000)),
+            );
+            let last = a.log().last_index();
+            deliver(&mut a, now + 10, B, ack(1, last, now));
+        }
+        assert_eq!(a.applied_index(), 31);
+        assert!(a.log().snapshot_index() > 0, "compacted");
+        (a, now)
+    }
+
+    /// (chunk, of, image index) of each snapshot chunk to `to`.
+    fn chunks_to(out: &[Outgoing], to: Addr) -> Vec<(u64, u64, u64)> {
+        out.iter()
+            .filter(|o| o.to == to)
+            .filter_map(|o| match &o.body {
+                Body::InstallSnapshot(s) => Some((s.chunk, s.chunks, s.index)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_follower_that_lost_its_chunks_is_sent_them_again_from_where_it_says() {
+        let (mut a, mut now) = leader_with_a_compacted_log();
+        // C answers at last: its log is empty.
+        now += 1_000;
+        let out = deliver(&mut a, now, C, append_reply(1, false, 1, None));
+        let sent = chunks_to(&out, C);
+        assert_eq!(sent.len(), 1, "{out:?}");
+        let (first, of, index) = sent[0];
+        assert_eq!((first, index), (0, a.applied_index()));
+        assert!(of >= 3, "{of} chunks");
+        let snap_ack = |next| {
+            Body::SnapshotAck(SnapshotAck {
+                term: 1,
+                index,
+                next,
+                ts: now,
+            })
+        };
+        let out = deliver(&mut a, now + 10, C, snap_ack(1));
+        assert_eq!(
+            chunks_to(&out, C),
+            vec![(1, of, index)],
+            "the next chunk at once"
+        );
+        // C restarted: it has nothing of this image any more.
+        let out = deliver(&mut a, now + 20, C, snap_ack(0));
+        assert_eq!(
+            chunks_to(&out, C),
+            vec![(0, of, index)],
+            "from the start again"
+        );
+    }
+
+    #[test]
+    fn a_follower_installs_the_chunks_in_order_and_is_then_sent_entries() {
+        let (mut a, now) = leader_with_a_compacted_log();
+        let mut c = Node::new(C, vec![A, B], a.config().clone(), 3, now);
+        let mut t = now + 1_000;
+        let mut to_c = chunks_and_bodies(deliver(&mut a, t, C, append_reply(1, false, 1, None)), C);
+        let mut acked_entries = false;
+        while let Some(body) = to_c.pop() {
+            t += 100;
+            for o in deliver(&mut c, t, A, body) {
+                acked_entries |= matches!(o.body, Body::AppendReply(_));
+                to_c.extend(chunks_and_bodies(deliver(&mut a, t + 50, C, o.body), C));
+            }
+            assert!(t < now + 100_000, "no end to the transfer");
+        }
+        assert_eq!(c.applied_index(), a.applied_index());
+        assert_eq!(c.log().snapshot_index(), a.applied_index());
+        for i in 0..30 {
+            assert_eq!(c.kv().get(&format!("k{i}")), "v".repeat(1000));
+        }
+        assert_eq!(c.counters().snapshots_installed, 1);
+        assert_eq!(
+            a.follower_progress()
+                .iter()
+                .find(|p| p.id == C.to_string())
+                .unwrap()
+                .match_index,
+            a.applied_index()
+        );
+        let _ = acked_entries;
+    }
+
+    /// Snapshot chunks and AppendEntries to `to`.
+    fn chunks_and_bodies(out: Vec<Outgoing>, to: Addr) -> Vec<Body> {
+        out.into_iter()
+            .filter(|o| o.to == to)
+            .filter(|o| matches!(o.body, Body::InstallSnapshot(_) | Body::AppendEntries(_)))
+            .map(|o| o.body)
+            .collect()
+    }
 
     #[test]
     fn term_runs_answer_for_the_indices_they_reach_back_to() {
