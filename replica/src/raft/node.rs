@@ -223,7 +223,7 @@ impl Node {
         }
         // Once a batch, after the sends: what was just applied is seen
         // (and checked, in the simulation) before it can be compacted.
-        self.maybe_compact();
+        self.maybe_compact(now);
         self.report_progress(now);
         std::mem::take(&mut self.outbox)
     }

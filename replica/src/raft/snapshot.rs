@@ -3,9 +3,12 @@
 //! Compaction: once `compact_entries` applied entries sit in the log, the
 //! store is snapshotted as of the applied index (for the disk, with
 //! durability on) and the log keeps only the newest half of them, so that
-//! a follower a little behind still gets entries, not a snapshot. Memory
-//! and disk then hold at most about `compact_entries` entries plus what is
-//! not applied yet, and one store image.
+//! a follower a little behind still gets entries, not a snapshot. A leader
+//! keeps more while a live follower still lacks them (followers that get
+//! entries only with their heartbeats can lag by a thousand entries at a
+//! high rate), up to twice `compact_entries`. Memory and disk then hold at
+//! most that many entries plus what is not applied yet, and one store
+//! image.
 //!
 //! A follower whose next entry the leader no longer holds gets the
 //! leader's store instead, as of its applied index, in chunks of pairs
@@ -171,10 +174,23 @@ pub(super) struct Incoming {
 
 impl Node {
     /// Once a flush: compact if enough applied entries piled up.
-    pub(super) fn maybe_compact(&mut self) {
+    pub(super) fn maybe_compact(&mut self, now: Micros) {
         let threshold = self.cfg.compact_entries as u64;
         let base = self.log.snapshot_index();
         if self.applied < base + threshold {
+            return;
+        }
+        let mut upto = self.applied - threshold / 2;
+        if let Some(slowest) = self
+            .leading
+            .as_ref()
+            .and_then(|l| l.tracker.slowest_live_match(now))
+        {
+            upto = upto
+                .min(slowest)
+                .max(self.applied.saturating_sub(2 * threshold));
+        }
+        if upto <= base {
             return;
         }
         // Applied entries are held (compaction keeps some, and a snapshot
@@ -186,7 +202,7 @@ impl Node {
             let image = Snapshot::of(&self.kv, &self.applied_terms, self.applied, term);
             self.durability.snapshot = Some(Rc::new(image));
         }
-        self.log.compact_through(self.applied - threshold / 2);
+        self.log.compact_through(upto);
     }
 
     /// As leader: the next chunk `peer` wants, from the image being sent

@@ -442,6 +442,16 @@ impl Tracker {
         matched[self.quorum - 1]
     }
 
+    /// The lowest match index of the followers still answering: what
+    /// compaction should keep, so that none of them needs a snapshot.
+    pub(in crate::raft) fn slowest_live_match(&self, now: Micros) -> Option<u64> {
+        self.followers
+            .values()
+            .filter(|p| p.is_live(&self.cfg, now))
+            .map(|p| p.matched)
+            .min()
+    }
+
     /// The followers new entries go to at once: `eager_count` live,
     /// answering followers, those already eager first (every change costs
     /// a heartbeat, and each AppendEntries carries whatever the follower
