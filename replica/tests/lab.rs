@@ -1,5 +1,5 @@
 //! Counterparts of the 6.824/6.5840-style lab tests (Raft 2A, 2B, 2C and
-//! the key-value service 3A), each named after the lab test it stands for
+//! 2D, the key-value service 3A and 3B), each named after the lab test it stands for
 //! and swept over many seeds in the deterministic simulator. The mapping,
 //! and what each checks, is in `docs/LAB_TESTS.md`.
 //!
@@ -905,6 +905,9 @@ struct Kv {
     crash: bool,
     /// Random partitions come and go during every round.
     partitions: bool,
+    /// The 3B variant: replicas compact their logs (every 5 to 40
+    /// applied entries), persist, and are checked for it.
+    snapshots: bool,
 }
 
 const KV_ROUNDS: u64 = 3;
@@ -936,6 +939,10 @@ fn kv_world(rng: &mut Rng, kv: Kv) -> Scenario {
     if kv.unreliable {
         sc = unreliable(sc);
     }
+    if kv.snapshots {
+        sc.cfg.compact_entries = rng.range(5, 40) as usize;
+        sc.durable = true;
+    }
     sc
 }
 
@@ -955,13 +962,19 @@ fn random_split(lab: &mut Lab) -> Vec<usize> {
 /// partitions (if any), healed; every replica crashed, and restarted a
 /// timeout later (if crashing); then, in the calm, every request sent in
 /// a one-timeout window after the new leader had time to be elected must
-/// succeed. At the end the whole history must be linearizable.
+/// succeed. At the end the whole history must be linearizable. With
+/// snapshots, the logs stay trimmed throughout ([`Lab::bound_logs`]) and
+/// each restarted replica is exactly its disk's snapshot and log.
 fn kv_drive(lab: &mut Lab, kv: Kv) -> Result<(), String> {
     let (et, et_max) = (lab.et(), lab.et_max());
+    if kv.snapshots {
+        lab.bound_logs();
+    }
     for round in 0..KV_ROUNDS {
         let t0 = round * kv_round(kv, et, et_max);
         if kv.partitions {
-            lab.d.run_until(t0 + lab.rng.range(0, et / 2))?;
+            let at = t0 + lab.rng.range(0, et / 2);
+            lab.run_until(at)?;
             while lab.now() < t0 + 4 * et {
                 let side = random_split(lab);
                 lab.partition(&side);
@@ -969,7 +982,7 @@ fn kv_drive(lab: &mut Lab, kv: Kv) -> Result<(), String> {
                 lab.wait(len)?;
             }
         }
-        lab.d.run_until(t0 + 4 * et)?;
+        lab.run_until(t0 + 4 * et)?;
         lab.heal()?;
         if kv.crash {
             for i in 0..lab.n() {
@@ -977,10 +990,17 @@ fn kv_drive(lab: &mut Lab, kv: Kv) -> Result<(), String> {
             }
             lab.wait(et)?;
             lab.d.fault(Fault::RestartAll)?;
+            if kv.snapshots {
+                for i in 0..lab.n() {
+                    lab.check_recovered(i)?;
+                    let base = lab.snapshot_index(i);
+                    lab.measure("log base after a restart", base);
+                }
+            }
         }
         let calm = lab.now();
         let window = (calm + 3 * et_max, calm + 3 * et_max + et);
-        lab.d.run_until(calm + 5 * et_max)?;
+        lab.run_until(calm + 5 * et_max)?;
         let (ok, total) = lab.ok_ratio(window.0, window.1);
         lab.measure("requests in a liveness window", total as u64);
         expect(total > 0 && ok == total, || {
@@ -989,6 +1009,10 @@ fn kv_drive(lab: &mut Lab, kv: Kv) -> Result<(), String> {
                 window.0, window.1
             )
         })?;
+    }
+    if kv.snapshots {
+        let chunks = lab.sent(&["snapshot"]);
+        lab.measure("snapshot chunks sent", chunks);
     }
     Ok(())
 }
@@ -1008,6 +1032,7 @@ const KV: Kv = Kv {
     unreliable: false,
     crash: false,
     partitions: false,
+    snapshots: false,
 };
 
 #[test]
@@ -1132,7 +1157,7 @@ fn ok_value(lab: &Lab, chain: usize) -> Option<String> {
 /// Plays until `chain` gets an `ok`, within the agreement bound.
 fn wait_ok(lab: &mut Lab, chain: usize) -> Result<String, String> {
     let until = lab.now() + lab.agreement_bound();
-    lab.d.run_until_or(until, |d| {
+    lab.run_until_or(until, |d| {
         d.clients()
             .ops
             .iter()
@@ -1158,7 +1183,7 @@ fn resend_if_refused(
             .iter()
             .any(|o| o.chain == chain && o.outcome != Outcome::Pending)
     };
-    lab.d.run_until_or(until, answered)?;
+    lab.run_until_or(until, answered)?;
     if ok_value(lab, chain).is_some() {
         return Ok(chain);
     }
@@ -1262,6 +1287,522 @@ fn persist_partition_unreliable_linearizable_3a() {
             crash: true,
             partitions: true,
             unreliable: true,
+            snapshots: false,
+        },
+    );
+}
+
+// ----------------------------------------------------------------------
+// 2D: log compaction and InstallSnapshot
+//
+// The lab's service calls `Snapshot(index)` every 10 entries; ours never
+// does: the core compacts by itself once `compact_entries` applied
+// entries pile up (keeping the newest half). These worlds set it to 5 to
+// 40, so the lab's "perhaps enough to get a snapshot" batches of 5 to 14
+// commands become batches of half to three `compact_entries`.
+// Throughout, the logs stay trimmed ([`Lab::bound_logs`]), which stands
+// for the lab's bound on the persisted state's size.
+
+/// The lab's 30 iterations of `snapcommon`.
+const SNAP_ITERS: u64 = 30;
+
+/// The 2D tests' world: three replicas compacting every 5 to 40 applied
+/// entries; durable if `durable`, or else on half of the seeds. With
+/// `LAB_BIG_VALUES=1`, on a third of the seeds the commands write 1 to
+/// 4.2 KB values to 10 keys, so that snapshots take several chunks (off
+/// by default: a follower the leader updates lazily then catches up one
+/// packet of entries per quiet heartbeat interval, too slowly for the
+/// lab's `one(cmd, 3)` on many seeds; see `docs/LAB_TESTS.md`).
+fn snap_world(rng: &mut Rng, durable: bool, lossy: bool) -> Scenario {
+    let durable = durable || rng.chance(0.5);
+    let mut sc = raft_world(rng, 3, durable);
+    sc.cfg.compact_entries = rng.range(5, 40) as usize;
+    if rng.chance(1.0 / 3.0) && std::env::var_os("LAB_BIG_VALUES").is_some_and(|v| v == "1") {
+        sc.work.keys = 10;
+        sc.work.big_values = 1.0;
+    }
+    if lossy {
+        sc = unreliable(sc);
+    }
+    sc
+}
+
+/// Half to three compaction thresholds' worth of commands (a leader may
+/// keep up to two thresholds for followers that lack them).
+fn snap_batch(lab: &mut Lab) -> u64 {
+    let ce = lab.compact_entries();
+    ce / 2 + lab.rng.range(0, 5 * ce / 2)
+}
+
+/// The lab's `snapcommon`, 30 times: a follower (every third time the
+/// leader) is cut off (`disconnect`) or crashed (`crash`), or neither; a
+/// batch of commands goes to the leader (every third time to a follower,
+/// which refuses them); the others agree on one more. The victim then
+/// comes back (restarted from its disk: exactly its snapshot and log) and
+/// all three agree. Whenever every other replica had compacted away the
+/// first entry the victim lacked, it must have caught up through
+/// InstallSnapshot: snapshot packets were sent since it went away (a
+/// chunk sent to a crashed victim may reach it once restarted), it
+/// installed a snapshot, and its log now starts after that entry; with
+/// victims, that happens at least once per run. Without victims, every
+/// replica has compacted by the end.
+fn snap_common(lab: &mut Lab, disconnect: bool, crash: bool) -> Result<(), String> {
+    let n = lab.n();
+    let victims = disconnect || crash;
+    lab.bound_logs();
+    lab.one(n)?;
+    let mut leader1 = lab.check_one_leader()?;
+    let mut through_snapshot = 0;
+    for iter in 0..SNAP_ITERS {
+        let (mut victim, mut sender) = ((leader1 + 1) % n, leader1);
+        if iter % 3 == 1 {
+            (victim, sender) = (leader1, (leader1 + 1) % n);
+        }
+        let sent = lab.sent(&["snapshot"]);
+        if disconnect {
+            lab.disconnect(victim)?;
+            lab.one(n - 1)?;
+        }
+        if crash {
+            lab.crash(victim)?;
+            lab.one(n - 1)?;
+        }
+        for _ in 0..snap_batch(lab) {
+            lab.submit(Some(sender));
+        }
+        if !victims {
+            // Every follower caught up: no InstallSnapshot is needed.
+            lab.one(n)?;
+            continue;
+        }
+        lab.one(n - 1)?;
+        let lacks = match lab.d.world().disk(victim).filter(|_| crash) {
+            Some(disk) => disk.log_base.0 + disk.entries.len() as u64 + 1,
+            None => lab.last_index(victim) + 1,
+        };
+        let compacted = (0..n)
+            .filter(|&j| j != victim)
+            .all(|j| lab.snapshot_index(j) >= lacks);
+        if crash {
+            // Packets sent to the dead victim stay on their way (to find
+            // it dead, or restarted): the lab's `start1` is delayed until
+            // those sent before the others compacted have landed, so that
+            // it can only catch up from what they hold now.
+            let net = &lab.d.world().net;
+            lab.wait(2 * (net.max_delay + net.slow_max) + 1_000)?;
+            lab.restart(victim)?;
+            lab.check_recovered(victim)?;
+        }
+        let installed = lab.snapshots_installed(victim);
+        if disconnect {
+            lab.reconnect(victim)?;
+        }
+        let at = lab.one(n)?;
+        if compacted {
+            through_snapshot += 1;
+            let more = lab.sent(&["snapshot"]) - sent;
+            let installed = lab.snapshots_installed(victim) - installed;
+            let base = lab.snapshot_index(victim);
+            expect(more > 0 && installed > 0 && base >= lacks, || {
+                format!(
+                    "replica {victim} lacked entry {lacks}, which the others had compacted \
+                     away, and applied {at} with {more} snapshot packets sent since it went \
+                     away, {installed} snapshots installed, and its log starting after {base}"
+                )
+            })?;
+        }
+        leader1 = lab.check_one_leader()?;
+    }
+    lab.measure("catch-ups through a snapshot", through_snapshot);
+    let chunks = lab.sent(&["snapshot"]);
+    lab.measure("snapshot chunks sent", chunks);
+    if victims {
+        expect(through_snapshot > 0, || {
+            format!("in {SNAP_ITERS} iterations no victim ever needed a snapshot")
+        })?;
+    } else {
+        for j in 0..n {
+            expect(lab.snapshot_index(j) > 0, || {
+                format!("replica {j} never compacted its log")
+            })?;
+        }
+    }
+    if crash {
+        lab.committed_survives()?;
+    }
+    Ok(())
+}
+
+#[test]
+fn snapshot_basic_2d() {
+    sweep_lab(
+        "snapshot_basic_2d",
+        100,
+        |rng| snap_world(rng, false, false),
+        |lab| snap_common(lab, false, false),
+    );
+}
+
+#[test]
+fn snapshot_install_2d() {
+    sweep_lab(
+        "snapshot_install_2d",
+        100,
+        |rng| snap_world(rng, false, false),
+        |lab| snap_common(lab, true, false),
+    );
+}
+
+#[test]
+fn snapshot_install_unreliable_2d() {
+    sweep_lab(
+        "snapshot_install_unreliable_2d",
+        100,
+        |rng| snap_world(rng, false, true),
+        |lab| snap_common(lab, true, false),
+    );
+}
+
+#[test]
+fn snapshot_install_crash_2d() {
+    sweep_lab(
+        "snapshot_install_crash_2d",
+        100,
+        |rng| snap_world(rng, true, false),
+        |lab| snap_common(lab, false, true),
+    );
+}
+
+#[test]
+fn snapshot_install_un_crash_2d() {
+    sweep_lab(
+        "snapshot_install_un_crash_2d",
+        100,
+        |rng| snap_world(rng, true, true),
+        |lab| snap_common(lab, false, true),
+    );
+}
+
+/// Crashes every replica, restarts them all, and checks each is exactly
+/// what its disk held.
+fn crash_and_restart_all(lab: &mut Lab) -> Result<(), String> {
+    for i in 0..lab.n() {
+        lab.crash(i)?;
+    }
+    for i in 0..lab.n() {
+        lab.restart(i)?;
+        lab.check_recovered(i)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn snapshot_all_crash_2d() {
+    // Five times: a batch of commands agreed one by one, then every
+    // replica crashes and restarts, each from its snapshot and log; the
+    // next command lands after the last one agreed before the crash.
+    sweep_lab(
+        "snapshot_all_crash_2d",
+        100,
+        |rng| snap_world(rng, true, false),
+        |lab| {
+            lab.bound_logs();
+            lab.one(3)?;
+            for _ in 0..5 {
+                for _ in 0..snap_batch(lab) {
+                    lab.one(3)?;
+                }
+                let index1 = lab.one(3)?;
+                crash_and_restart_all(lab)?;
+                let index2 = lab.one(3)?;
+                expect(index2 > index1, || {
+                    format!("index decreased from {index1} to {index2}")
+                })?;
+            }
+            for i in 0..3 {
+                expect(lab.snapshot_index(i) > 0, || {
+                    format!("replica {i} never compacted its log")
+                })?;
+            }
+            lab.committed_survives()
+        },
+    );
+}
+
+#[test]
+fn snapshot_init_2d() {
+    // Enough commands for a snapshot; every replica crashes and restarts
+    // from it; one command (its batch to the disk carries no snapshot);
+    // every replica crashes and restarts again: each still starts from a
+    // snapshot at least as new, and one more command commits.
+    sweep_lab(
+        "snapshot_init_2d",
+        150,
+        |rng| snap_world(rng, true, false),
+        |lab| {
+            lab.bound_logs();
+            lab.one(3)?;
+            for _ in 0..=lab.compact_entries() {
+                lab.one(3)?;
+            }
+            crash_and_restart_all(lab)?;
+            let first: Vec<u64> = (0..3).map(|i| lab.applied(i)).collect();
+            expect(first.iter().all(|&a| a > 0), || {
+                format!("restarted from no snapshot: applied {first:?}")
+            })?;
+            lab.one(3)?;
+            crash_and_restart_all(lab)?;
+            let second: Vec<u64> = (0..3).map(|i| lab.applied(i)).collect();
+            expect(second.iter().zip(&first).all(|(b, a)| b >= a), || {
+                format!("restarted from older snapshots: applied {first:?}, then {second:?}")
+            })?;
+            lab.one(3)?;
+            lab.committed_survives()
+        },
+    );
+}
+
+// ----------------------------------------------------------------------
+// 3B: the key-value service with log compaction
+
+/// A put of a fresh value to `key` by client 0, through the connected
+/// leader if there is one, retried until it succeeds; the value.
+fn put_ok(lab: &mut Lab, key: &str) -> Result<String, String> {
+    let target = lab.leader_now();
+    let chain = lab.d.request(0, target, Kind::Put, key.into(), true);
+    wait_ok(lab, chain)
+}
+
+/// A get of `key` by client 0 (as [`put_ok`]) must read `want`.
+fn check_get(lab: &mut Lab, key: &str, want: &str) -> Result<(), String> {
+    let target = lab.leader_now();
+    let chain = lab.d.request(0, target, Kind::Get, key.into(), true);
+    let got = wait_ok(lab, chain)?;
+    expect(got == want, || {
+        format!("get {key} read {got:?}, expected {want:?}")
+    })
+}
+
+#[test]
+fn snapshot_rpc_3b() {
+    // The lab's keys "a" to "e" are k50 to k54 here, and "0" to "49" are
+    // k0 to k49. A put and a get; then, with replica 2 cut off, 50 puts
+    // and, an election timeout later, one more: replicas 0 and 1 must
+    // have compacted most of them away. Then 1 is cut off instead: 0
+    // and 2 can only commit once 2 has caught up, which needs the
+    // snapshot (the entries 2 lacks are gone). Two puts and four gets,
+    // then 2 holds the store through a snapshot. Healed: a put and three
+    // gets. On half of the seeds the values are 1 to 4.2 KB, so that the
+    // snapshot takes about a dozen chunks.
+    sweep_lab(
+        "snapshot_rpc_3b",
+        150,
+        |rng| {
+            let mut sc = raft_world(rng, 3, true);
+            // At most 20: even keeping twice that, the leader must have
+            // compacted away what replica 2 lacks.
+            sc.cfg.compact_entries = rng.range(5, 20) as usize;
+            sc.work.keys = 55;
+            sc.work.max_attempts = 40;
+            if rng.chance(0.5) {
+                sc.work.big_values = 1.0;
+            }
+            sc
+        },
+        |lab| {
+            lab.bound_logs();
+            let k = |i: usize| format!("k{i}");
+            let a = put_ok(lab, &k(50))?;
+            check_get(lab, &k(50), &a)?;
+
+            lab.partition(&[0, 1]);
+            lab.check_one_leader()?;
+            let mut numbered = Vec::new();
+            for i in 0..50 {
+                numbered.push(put_ok(lab, &k(i))?);
+            }
+            lab.wait(lab.et())?;
+            let b = put_ok(lab, &k(51))?;
+            for i in [0, 1] {
+                let (base, held) = (lab.snapshot_index(i), lab.last_index(i));
+                expect(base > 0 && held - base < 51, || {
+                    format!("replica {i}'s log was not trimmed: it holds {base}+1..={held}")
+                })?;
+            }
+
+            let (lagging, sent) = (lab.last_index(2), lab.sent(&["snapshot"]));
+            lab.partition(&[0, 2]);
+            lab.check_one_leader()?;
+            let c = put_ok(lab, &k(52))?;
+            put_ok(lab, &k(53))?;
+            check_get(lab, &k(50), &a)?;
+            check_get(lab, &k(51), &b)?;
+            check_get(lab, &k(1), &numbered[1])?;
+            check_get(lab, &k(49), &numbered[49])?;
+            let more = lab.sent(&["snapshot"]) - sent;
+            let base = lab.snapshot_index(2);
+            let held = lab.d.world().nodes[2]
+                .as_ref()
+                .map(|n| n.kv().get(&k(49)).to_string());
+            lab.measure("snapshot packets to the lagging replica", more);
+            expect(
+                more > 0 && base > lagging && held.as_ref() == Some(&numbered[49]),
+                || {
+                    format!(
+                        "replica 2 lagged at {lagging}; {more} snapshot packets later its log \
+                         starts after {base} and its store has k49 = {held:?}"
+                    )
+                },
+            )?;
+
+            lab.heal()?;
+            let e = put_ok(lab, &k(54))?;
+            check_get(lab, &k(52), &c)?;
+            check_get(lab, &k(54), &e)?;
+            check_get(lab, &k(1), &numbered[1])
+        },
+    );
+}
+
+/// Bounds on a disk image in JSON bytes, for `snapshot_size_3b`. A pair
+/// is `["k2","v123456"],` (MIDs, hence values, have 6 digits): under 24.
+const PAIR_BYTES: u64 = 24;
+/// A term run is `[123456,78],`: under 16.
+const RUN_BYTES: u64 = 16;
+/// An entry is `{"t":78,"p":{"k":"k2","v":"v123456","c":"0013","m":
+/// "M123456"}}`: under 80.
+const ENTRY_BYTES: u64 = 80;
+
+#[test]
+fn snapshot_size_3b() {
+    // One client, one to three keys: 200 times, a put and a get reading
+    // it, twice (800 requests, 400 puts). Then every replica's disk image
+    // must be in proportion to the keys, not to the puts: its snapshot at
+    // most PAIR_BYTES per key plus RUN_BYTES per term (a run of terms
+    // per term that had a leader), its log at most ENTRY_BYTES per entry
+    // it may hold (twice `compact_entries` applied, see `Lab::bound_logs`,
+    // plus those it has not applied). With `compact_entries` at most 40
+    // that is under 6.4 KB of log, where the 400 puts alone would take
+    // about 22 KB. (The lab: snapshot under 500 bytes, raft state under
+    // 8 KB.)
+    sweep_lab(
+        "snapshot_size_3b",
+        30,
+        |rng| {
+            let mut sc = raft_world(rng, 3, true);
+            sc.cfg.compact_entries = rng.range(5, 40) as usize;
+            sc.work.clients = 1;
+            sc.work.keys = rng.range(1, 3) as usize;
+            sc.work.max_attempts = 40;
+            sc
+        },
+        |lab| {
+            lab.bound_logs();
+            let keys = lab.d.clients().keys();
+            for round in 0..200 {
+                let key = &keys[round % keys.len()];
+                for _ in 0..2 {
+                    let v = put_ok(lab, key)?;
+                    check_get(lab, key, &v)?;
+                }
+            }
+            lab.wait(lab.et())?;
+            let ce = lab.compact_entries();
+            let terms = (0..3).map(|i| lab.term(i)).max().unwrap_or(0);
+            for i in 0..3 {
+                let (snap, log) = lab.image_bytes(i);
+                lab.measure("snapshot bytes", snap);
+                lab.measure("log bytes", log);
+                let unapplied = lab.last_index(i) - lab.applied(i);
+                let snap_bound = PAIR_BYTES * keys.len() as u64 + RUN_BYTES * terms;
+                let log_bound = ENTRY_BYTES * (2 * ce + unapplied);
+                expect(snap <= snap_bound && log <= log_bound, || {
+                    format!(
+                        "replica {i}'s disk holds a {snap}-byte snapshot (bound {snap_bound}) \
+                         and a {log}-byte log (bound {log_bound})"
+                    )
+                })?;
+            }
+            Ok(())
+        },
+    );
+}
+
+const KV_SNAP: Kv = Kv {
+    crash: true,
+    snapshots: true,
+    ..KV
+};
+
+#[test]
+fn snapshot_recover_3b() {
+    kv_test("snapshot_recover_3b", 120, KV_SNAP);
+}
+
+#[test]
+fn snapshot_recover_many_clients_3b() {
+    kv_test(
+        "snapshot_recover_many_clients_3b",
+        20,
+        Kv {
+            clients: 20,
+            ..KV_SNAP
+        },
+    );
+}
+
+#[test]
+fn snapshot_unreliable_3b() {
+    kv_test(
+        "snapshot_unreliable_3b",
+        100,
+        Kv {
+            clients: 5,
+            unreliable: true,
+            crash: false,
+            ..KV_SNAP
+        },
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_3b() {
+    kv_test(
+        "snapshot_unreliable_recover_3b",
+        100,
+        Kv {
+            clients: 5,
+            unreliable: true,
+            ..KV_SNAP
+        },
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_concurrent_partition_3b() {
+    kv_test(
+        "snapshot_unreliable_recover_concurrent_partition_3b",
+        100,
+        Kv {
+            clients: 5,
+            unreliable: true,
+            partitions: true,
+            ..KV_SNAP
+        },
+    );
+}
+
+#[test]
+fn snapshot_unreliable_recover_concurrent_partition_linearizable_3b() {
+    kv_test(
+        "snapshot_unreliable_recover_concurrent_partition_linearizable_3b",
+        40,
+        Kv {
+            servers: 7,
+            clients: 15,
+            unreliable: true,
+            partitions: true,
+            ..KV_SNAP
         },
     );
 }

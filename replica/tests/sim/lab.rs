@@ -12,6 +12,11 @@
 //! [`super::seeds::sweep`] does: `SIM_SEEDS=n` for more, `SEED=s` to
 //! replay one with a trace of the last events.
 //!
+//! With log compaction (the 2D and 3B tests), [`Lab::bound_logs`] adds
+//! one more check between every two events: every replica's log, in
+//! memory and on its disk, holds at most twice `compact_entries` applied
+//! entries, and its disk's snapshot covers the rest.
+//!
 //! The lab's "command" is a put here: its value is unique, so its MID
 //! names one entry of the committed log. "Applied by `k` replicas" is
 //! the lab's `nCommitted`: living replicas whose applied index reached
@@ -20,7 +25,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use replica::raft::{Micros, Role};
+use replica::raft::{entry_wire_size, Micros, Role};
 use replica::rng::Rng;
 
 use super::clients::{Kind, Outcome};
@@ -47,6 +52,11 @@ pub struct Lab {
     /// MID -> its index in the committed log, for the prefix scanned.
     positions: HashMap<String, u64>,
     scanned: usize,
+    /// [`Lab::bound_logs`] was called: the compaction bounds are checked
+    /// between every two events.
+    logs_bounded: bool,
+    /// The most entries any replica held in memory or on disk meanwhile.
+    longest_log: u64,
 }
 
 impl Lab {
@@ -58,6 +68,8 @@ impl Lab {
             next_client: 0,
             positions: HashMap::new(),
             scanned: 0,
+            logs_bounded: false,
+            longest_log: 0,
         }
     }
 
@@ -100,7 +112,118 @@ impl Lab {
 
     pub fn wait(&mut self, d: Micros) -> Result<(), String> {
         let until = self.now() + d;
-        self.d.run_until(until)
+        self.run_until(until)
+    }
+
+    /// Plays every event up to `until` (as [`Driver::run_until`]), with
+    /// the compaction bounds checked between events once
+    /// [`Lab::bound_logs`] was called.
+    pub fn run_until(&mut self, until: Micros) -> Result<(), String> {
+        self.run_until_or(until, |_| false).map(|_| ())
+    }
+
+    /// [`Driver::run_until_or`], with the compaction bounds checked
+    /// between events once [`Lab::bound_logs`] was called.
+    pub fn run_until_or(
+        &mut self,
+        until: Micros,
+        mut done: impl FnMut(&Driver) -> bool,
+    ) -> Result<bool, String> {
+        if !self.logs_bounded {
+            return self.d.run_until_or(until, done);
+        }
+        let (mut broken, mut longest) = (None, self.longest_log);
+        let held = self.d.run_until_or(until, |d| match log_bounds(d) {
+            Ok(l) => {
+                longest = longest.max(l);
+                done(d)
+            }
+            Err(e) => {
+                broken = Some(e);
+                true
+            }
+        })?;
+        self.longest_log = longest;
+        match broken {
+            Some(e) => Err(e),
+            None => Ok(held),
+        }
+    }
+
+    /// From now on, between every two events: every living replica's log
+    /// holds at most twice `compact_entries` applied entries, plus those it
+    /// has not applied (each wake ends with a flush, which compacts once
+    /// `compact_entries` piled up, keeping the newest half; a leader may
+    /// keep more for followers that lack them, up to twice that, and a
+    /// replica restarts with what its disk kept); in a durable world its
+    /// disk holds no more, and its disk's snapshot is of an index it
+    /// applied, covering all but those it may keep. Either way, in
+    /// proportion to `compact_entries`, not to the entries ever appended.
+    pub fn bound_logs(&mut self) {
+        self.logs_bounded = true;
+    }
+
+    /// The compaction threshold.
+    pub fn compact_entries(&self) -> u64 {
+        self.d.world().cfg.compact_entries as u64
+    }
+
+    /// The last index replica `i`'s log compacted into a snapshot (0: none).
+    pub fn snapshot_index(&self, i: usize) -> u64 {
+        self.d.world().nodes[i]
+            .as_ref()
+            .map_or(0, |n| n.log().snapshot_index())
+    }
+
+    /// Snapshots replica `i` installed from a leader in its current life.
+    pub fn snapshots_installed(&self, i: usize) -> u64 {
+        self.d.world().nodes[i]
+            .as_ref()
+            .map_or(0, |n| n.counters().snapshots_installed)
+    }
+
+    /// Replica `i`, just restarted, is what its disk held: its log starts
+    /// after the disk's log base and ends where the disk's does, and its
+    /// store is the disk's snapshot, applied through the snapshot's index
+    /// (the invariants then check the store against the committed log).
+    pub fn check_recovered(&self, i: usize) -> Result<(), String> {
+        let w = self.d.world();
+        let (Some(node), Some(disk)) = (w.nodes[i].as_ref(), w.disk(i)) else {
+            return Err(format!("replica {i} is not a living durable replica"));
+        };
+        let snap = disk.snapshot.as_ref();
+        let (snap_index, pairs) = snap.map_or((0, 0), |s| (s.index, s.pairs.len()));
+        let disk_last = disk.log_base.0 + disk.entries.len() as u64;
+        let log = node.log();
+        let got = (
+            log.snapshot_index(),
+            log.last_index(),
+            node.applied_index(),
+            node.kv().len(),
+        );
+        let want = (disk.log_base.0, disk_last, snap_index, pairs);
+        if got != want {
+            return Err(format!(
+                "{} restarted with (log base, last index, applied, keys) {got:?}, \
+                 its disk holds {want:?}",
+                node.id()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replica `i`'s disk image in bytes, as JSON: (its snapshot's pairs
+    /// and term runs, its log's entries).
+    pub fn image_bytes(&self, i: usize) -> (u64, u64) {
+        let Some(disk) = self.d.world().disk(i) else {
+            return (0, 0);
+        };
+        let json = |v: Result<Vec<u8>, _>| v.map_or(0, |b: Vec<u8>| b.len() as u64);
+        let snap = disk.snapshot.as_ref().map_or(0, |s| {
+            json(serde_json::to_vec(&s.pairs)) + json(serde_json::to_vec(&s.terms))
+        });
+        let log = disk.entries.iter().map(|e| entry_wire_size(e) as u64).sum();
+        (snap, log)
     }
 
     pub fn alive(&self, i: usize) -> bool {
@@ -164,7 +287,7 @@ impl Lab {
     pub fn check_one_leader(&mut self) -> Result<usize, String> {
         let start = self.now();
         let until = start + self.election_bound();
-        let found = self.d.run_until_or(until, |d| {
+        let found = self.run_until_or(until, |d| {
             let w = d.world();
             (0..w.n())
                 .filter(|&i| !w.on_minority_side(i))
@@ -499,6 +622,47 @@ impl Lab {
     }
 }
 
+/// The bounds of [`Lab::bound_logs`], now; the most entries a replica
+/// holds in memory or on disk.
+fn log_bounds(d: &Driver) -> Result<u64, String> {
+    let w = d.world();
+    let ce = w.cfg.compact_entries as u64;
+    let mut longest = 0;
+    for (i, node) in w.nodes.iter().enumerate() {
+        let Some(node) = node else {
+            continue;
+        };
+        let (log, applied) = (node.log(), node.applied_index());
+        let unapplied = log.last_index().saturating_sub(applied);
+        let kept = 2 * ce;
+        let bound = kept + unapplied;
+        let held = log.len() as u64;
+        let disk = w.disk(i);
+        let on_disk = disk.map_or(0, |k| k.entries.len() as u64);
+        if held > bound || on_disk > bound {
+            return Err(format!(
+                "{} holds {held} log entries in memory and {on_disk} on disk, with {unapplied} \
+                 not applied (compact_entries {ce}: at most {bound})",
+                node.id()
+            ));
+        }
+        longest = longest.max(held).max(on_disk);
+        let Some(disk) = disk else {
+            continue;
+        };
+        let snap = disk.snapshot.as_ref().map_or(0, |s| s.index);
+        if snap > applied || applied.saturating_sub(snap) > kept || disk.log_base.0 > snap {
+            return Err(format!(
+                "{} applied {applied}, but its disk holds a snapshot of index {snap} and a log \
+                 from {} (compact_entries {ce}: at most {kept} applied entries kept)",
+                node.id(),
+                disk.log_base.0 + 1
+            ));
+        }
+    }
+    Ok(longest)
+}
+
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
     match v.trim().parse() {
@@ -531,6 +695,10 @@ pub fn sweep_lab(
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut lab = Lab::new(&sc, seed, replay.is_some());
             let outcome = drive(&mut lab).and_then(|()| lab.d.finish());
+            if lab.logs_bounded {
+                let longest = lab.longest_log;
+                lab.measure("longest log held", longest);
+            }
             for (k, v) in &lab.metrics {
                 let m = metrics.entry(k).or_insert((0, 0, 0));
                 m.0 = m.0.max(v.0);

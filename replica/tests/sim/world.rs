@@ -464,6 +464,12 @@ impl World {
         true
     }
 
+    /// What replica `i`'s disk holds (`None` in a memory-only world).
+    #[allow(dead_code)] // only the lab tests read it
+    pub fn disk(&self, i: usize) -> Option<&Recovered> {
+        self.disks.as_ref().map(|d| &d[i])
+    }
+
     /// How many times replica `i` restarted.
     pub fn lives(&self, i: usize) -> u32 {
         self.lives[i]
