@@ -177,6 +177,22 @@ impl RaftLog {
         self.entries[start.min(end)..end].to_vec()
     }
 
+    /// Whether the entries from `from` on all fit one batch of `budget`
+    /// bytes (as [`RaftLog::batch`] counts them).
+    pub fn fits_in_batch(&self, from: u64, budget: usize) -> bool {
+        let Some(start) = self.position(from.max(1)) else {
+            return from > self.last_index();
+        };
+        let mut used = 0;
+        for size in self.sizes.iter().skip(start) {
+            used += size + 1;
+            if used > budget {
+                return false;
+            }
+        }
+        true
+    }
+
     /// The first index of the run of `term` that contains `index` (not
     /// before the first entry held).
     pub fn first_index_of_term_at(&self, index: u64) -> u64 {
@@ -278,6 +294,11 @@ mod tests {
         assert_eq!(log.batch(45, size * 10).len(), 6);
         assert_eq!(log.batch(1, 1).len(), 1);
         assert!(log.batch(51, 1000).is_empty());
+        for from in 1..=51 {
+            let all = log.batch(from, size * 10).len() as u64 == 51 - from;
+            assert_eq!(log.fits_in_batch(from, size * 10), all, "from {from}");
+        }
+        assert!(log.fits_in_batch(51, 1), "nothing left fits");
     }
 
     #[test]

@@ -44,7 +44,16 @@ impl Node {
         self.owner_applied(now, from, told_commit);
         if r.success {
             let lead = self.leading.as_mut().expect("still leading");
+            let newest = lead.tracker.answers_newest(&from, r.ts);
             lead.tracker.on_ack(&from, r.ts, r.index, last, now);
+            // Catch-up: a follower more than a batch behind (one fed only
+            // with its heartbeats, when more than a batch arrives between
+            // two) gets the next batch now, not at its next heartbeat, or
+            // it would fall further behind for as long as the rate lasts.
+            let matched = lead.tracker.get(&from).map_or(last, |p| p.matched());
+            if newest && !self.log.fits_in_batch(matched + 1, self.cfg.max_batch_bytes) {
+                lead.tracker.request_send(&from);
+            }
             self.advance_commit(now);
         } else {
             // Fast backtracking: skip the whole conflicting term at once.

@@ -239,6 +239,12 @@ impl Tracker {
     // ---- what happens to a follower -------------------------------------
 
     /// `peer` gets an AppendEntries at the next flush even with nothing new.
+    /// Whether an answer to what was sent at `ts` answers the newest
+    /// AppendEntries `peer` was sent.
+    pub(in crate::raft) fn answers_newest(&self, peer: &Addr, ts: Micros) -> bool {
+        self.followers.get(peer).is_some_and(|p| ts >= p.last_sent)
+    }
+
     pub(in crate::raft) fn request_send(&mut self, peer: &Addr) {
         if let Some(p) = self.followers.get_mut(peer) {
             p.send_now = true;
