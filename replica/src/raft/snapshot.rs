@@ -506,7 +506,10 @@ mod tests {
                 .match_index,
             a.applied_index()
         );
-        let _ = acked_entries;
+        assert!(
+            acked_entries,
+            "the snapshot is followed by an AppendEntries C answers"
+        );
     }
 
     /// Snapshot chunks and AppendEntries to `to`.
