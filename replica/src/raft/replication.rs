@@ -51,7 +51,11 @@ impl Node {
             // two) gets the next batch now, not at its next heartbeat, or
             // it would fall further behind for as long as the rate lasts.
             let matched = lead.tracker.get(&from).map_or(last, |p| p.matched());
-            if newest && !self.log.fits_in_batch(matched + 1, self.cfg.max_batch_bytes) {
+            if newest
+                && !self
+                    .log
+                    .fits_in_batch(matched + 1, self.cfg.max_batch_bytes)
+            {
                 lead.tracker.request_send(&from);
             }
             self.advance_commit(now);
