@@ -89,20 +89,21 @@ def latency(args: argparse.Namespace) -> int:
     return 0
 
 
-def replica_pids(ids: List[str]) -> Dict[str, int]:
-    """The replicas' pids, by id, from /proc (our user's 3700kvstore processes)."""
+def replica_pids(ids: List[str], work: Path) -> Dict[str, int]:
+    """The pids of this run's replicas, by id: 3700kvstore processes whose
+    working directory is the run's (other runs may use the same ids)."""
     found: Dict[str, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            cwd = (entry / "cwd").resolve()
         except OSError:
             continue
-        if not argv or not argv[0].endswith(b"3700kvstore"):
+        if not argv or not argv[0].endswith(b"3700kvstore") or cwd != work.resolve():
             continue
-        args = [a.decode(errors="replace") for a in argv[1:] if a]
-        for a in args:
+        for a in (x.decode(errors="replace") for x in argv[1:] if x):
             if a in ids:
                 found[a] = int(entry.name)
                 break
@@ -163,7 +164,7 @@ def bounded(args: argparse.Namespace) -> int:
             dirs = list(work.glob("kvdata-*"))
             if not dirs:
                 continue
-            pids = replica_pids(ids)
+            pids = replica_pids(ids, work)
             row = {}
             for rid in ids:
                 d = dirs[0] / rid
