@@ -81,6 +81,8 @@ enum Record {
         log_from: Option<u64>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         entries: Vec<Entry>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<u64>,
     },
 }
 
@@ -111,8 +113,9 @@ pub struct Storage {
     wal: File,
     _lock: File,
     buf: Vec<u8>,
-    /// The term and vote on disk, for rewriting the wal.
+    /// The term, vote and commit index on disk, for rewriting the wal.
     hard: HardState,
+    commit: u64,
     /// Bytes in the wal, and in the snapshot file.
     pub wal_bytes: u64,
     pub snapshot_bytes: u64,
@@ -178,6 +181,7 @@ impl Storage {
             _lock: lock,
             buf: Vec::new(),
             hard: recovered.hard_state,
+            commit: recovered.commit,
             wal_bytes: valid_len,
             snapshot_bytes: report.snapshot_bytes,
         };
@@ -198,6 +202,7 @@ impl Storage {
         if let Some(h) = batch.hard_state {
             self.hard = h;
         }
+        self.commit = self.commit.max(batch.commit.unwrap_or(0));
         let Some(snap) = &batch.snapshot else {
             let record = Record::Batch {
                 term: batch.hard_state.map(|h| h.term),
@@ -205,6 +210,7 @@ impl Storage {
                 base: batch.log_base,
                 log_from: batch.log_from,
                 entries: batch.entries.clone(),
+                commit: batch.commit,
             };
             return self.append(&record);
         };
@@ -223,6 +229,7 @@ impl Storage {
             base: batch.log_base,
             log_from: batch.log_from,
             entries: batch.entries.clone(),
+            commit: Some(self.commit),
         };
         let header = Record::Header { replica: self.id };
         let mut wal = frame(&serde_json::to_vec(&header).expect("records serialize"));
@@ -366,7 +373,11 @@ fn replay(
                 base,
                 log_from,
                 entries,
-            } => apply_batch(&mut state, term, vote, base, log_from, entries),
+                commit,
+            } => {
+                state.commit = state.commit.max(commit.unwrap_or(0));
+                apply_batch(&mut state, term, vote, base, log_from, entries)
+            }
         };
         if let Err(why) = applied {
             return Err(StorageError::Corrupt {
@@ -534,6 +545,7 @@ mod tests {
             snapshot: None,
             log_base: None,
             log_from: from,
+            commit: None,
             entries,
             last_index: 0,
             last_term: 0,
@@ -633,6 +645,7 @@ mod tests {
             last_index: index + log.len() as u64,
             last_term: log.last().map_or(term, |e| e.term),
             entries: log,
+            commit: Some(index),
         }
     }
 
@@ -650,6 +663,7 @@ mod tests {
         assert_eq!(rec.hard_state.term, 2, "the term survives the rewrite");
         assert_eq!(rec.log_base, (2, 1));
         assert_eq!(rec.entries, vec![put(2, "d"), put(2, "e")]);
+        assert_eq!(rec.commit, 2, "the commit index survives the rewrite");
         let snap = rec.snapshot.unwrap();
         assert_eq!((snap.index, snap.pairs.len(), snap.terms.len()), (2, 2, 2));
         assert!(!dir.join("wal.tmp").exists() && !dir.join("snapshot.tmp").exists());

@@ -46,6 +46,9 @@ pub struct Persist {
     /// The log's last index and term once this batch is applied.
     pub last_index: u64,
     pub last_term: u64,
+    /// Our commit index, when it grew since the last batch: never a write
+    /// of its own, only carried by batches written anyway.
+    pub commit: Option<u64>,
 }
 
 impl Persist {
@@ -83,6 +86,9 @@ pub struct Recovered {
     pub log_base: (u64, u64),
     /// The log, from `log_base.0 + 1`.
     pub entries: Vec<Entry>,
+    /// The highest commit index a batch carried: a lower bound of what
+    /// this replica had applied, and answered as the owner, before.
+    pub commit: u64,
 }
 
 /// The core's side of durability: whether it is on, and the hard state
@@ -93,6 +99,12 @@ pub(super) struct Durability {
     pub taken: HardState,
     /// A snapshot not yet taken for the disk.
     pub snapshot: Option<Rc<Snapshot>>,
+    /// The commit index the last batch carried.
+    pub taken_commit: u64,
+    /// Entries up to here were applied before a restart, when any puts
+    /// among them we owned were answered: never answered again as
+    /// inherited puts (a restarted leader forgot what it owed).
+    pub settled_before_restart: u64,
 }
 
 impl Node {
@@ -135,6 +147,8 @@ impl Node {
             on: true,
             taken: disk.hard_state,
             snapshot: None,
+            taken_commit: disk.commit,
+            settled_before_restart: disk.commit,
         };
         // The start event said term 0; say what the disk holds.
         node.report_role(now, shared::events::RoleReason::Start);
@@ -172,6 +186,8 @@ impl Node {
             return None;
         }
         self.durability.taken = hard;
+        let commit = (self.commit > self.durability.taken_commit).then_some(self.commit);
+        self.durability.taken_commit = self.durability.taken_commit.max(self.commit);
         let (log_from, entries) = match changed {
             Some((from, entries)) => (Some(from), entries),
             None => (None, Vec::new()),
@@ -184,6 +200,7 @@ impl Node {
             entries,
             last_index: self.log.last_index(),
             last_term: self.log.last_term(),
+            commit,
         })
     }
 

@@ -515,6 +515,7 @@ impl Node {
             // not append ourselves: its owner may never answer it.
             let inherited = self.leading.is_some()
                 && term < self.term
+                && index > self.durability.settled_before_restart
                 && !self.clients.owed.contains_key(&(index, term));
             if let Some(put) = &entry.put {
                 self.kv.apply_put(&put.key, &put.value);

@@ -579,6 +579,7 @@ fn write_batch(disk: &mut Recovered, batch: &Persist) -> Result<(), String> {
     if let Some(snap) = &batch.snapshot {
         disk.snapshot = Some((**snap).clone());
     }
+    disk.commit = disk.commit.max(batch.commit.unwrap_or(0));
     if let Some(base) = batch.log_base {
         disk.log_base = base;
         disk.entries.clear();
