@@ -227,10 +227,10 @@ impl Node {
 mod tests {
     use super::*;
     use crate::raft::testkit::{
-        append_reply, client_outputs, deliver, put, put_entry, tick, A, B, C, CLIENT,
+        append_reply, client_outputs, deliver, put, put_entry, tick, win_election, A, B, C, CLIENT,
     };
-    use crate::raft::{Config, Micros, Role};
-    use shared::{Body, Message, RequestVote, VoteReply};
+    use crate::raft::Config;
+    use shared::{Body, RequestVote, VoteReply};
 
     fn vote_request(term: u64, pre: bool) -> Body {
         Body::RequestVote(RequestVote {
@@ -241,29 +241,10 @@ mod tests {
         })
     }
 
-    fn deliver_quiet(n: &mut Node, now: Micros, from: Addr, body: Body) {
-        let msg = Message {
-            src: from,
-            dst: n.id(),
-            leader: Addr::UNKNOWN,
-            body,
-        };
-        n.handle(now, Input::Message(msg));
-    }
-
     /// A durable leader of term 1 for {A, B, C}, everything persisted.
     fn durable_leader() -> Node {
         let mut a = Node::recover(A, vec![B, C], Config::default(), 1, 0, Recovered::default());
-        a.handle(2_000_000, Input::Tick);
-        for pre in [true, false] {
-            let body = Body::VoteReply(VoteReply {
-                term: 1,
-                granted: true,
-                pre,
-            });
-            deliver_quiet(&mut a, 2_000_000, B, body);
-        }
-        assert_eq!(a.role(), Role::Leader);
+        win_election(&mut a, 2_000_000, 1);
         a.flush(2_000_000);
         let batch = a.take_persist().expect("term, vote and no-op");
         assert_eq!(

@@ -285,22 +285,7 @@ mod tests {
     /// A leader of term 1 for {A, B, C}, its no-op not yet acknowledged.
     fn leader() -> Node {
         let mut a = Node::new(A, vec![B, C], Config::default(), 1, 0);
-        a.handle(2_000_000, Input::Tick);
-        for pre in [true, false] {
-            let body = Body::VoteReply(shared::VoteReply {
-                term: 1,
-                granted: true,
-                pre,
-            });
-            let msg = Message {
-                src: B,
-                dst: A,
-                leader: Addr::UNKNOWN,
-                body,
-            };
-            a.handle(2_000_000, Input::Message(msg));
-        }
-        assert_eq!(a.role(), Role::Leader);
+        testkit::win_election(&mut a, 2_000_000, 1);
         a
     }
 

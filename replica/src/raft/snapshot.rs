@@ -387,9 +387,8 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::testkit::{ack, append_reply, deliver, put, A, B, C, CLIENT};
-    use crate::raft::{Config, Input, Outgoing, Role};
-    use shared::{Message, VoteReply};
+    use crate::raft::testkit::{ack, append_reply, deliver, put, win_election, A, B, C, CLIENT};
+    use crate::raft::{Config, Outgoing};
 
     /// A leader of {A, B, C} that has applied and compacted 30 puts of
     /// 1 KB values (about three chunks of store), with C never heard from.
@@ -400,22 +399,7 @@ mod tests {
         };
         let mut a = Node::new(A, vec![B, C], cfg, 1, 0);
         let mut now = 2_000_000;
-        a.handle(now, Input::Tick);
-        for pre in [true, false] {
-            let body = Body::VoteReply(VoteReply {
-                term: 1,
-                granted: true,
-                pre,
-            });
-            let msg = Message {
-                src: B,
-                dst: A,
-                leader: Addr::UNKNOWN,
-                body,
-            };
-            a.handle(now, Input::Message(msg));
-        }
-        assert_eq!(a.role(), Role::Leader);
+        win_election(&mut a, now, 1);
         for i in 0..30 {
             now += 1_000;
             deliver(

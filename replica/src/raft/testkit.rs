@@ -68,6 +68,27 @@ pub fn deliver(n: &mut Node, now: Micros, from: Addr, body: Body) -> Vec<Outgoin
     n.flush(now)
 }
 
+/// Makes `n` (a node of {A, B, C} whose election is due at `now`) leader
+/// of `term`: it times out, and B grants its pre-vote and its vote.
+pub fn win_election(n: &mut Node, now: Micros, term: u64) {
+    n.handle(now, Input::Tick);
+    for pre in [true, false] {
+        let body = Body::VoteReply(shared::VoteReply {
+            term,
+            granted: true,
+            pre,
+        });
+        let msg = Message {
+            src: B,
+            dst: n.id(),
+            leader: Addr::UNKNOWN,
+            body,
+        };
+        n.handle(now, Input::Message(msg));
+    }
+    assert_eq!(n.role(), super::Role::Leader);
+}
+
 /// Ticks `n` at `now`; returns everything it sends.
 pub fn tick(n: &mut Node, now: Micros) -> Vec<Outgoing> {
     n.handle(now, Input::Tick);
