@@ -375,8 +375,11 @@ fn replay(
                 entries,
                 commit,
             } => {
-                state.commit = state.commit.max(commit.unwrap_or(0));
-                apply_batch(&mut state, term, vote, base, log_from, entries)
+                let hard = term.map(|term| HardState {
+                    term,
+                    voted_for: vote.flatten(),
+                });
+                state.apply(hard, base, log_from, entries, commit)
             }
         };
         if let Err(why) = applied {
@@ -390,44 +393,6 @@ fn replay(
         at += end;
     }
     Ok((state, report, at as u64, header))
-}
-
-fn apply_batch(
-    state: &mut Recovered,
-    term: Option<u64>,
-    vote: Option<Option<Addr>>,
-    base: Option<(u64, u64)>,
-    log_from: Option<u64>,
-    entries: Vec<Entry>,
-) -> Result<(), String> {
-    if let Some(term) = term {
-        if term < state.hard_state.term {
-            return Err(format!("term {term} after term {}", state.hard_state.term));
-        }
-        state.hard_state = HardState {
-            term,
-            voted_for: vote.flatten(),
-        };
-    }
-    if let Some(base) = base {
-        state.log_base = base;
-        state.entries.clear();
-    }
-    if let Some(from) = log_from {
-        let (base, _) = state.log_base;
-        let last = base + state.entries.len() as u64;
-        if from <= base || from > last + 1 {
-            return Err(format!(
-                "log from {from} with entries {}..={last} held",
-                base + 1
-            ));
-        }
-        state.entries.truncate((from - base - 1) as usize);
-        state.entries.extend(entries);
-    } else if !entries.is_empty() {
-        return Err("entries without a position".into());
-    }
-    Ok(())
 }
 
 #[derive(Debug)]

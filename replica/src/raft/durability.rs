@@ -91,6 +91,55 @@ pub struct Recovered {
     pub commit: u64,
 }
 
+impl Recovered {
+    /// One batch as the disk holds it afterwards: the hard state
+    /// replaced, the log restarted after `base`, cut at `log_from` and
+    /// extended with `entries`, the commit index raised. What a data dir's
+    /// replay (`io/storage.rs`) and the simulation's disks both do; an
+    /// error names a batch no core writes.
+    pub fn apply(
+        &mut self,
+        hard_state: Option<HardState>,
+        base: Option<(u64, u64)>,
+        log_from: Option<u64>,
+        entries: impl IntoIterator<Item = Entry>,
+        commit: Option<u64>,
+    ) -> Result<(), String> {
+        if let Some(h) = hard_state {
+            if h.term < self.hard_state.term {
+                return Err(format!(
+                    "term {} after term {}",
+                    h.term, self.hard_state.term
+                ));
+            }
+            self.hard_state = h;
+        }
+        if let Some(base) = base {
+            self.log_base = base;
+            self.entries.clear();
+        }
+        let mut entries = entries.into_iter().peekable();
+        match log_from {
+            Some(from) => {
+                let (base, _) = self.log_base;
+                let last = base + self.entries.len() as u64;
+                if from <= base || from > last + 1 {
+                    return Err(format!(
+                        "log from {from} with entries {}..={last} held",
+                        base + 1
+                    ));
+                }
+                self.entries.truncate((from - base - 1) as usize);
+                self.entries.extend(entries);
+            }
+            None if entries.peek().is_some() => return Err("entries without a position".into()),
+            None => {}
+        }
+        self.commit = self.commit.max(commit.unwrap_or(0));
+        Ok(())
+    }
+}
+
 /// The core's side of durability: whether it is on, and the hard state
 /// the shell last took (so that a batch carries it only when it changed).
 #[derive(Debug, Clone, Default)]

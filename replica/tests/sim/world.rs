@@ -563,39 +563,22 @@ impl World {
     }
 }
 
-/// Applies a batch to a simulated disk exactly as `io/storage.rs` replays
-/// one: the hard state replaced, the snapshot replaced (and with it where
-/// the log starts), the log cut at `log_from` and extended.
+/// Applies a batch to a simulated disk with the same code a data dir's
+/// replay uses (`Recovered::apply`), then checks it ends where the core
+/// says its log does.
 fn write_batch(disk: &mut Recovered, batch: &Persist) -> Result<(), String> {
-    if let Some(h) = batch.hard_state {
-        if h.term < disk.hard_state.term {
-            return Err(format!(
-                "persisted term {} after {}",
-                h.term, disk.hard_state.term
-            ));
-        }
-        disk.hard_state = h;
-    }
     if let Some(snap) = &batch.snapshot {
         disk.snapshot = Some((**snap).clone());
     }
-    disk.commit = disk.commit.max(batch.commit.unwrap_or(0));
-    if let Some(base) = batch.log_base {
-        disk.log_base = base;
-        disk.entries.clear();
-    }
+    disk.apply(
+        batch.hard_state,
+        batch.log_base,
+        batch.log_from,
+        batch.entries.iter().cloned(),
+        batch.commit,
+    )
+    .map_err(|e| format!("persisted a batch no disk takes: {e}"))?;
     let (base, base_term) = disk.log_base;
-    if let Some(from) = batch.log_from {
-        let last = base + disk.entries.len() as u64;
-        if from <= base || from > last + 1 {
-            return Err(format!(
-                "persisted the log from {from} with {}..={last} on disk",
-                base + 1
-            ));
-        }
-        disk.entries.truncate((from - base - 1) as usize);
-        disk.entries.extend(batch.entries.iter().cloned());
-    }
     let last_term = disk.entries.last().map_or(base_term, |e| e.term);
     let last = base + disk.entries.len() as u64;
     if (last, last_term) != (batch.last_index, batch.last_term) {
